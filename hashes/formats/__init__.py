@@ -1,0 +1,1 @@
+"""Hash-list file formats: vPDQ text and our JSONL."""

@@ -1,0 +1,149 @@
+"""Value types shared by every module of `hashes` (and by the service).
+
+Hash arrays are packed PDQ hashes: ``uint8`` rows of 32 bytes, most significant bit first,
+so ``bytes(row).hex()`` is the 64-digit hex string Meta's tools print.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+
+PDQ_BITS = 256
+PDQ_BYTES = PDQ_BITS // 8
+
+HashArray = npt.NDArray[np.uint8]
+"""Packed hashes, shape (n, 32)."""
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class HashError(Exception):
+    """Root of every error raised by `hashes`; the message names the file and the problem."""
+
+
+class MediaError(HashError):
+    """A file that cannot be read as media: missing, not a video or image, truncated, corrupt."""
+
+
+class FormatError(HashError):
+    """A hash file that does not follow its declared format."""
+
+
+@dataclass(frozen=True, slots=True)
+class PDQHash:
+    """One 256-bit PDQ hash as a value: ``a - b`` is the Hamming distance, ``str`` is hex."""
+
+    value: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.value) != PDQ_BYTES:
+            raise FormatError(f"a PDQ hash has {PDQ_BYTES} bytes, got {len(self.value)}")
+
+    @classmethod
+    def from_hex(cls, text: str) -> PDQHash:
+        text = text.strip().lower()
+        if len(text) != 2 * PDQ_BYTES:
+            raise FormatError(f"a PDQ hash is 64 hex digits, got {len(text)}: {text[:70]!r}")
+        try:
+            return cls(bytes.fromhex(text))
+        except ValueError as exc:
+            raise FormatError(f"not a hex PDQ hash: {text!r}") from exc
+
+    def __str__(self) -> str:
+        return self.value.hex()
+
+    def __sub__(self, other: PDQHash) -> int:
+        return int.from_bytes(self.value, "big").__xor__(
+            int.from_bytes(other.value, "big")
+        ).bit_count()
+
+
+class View(str, Enum):
+    """Which part of a frame a hash was computed from.
+
+    References are hashed full-frame (that is what hash lists exchange). Queries are also
+    hashed on derived views, so edits that change the geometry still meet the reference.
+    """
+
+    FULL = "full"
+    ACTIVE = "active"  # black borders (letterbox, pillarbox, padding) removed
+    INNER = "inner"  # the sharp picture over a blurred, zoomed copy of itself
+    REGION = "region"  # a candidate sub-region: detected rectangle, half, centre crop
+    FLIP = "flip"  # a dihedral variant (mirror, 90° rotations) of one of the views above
+
+
+@dataclass(frozen=True, eq=False)
+class VideoHashes:
+    """Frame hashes of one video (or one image: a single frame at t=0).
+
+    Rows are sorted by timestamp; several rows may share a timestamp when a frame was hashed
+    in more than one view (`views` says which).
+    """
+
+    hashes: HashArray
+    timestamps: FloatArray
+    qualities: npt.NDArray[np.int16]
+    views: tuple[View, ...] = ()
+    duration_seconds: float = 0.0
+    frame_count: int = 0  # distinct sampled frames (not rows)
+
+    def __post_init__(self) -> None:
+        n = len(self.hashes)
+        if self.hashes.ndim != 2 or self.hashes.shape[1] != PDQ_BYTES:
+            raise FormatError(f"hashes must have shape (n, {PDQ_BYTES}), got {self.hashes.shape}")
+        if len(self.timestamps) != n or len(self.qualities) != n:
+            raise FormatError("hashes, timestamps and qualities must have the same length")
+        if self.views and len(self.views) != n:
+            raise FormatError("views must be empty (all full-frame) or one per row")
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def view_of(self, row: int) -> View:
+        return self.views[row] if self.views else View.FULL
+
+    def full_frame(self) -> VideoHashes:
+        """Only the full-frame rows: what is exported to other tools."""
+        if not self.views:
+            return self
+        keep = np.array([v is View.FULL for v in self.views], dtype=bool)
+        return VideoHashes(
+            hashes=self.hashes[keep],
+            timestamps=self.timestamps[keep],
+            qualities=self.qualities[keep],
+            views=(),
+            duration_seconds=self.duration_seconds,
+            frame_count=self.frame_count,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One aligned stretch: query [query_start, query_end] shows reference [reference_start,
+    reference_end] (seconds). `score` is the strength of this stretch alone."""
+
+    query_start: float
+    query_end: float
+    reference_start: float
+    reference_end: float
+    score: float
+    matched_frames: int
+    mean_distance: float
+
+
+@dataclass(frozen=True, slots=True)
+class VideoMatch:
+    """How one reference appears in one query. Higher `score` is stronger."""
+
+    reference_id: str
+    score: float
+    matched_seconds: float
+    query_coverage: float
+    reference_coverage: float
+    segments: tuple[Segment, ...] = field(default=())
+    speed: float = 1.0  # reference seconds per query second on the best segment
+    views: tuple[str, ...] = field(default=())  # which query views matched

@@ -1,0 +1,1 @@
+"""The triage service: config, models, store, API, metrics and the CLI."""

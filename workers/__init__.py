@@ -1,0 +1,1 @@
+"""Background work: fetching media, hashing jobs, referral delivery."""
