@@ -1,0 +1,234 @@
+"""Settings: the only reader of `config.yaml` and of the `TRIAGE_*` environment.
+
+Precedence, highest first: `TRIAGE_*` environment variables (``__`` separates nested keys, so
+`TRIAGE_MATCH__CONFIRM_AT` sets `match.confirm_at`), then the YAML file, then the defaults
+below. `config.yaml` at the repository root documents every key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    YamlConfigSettingsSource,
+)
+
+from triage.errors import ConfigError
+
+ENV_PREFIX = "TRIAGE_"
+ENV_NESTED_DELIMITER = "__"
+DEFAULT_CONFIG_FILE = Path("config.yaml")
+STORE_SCHEMES = ("memory://", "sqlite:///", "postgresql://", "postgres://")
+
+MiB = 1024 * 1024
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StoreSettings(Section):
+    url: str = "sqlite:///./data/triage.sqlite3"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(STORE_SCHEMES):
+            raise ValueError(f"must start with one of {', '.join(STORE_SCHEMES)}, got {url!r}")
+        return url
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_upload_bytes: int = Field(default=512 * MiB, gt=0)
+
+
+def _split_commas(value: object) -> object:
+    # Environment variables give lists as "a:1,b:2"; YAML gives real lists.
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class FetchSettings(Section):
+    allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_bytes: int = Field(default=512 * MiB, gt=0)
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    max_redirects: int = Field(default=5, ge=0)
+    keep_media: bool = False
+    user_agent: str = "takedown-triage/0.1"
+
+    @field_validator("allow_hosts", mode="before")
+    @classmethod
+    def _hosts_from_text(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _host_and_port(cls, hosts: list[str]) -> list[str]:
+        for entry in hosts:
+            host, sep, port = entry.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"each entry is an exact host:port, got {entry!r}")
+        return hosts
+
+
+class MatchSettings(Section):
+    confirm_at: float = Field(default=1.0, gt=0)
+    review_at: float = Field(default=0.5, gt=0)
+    query_fps: float = Field(default=4.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.review_at > self.confirm_at:
+            raise ValueError(
+                f"need 0 < review_at <= confirm_at, got review_at={self.review_at}, "
+                f"confirm_at={self.confirm_at}"
+            )
+        return self
+
+
+class JobSettings(Section):
+    lease_seconds: float = Field(default=30.0, gt=0)
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_base_seconds: float = Field(default=2.0, ge=0)
+    backoff_max_seconds: float = Field(default=300.0, ge=0)
+    in_process_workers: int = Field(default=1, ge=0)
+    poll_seconds: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _heartbeat_inside_lease(self) -> Self:
+        if self.heartbeat_seconds >= self.lease_seconds:
+            raise ValueError(
+                f"heartbeat_seconds ({self.heartbeat_seconds}) must be shorter than "
+                f"lease_seconds ({self.lease_seconds}), or leases expire under live workers"
+            )
+        return self
+
+
+class ReferralSettings(Section):
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _secret_with_url(self) -> Self:
+        if self.webhook_url is not None and self.webhook_secret is None:
+            raise ValueError("webhook_url needs webhook_secret to sign its deliveries")
+        return self
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        case_sensitive=False,
+    )
+
+    data_dir: Path = Path("./data")
+    """Media being processed and uploads live under it."""
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    match: MatchSettings = Field(default_factory=MatchSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    referrals: ReferralSettings = Field(default_factory=ReferralSettings)
+    retro_match_days: float = Field(default=30.0, ge=0)
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # `load_settings` merges the file and the given environment itself, so that tests pass
+        # an explicit environment; constructing Settings never reads os.environ behind its back.
+        return (init_settings,)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """The `TRIAGE_*` variables of a given mapping instead of `os.environ`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = {name.lower(): value for name, value in environ.items()}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._environ
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        problems.append(f"{key}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def load_settings(
+    config_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from `config_file` (default: `./config.yaml` when present) and `environ`.
+
+    `environ` defaults to `os.environ`. Raises `ConfigError` naming the bad key.
+    """
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file not found: {config_file}")
+    path = config_file if config_file is not None else DEFAULT_CONFIG_FILE
+    try:
+        from_file: dict[str, Any] = {}
+        if path.is_file():
+            from_file = YamlConfigSettingsSource(Settings, yaml_file=path)()
+        from_env = _MappingEnvSource(Settings, os.environ if environ is None else environ)()
+    except SettingsError as exc:
+        raise ConfigError(f"cannot read settings: {exc}") from exc
+    except (OSError, ValueError) as exc:  # YAML syntax errors are ValueErrors
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    if not isinstance(from_file, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings")
+    try:
+        return Settings(**_deep_merge(from_file, from_env))
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {_describe(exc)}") from exc

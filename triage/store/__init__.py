@@ -1,0 +1,1 @@
+"""Where the service keeps everything: the `Store` interface and its backends."""

@@ -1,0 +1,298 @@
+"""The store interface: every read and write the service makes, one async method each.
+
+Implementations: `memory.MemoryStore` (in-process; tests and `memory://`) and
+`sql.SqlStore` (SQLite and PostgreSQL through SQLAlchemy, one Alembic history). Every
+implementation passes the same contract tests. Methods raise `NotFound`, `Conflict` (or its
+`LeaseLost`), `InvalidInput` and `StoreError` from `triage.errors`; nothing driver-specific
+leaks out.
+
+Times are taken from the store's clock (injectable for tests); leases and backoff are relative
+to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from triage.models import (
+    ApiKey,
+    FetchEvidence,
+    Job,
+    JobKind,
+    JobState,
+    MatchEvidence,
+    Media,
+    QueueStat,
+    Reference,
+    ReferenceChanges,
+    ReferenceStatus,
+    Result,
+    Scope,
+    SubmissionDetail,
+    SubmitOutcome,
+    Verdict,
+)
+
+
+class Store(Protocol):
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest version; a no-op when it is already there."""
+
+    async def close(self) -> None:
+        """Release connections. The store is unusable afterwards."""
+
+    async def ping(self) -> None:
+        """Raise `StoreError` unless the database answers (for `/readyz`)."""
+
+    # --- API keys -----------------------------------------------------------------------------
+
+    async def create_api_key(
+        self,
+        name: str,
+        scopes: Collection[Scope],
+        digest: str,
+        *,
+        hosts: Sequence[str] | None = None,
+    ) -> ApiKey:
+        """Store a key by the SHA-256 `digest` of its token (`ApiKey.digest(token)`).
+
+        `hosts` limits a read key to matches and referrals on those hosts. Raises `Conflict`
+        if the digest is already stored, `InvalidInput` without scopes.
+        """
+
+    async def find_active_api_key(self, digest: str) -> ApiKey | None:
+        """The unrevoked key with this digest, or None (unknown or revoked)."""
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+
+    async def revoke_api_key(self, key_id: str) -> ApiKey:
+        """Revoke a key from now on; revoking twice keeps the first time. `NotFound`."""
+
+    # --- references (the hash list) -----------------------------------------------------------
+
+    async def add_reference(
+        self,
+        *,
+        label: str,
+        source: str,
+        added_by: str,
+        hash_record: str | None = None,
+        frame_count: int = 0,
+        duration_seconds: float = 0.0,
+        upload_path: str | None = None,
+        reference_id: str | None = None,
+        max_attempts: int = 5,
+    ) -> Reference:
+        """Add a reference: `active` with its `hash_record`, or, given only `upload_path`,
+        `pending` with a `hash_reference` job enqueued in the same transaction.
+
+        Exactly one of `hash_record` and `upload_path` is required (`InvalidInput`).
+        `reference_id` defaults to a new id; an id already used raises `Conflict`.
+        Bumps the hash-list version.
+        """
+
+    async def get_reference(self, reference_id: str) -> Reference:
+        """The reference, whatever its status. `NotFound`."""
+
+    async def list_references(
+        self, *, statuses: Collection[ReferenceStatus] | None = None
+    ) -> list[Reference]:
+        """References in the order they were added; `statuses` filters (default: all)."""
+
+    async def set_reference_status(self, reference_id: str, status: ReferenceStatus) -> Reference:
+        """Disable, re-enable or (soft) delete. Bumps the hash-list version.
+
+        Only `active`, `disabled` and `deleted` may be set; a deleted reference stays deleted
+        and a pending one cannot be activated before it has hashes (`Conflict`). `NotFound`.
+        """
+
+    async def get_reference_hashes(self, reference_id: str) -> str | None:
+        """The reference's hash record (one JSONL line), None while pending. `NotFound`."""
+
+    async def set_reference_hashes(
+        self,
+        reference_id: str,
+        hash_record: str,
+        *,
+        frame_count: int,
+        duration_seconds: float,
+    ) -> Reference:
+        """Store the hashes of a reference; a pending or failed one becomes `active`.
+
+        Bumps the hash-list version. `NotFound`.
+        """
+
+    async def hashlist_version(self) -> int:
+        """A number that grows with every change to the hash list (0 when never changed)."""
+
+    async def references_changed_since(self, version: int) -> ReferenceChanges:
+        """Every reference changed after `version`, in its latest state with its hash record.
+
+        `references_changed_since(0)` is the whole list. Versions commit in increasing order,
+        so polling with the returned `version` never misses a change.
+        """
+
+    # --- submissions and media ----------------------------------------------------------------
+
+    async def create_submission(
+        self,
+        *,
+        url: str,
+        key_id: str,
+        note: str | None = None,
+        external_id: str | None = None,
+        idempotency_key: str | None = None,
+        max_attempts: int = 5,
+    ) -> SubmitOutcome:
+        """Record a submission of a URL, in one transaction with its media and job.
+
+        - The same `idempotency_key` from the same key returns the earlier submission
+          (`replayed`), storing nothing.
+        - A URL seen before links to its existing media (`deduplicated`), no new job; if that
+          media's job had failed or died, it is queued again.
+        - Otherwise a new media and a `process_media` job are created.
+        """
+
+    async def create_upload_submission(
+        self,
+        *,
+        upload_path: str,
+        sha256: str,
+        upload_filename: str | None,
+        key_id: str,
+        note: str | None = None,
+        external_id: str | None = None,
+        idempotency_key: str | None = None,
+        max_attempts: int = 5,
+    ) -> SubmitOutcome:
+        """Like `create_submission` for a file already on disk whose SHA-256 is known.
+
+        Content seen before (same SHA-256, uploaded or fetched) links to that media
+        (`deduplicated`); the caller may then delete its copy of the file.
+        """
+
+    async def get_submission(self, submission_id: str) -> SubmissionDetail:
+        """The submission with its media, job and result. `NotFound`.
+
+        When the media turned out to be a copy of earlier content (`Media.same_as`), the job
+        and result are those of the earlier media, which every copy shares.
+        """
+
+    async def get_media(self, media_id: str) -> Media:
+        """`NotFound`."""
+
+    async def link_media_by_sha256(self, media_id: str, evidence: FetchEvidence) -> Media | None:
+        """Record what the fetch of `media_id` found, and look for the same content.
+
+        Returns the earlier media with the same SHA-256 that already has a result (the caller
+        then completes its job without hashing: its submissions share that result, and
+        `same_as` is set), or None when this content is new and must be hashed. `NotFound`.
+        """
+
+    # --- results ------------------------------------------------------------------------------
+
+    async def record_result(
+        self,
+        media_id: str,
+        *,
+        verdict: Verdict,
+        matches: Sequence[MatchEvidence],
+        query_hashes: str,
+        job_id: str | None = None,
+        worker_id: str | None = None,
+    ) -> Result:
+        """Store the verdict, its evidence (best match first) and the query hash record.
+
+        Given `job_id` and `worker_id`, completes that job in the same transaction (raising
+        `LeaseLost` if the worker no longer holds it, and then storing nothing). Recording a
+        second result for a media replaces the first. `NotFound`.
+        """
+
+    async def get_result(self, media_id: str) -> Result | None:
+        """The result of the media (following `same_as`), None while there is none."""
+
+    async def get_query_hashes(self, media_id: str) -> str | None:
+        """The query hash record stored with the result, None without a result."""
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    async def enqueue_job(
+        self,
+        kind: JobKind,
+        target_id: str,
+        *,
+        max_attempts: int = 5,
+        run_after: datetime | None = None,
+    ) -> Job:
+        """A new `queued` job, due at `run_after` (default: now)."""
+
+    async def get_job(self, job_id: str) -> Job:
+        """`NotFound`."""
+
+    async def list_jobs(
+        self, *, states: Collection[JobState] | None = None, limit: int = 100
+    ) -> list[Job]:
+        """Jobs, oldest first, optionally only those in `states`."""
+
+    async def claim_job(
+        self,
+        worker_id: str,
+        *,
+        lease_seconds: float,
+        kinds: Collection[JobKind] | None = None,
+    ) -> Job | None:
+        """Take the next due job for `worker_id`, or None when there is none.
+
+        Due: `queued` with `run_after` passed, or running with an expired lease (its worker
+        died). The job enters `kind.first_state`, its attempts count one more, and the lease
+        runs `lease_seconds`. Two concurrent claims never get the same job. An expired job
+        that has used all its attempts becomes `dead` instead of being handed out.
+        """
+
+    async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:
+        """Extend the lease to now + `lease_seconds`. `LeaseLost` if not held by the worker."""
+
+    async def set_job_state(self, job_id: str, worker_id: str, state: JobState) -> Job:
+        """Move a leased job between running states (fetching, hashing, matching).
+
+        `LeaseLost` if not held by the worker; `InvalidInput` for a non-running state.
+        """
+
+    async def complete_job(self, job_id: str, worker_id: str) -> Job:
+        """Mark the job `done` and drop its lease. `LeaseLost` if not held by the worker."""
+
+    async def fail_job(
+        self,
+        job_id: str,
+        worker_id: str,
+        error: str,
+        *,
+        retryable: bool,
+        backoff_base_seconds: float = 2.0,
+        backoff_max_seconds: float = 300.0,
+    ) -> Job:
+        """Record a failed attempt, keeping `error`.
+
+        Retryable with attempts left: back to `queued`, due after
+        min(backoff_max, backoff_base * 2 ** (attempts - 1)) seconds. Retryable with none
+        left: `dead`. Not retryable: `failed`. `LeaseLost` if not held by the worker.
+        """
+
+    async def release_job(self, job_id: str, worker_id: str) -> Job:
+        """Give a job back unfinished (graceful shutdown): `queued`, due now, and the attempt
+        it used is returned. `LeaseLost` if not held by the worker."""
+
+    async def retry_job(self, job_id: str) -> Job:
+        """Queue a `dead` or `failed` job again with its attempts reset (the last error is
+        kept until the next failure). `Conflict` in any other state; `NotFound`."""
+
+    async def queue_stats(self) -> list[QueueStat]:
+        """One entry per job state, every state listed (count 0 and age None when empty)."""
+
+
+__all__ = ["Store"]
