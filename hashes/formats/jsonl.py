@@ -1,0 +1,283 @@
+"""Our hash-list format: one newline-terminated JSON record per reference, no header.
+
+Lists can be joined with ``cat``. Each record carries its own ``format`` and ``version``, so a
+reader can tell a record it cannot read from a broken one. Readers ignore fields they do not
+know; a change that old readers cannot safely ignore gets a new version.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from hashes.types import PDQ_BYTES, FormatError, PDQHash, VideoHashes
+
+FORMAT_NAME = "triage.hashlist"
+FORMAT_VERSION = 1
+ALGORITHM = "pdq"
+MAX_QUALITY = 100
+NEW_FILE_MODE = 0o644
+
+
+def _empty_metadata() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, eq=False)
+class HashListEntry:
+    """One reference of a hash list: its id, its frame hashes and what a person needs to know.
+
+    `metadata` is copied into a read-only mapping. Equality and hashing are by identity, as
+    for `VideoHashes` (comparing hash arrays is the caller's business).
+    """
+
+    reference_id: str
+    hashes: VideoHashes = field(repr=False)  # thousands of rows: too long to print
+    label: str = ""
+    source: str = ""
+    metadata: Mapping[str, str] = field(default_factory=_empty_metadata)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.reference_id, str) or not self.reference_id.strip():
+            raise FormatError("a reference id must be a non-empty string")
+        if any(ord(c) < 0x20 or c == "\x7f" for c in self.reference_id):
+            raise FormatError(
+                f"a reference id must not hold control characters: {self.reference_id!r}"
+            )
+        for name in ("label", "source"):
+            if not isinstance(getattr(self, name), str):
+                raise FormatError(f"{name} must be a string")
+        metadata = dict(self.metadata)
+        for key, value in metadata.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise FormatError(f"metadata maps strings to strings, got {key!r}: {value!r}")
+        object.__setattr__(self, "metadata", MappingProxyType(metadata))
+
+
+def dumps_record(entry: HashListEntry) -> str:
+    """One JSON line (with its trailing newline) for `entry`; only full-frame rows are written."""
+    full = entry.hashes.full_frame()
+    if len(full) == 0:
+        raise FormatError(f"reference {entry.reference_id!r} has no full-frame hashes to write")
+    frames = [
+        [float(t), int(q), bytes(h).hex()]
+        for t, q, h in zip(full.timestamps, full.qualities, full.hashes, strict=True)
+    ]
+    record = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "id": entry.reference_id,
+        "label": entry.label,
+        "source": entry.source,
+        "algorithm": ALGORITHM,
+        "duration_seconds": float(full.duration_seconds),
+        "frame_count": int(full.frame_count),
+        "frames": frames,
+        "metadata": dict(entry.metadata),
+    }
+    try:
+        return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+    except ValueError as exc:  # a NaN or infinite timestamp or duration
+        raise FormatError(f"reference {entry.reference_id!r}: {exc}") from exc
+
+
+def loads_record(line: str, *, line_number: int | None = None) -> HashListEntry:
+    """Parse and validate one record. Errors name the line number when it is given."""
+    where = f"line {line_number}: " if line_number is not None else ""
+    try:
+        record = json.loads(line, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise FormatError(f"{where}not a JSON record: {exc}") from None
+    if not isinstance(record, dict):
+        raise FormatError(f"{where}a record is a JSON object, got {type(record).__name__}")
+    try:
+        return _entry_from_record(record)
+    except FormatError as exc:
+        raise FormatError(f"{where}{exc}") from None
+
+
+def iter_list(path: Path) -> Iterator[HashListEntry]:
+    """Read a list lazily, record by record. Blank lines are skipped.
+
+    Raises `FormatError` naming the file and line for a bad record, and both line numbers for
+    a reference id that appears twice.
+    """
+    first_line_of: dict[str, int] = {}
+    try:
+        with Path(path).open(encoding="utf-8") as stream:
+            for line_number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = loads_record(line, line_number=line_number)
+                except FormatError as exc:
+                    raise FormatError(f"{path}: {exc}") from None
+                first = first_line_of.setdefault(entry.reference_id, line_number)
+                if first != line_number:
+                    raise FormatError(
+                        f"{path}: line {line_number}: duplicate reference id "
+                        f"{entry.reference_id!r} (first on line {first})"
+                    )
+                yield entry
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: not a text file ({exc.reason})") from None
+
+
+def read_list(path: Path) -> list[HashListEntry]:
+    """Read a whole list; see `iter_list` for the errors."""
+    return list(iter_list(path))
+
+
+def write_list(path: Path, entries: Iterable[HashListEntry]) -> None:
+    """Write a list atomically (a temporary file in the same folder, then a rename).
+
+    Raises `FormatError` before touching `path` if two entries share a reference id.
+    """
+    path = Path(path)
+    position_of: dict[str, int] = {}
+    lines: list[str] = []
+    for position, entry in enumerate(entries, start=1):
+        first = position_of.setdefault(entry.reference_id, position)
+        if first != position:
+            raise FormatError(
+                f"{path}: duplicate reference id {entry.reference_id!r} "
+                f"(entries {first} and {position})"
+            )
+        lines.append(dumps_record(entry))
+    mode = path.stat().st_mode & 0o777 if path.exists() else NEW_FILE_MODE
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.writelines(lines)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
+
+
+def _entry_from_record(record: dict[str, Any]) -> HashListEntry:
+    if "format" not in record:
+        raise FormatError(f"missing field 'format' (expected {FORMAT_NAME!r})")
+    if record["format"] != FORMAT_NAME:
+        raise FormatError(f"unknown format {record['format']!r} (expected {FORMAT_NAME!r})")
+    version = _required(record, "version", int)
+    if version > FORMAT_VERSION:
+        raise FormatError(
+            f"format version {version} is newer than this reader supports "
+            f"(up to {FORMAT_VERSION}); upgrade to read it"
+        )
+    if version < 1:
+        raise FormatError(f"invalid format version {version}")
+    algorithm = _required(record, "algorithm", str)
+    if algorithm != ALGORITHM:
+        raise FormatError(f"unknown algorithm {algorithm!r} (expected {ALGORITHM!r})")
+    reference_id = _required(record, "id", str)
+    duration_seconds = float(_required(record, "duration_seconds", (int, float)))
+    if not math.isfinite(duration_seconds) or duration_seconds < 0:
+        raise FormatError(f"duration_seconds must be a finite number >= 0, got {duration_seconds}")
+    frame_count = _required(record, "frame_count", int)
+    if frame_count < 0:
+        raise FormatError(f"frame_count must be >= 0, got {frame_count}")
+    metadata = _optional(record, "metadata", dict, {})
+    for key, value in metadata.items():
+        if not isinstance(value, str):
+            raise FormatError(f"metadata[{key!r}] must be a string, got {type(value).__name__}")
+    hashes = _parse_frames(_required(record, "frames", list), duration_seconds, frame_count)
+    return HashListEntry(
+        reference_id=reference_id,
+        hashes=hashes,
+        label=_optional(record, "label", str, ""),
+        source=_optional(record, "source", str, ""),
+        metadata=metadata,
+    )
+
+
+def _parse_frames(frames: list[Any], duration_seconds: float, frame_count: int) -> VideoHashes:
+    if not frames:
+        raise FormatError("frames is empty")
+    digests: list[bytes] = []
+    qualities: list[int] = []
+    timestamps: list[float] = []
+    for index, frame in enumerate(frames):
+        at = f"frames[{index}]"
+        if not isinstance(frame, list) or len(frame) != 3:
+            raise FormatError(f"{at}: expected [timestamp_seconds, quality, hex], got {frame!r}")
+        timestamp, quality, digest = frame
+        if not _is_number(timestamp) or not math.isfinite(timestamp) or timestamp < 0:
+            raise FormatError(f"{at}: timestamp must be a finite number >= 0, got {timestamp!r}")
+        if timestamps and timestamp < timestamps[-1]:
+            raise FormatError(f"{at}: timestamp {timestamp} goes back from {timestamps[-1]}")
+        if not _is_int(quality) or not 0 <= quality <= MAX_QUALITY:
+            raise FormatError(f"{at}: quality must be an integer 0-{MAX_QUALITY}, got {quality!r}")
+        if not isinstance(digest, str):
+            raise FormatError(f"{at}: hash must be a hex string, got {digest!r}")
+        try:
+            digests.append(PDQHash.from_hex(digest).value)
+        except FormatError as exc:
+            raise FormatError(f"{at}: {exc}") from None
+        timestamps.append(float(timestamp))
+        qualities.append(quality)
+    return VideoHashes(
+        hashes=np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, PDQ_BYTES).copy(),
+        timestamps=np.array(timestamps, dtype=np.float64),
+        qualities=np.array(qualities, dtype=np.int16),
+        duration_seconds=duration_seconds,
+        frame_count=frame_count,
+    )
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass in Python but never a valid count or quality here.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return _is_int(value) or isinstance(value, float)
+
+
+def _required(record: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in record:
+        raise FormatError(f"missing field {name!r}")
+    return _checked(record[name], name, kind)
+
+
+def _optional(record: dict[str, Any], name: str, kind: type, default: Any) -> Any:
+    return _checked(record[name], name, kind) if name in record else default
+
+
+def _checked(value: Any, name: str, kind: type | tuple[type, ...]) -> Any:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        raise FormatError(f"field {name!r} must be {_kind_name(kinds)}, got a boolean")
+    if not isinstance(value, kinds):
+        raise FormatError(f"field {name!r} must be {_kind_name(kinds)}, got {type(value).__name__}")
+    return value
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
