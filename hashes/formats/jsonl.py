@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from hashes.formats.atomic import write_text_atomically
 from hashes.types import PDQ_BYTES, FormatError, PDQHash, VideoHashes
 
 FORMAT_NAME = "triage.hashlist"
 FORMAT_VERSION = 1
 ALGORITHM = "pdq"
 MAX_QUALITY = 100
-NEW_FILE_MODE = 0o644
 
 
 def _empty_metadata() -> Mapping[str, str]:
@@ -152,21 +150,11 @@ def write_list(path: Path, entries: Iterable[HashListEntry]) -> None:
                 f"{path}: duplicate reference id {entry.reference_id!r} "
                 f"(entries {first} and {position})"
             )
-        lines.append(dumps_record(entry))
-    mode = path.stat().st_mode & 0o777 if path.exists() else NEW_FILE_MODE
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.writelines(lines)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        try:
+            lines.append(dumps_record(entry))
+        except FormatError as exc:
+            raise FormatError(f"{path}: {exc}") from None
+    write_text_atomically(path, "".join(lines))
 
 
 def _reject_constant(name: str) -> float:
