@@ -1,1 +1,2 @@
-"""Hash-list file formats: vPDQ text and our JSONL."""
+"""Hash-list file formats: `vpdq` (Meta's vPDQ text, one file per video) and `jsonl` (our
+list, one record per reference). Import each name from the module that owns it."""

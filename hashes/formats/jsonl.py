@@ -103,29 +103,35 @@ def loads_record(line: str, *, line_number: int | None = None) -> HashListEntry:
         raise FormatError(f"{where}{exc}") from None
 
 
-def iter_list(path: Path) -> Iterator[HashListEntry]:
-    """Read a list lazily, record by record. Blank lines are skipped.
+def iter_records(lines: Iterable[str], *, name: str = "<stream>") -> Iterator[HashListEntry]:
+    """Parse a list from its lines (an open file, an uploaded body split into lines) lazily.
 
-    Raises `FormatError` naming the file and line for a bad record, and both line numbers for
-    a reference id that appears twice.
+    Blank lines are skipped. Raises `FormatError` naming `name` and the line for a bad record,
+    and both line numbers for a reference id that appears twice.
     """
     first_line_of: dict[str, int] = {}
+    for line_number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = loads_record(line, line_number=line_number)
+        except FormatError as exc:
+            raise FormatError(f"{name}: {exc}") from None
+        first = first_line_of.setdefault(entry.reference_id, line_number)
+        if first != line_number:
+            raise FormatError(
+                f"{name}: line {line_number}: duplicate reference id "
+                f"{entry.reference_id!r} (first on line {first})"
+            )
+        yield entry
+
+
+def iter_list(path: Path) -> Iterator[HashListEntry]:
+    """Read a list file lazily, record by record; see `iter_records` for the errors."""
     try:
-        with Path(path).open(encoding="utf-8") as stream:
-            for line_number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    entry = loads_record(line, line_number=line_number)
-                except FormatError as exc:
-                    raise FormatError(f"{path}: {exc}") from None
-                first = first_line_of.setdefault(entry.reference_id, line_number)
-                if first != line_number:
-                    raise FormatError(
-                        f"{path}: line {line_number}: duplicate reference id "
-                        f"{entry.reference_id!r} (first on line {first})"
-                    )
-                yield entry
+        # utf-8-sig: a byte-order mark left by a text editor is not part of the first record.
+        with Path(path).open(encoding="utf-8-sig") as stream:
+            yield from iter_records(stream, name=str(path))
     except UnicodeDecodeError as exc:
         raise FormatError(f"{path}: not a text file ({exc.reason})") from None
 

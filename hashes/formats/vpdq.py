@@ -30,7 +30,8 @@ def read_vpdq(source: Path | str | TextIO) -> VideoHashes:
     if isinstance(source, str | Path):
         path = Path(source)
         try:
-            with path.open(encoding="utf-8", newline="") as stream:
+            # utf-8-sig: a byte-order mark left by a text editor is not part of line 1.
+            with path.open(encoding="utf-8-sig", newline="") as stream:
                 return _parse(stream, str(path))
         except UnicodeDecodeError as exc:
             raise FormatError(f"{path}: not a text file ({exc.reason})") from exc

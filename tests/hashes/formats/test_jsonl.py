@@ -15,6 +15,7 @@ from hashes.formats.jsonl import (
     HashListEntry,
     dumps_record,
     iter_list,
+    iter_records,
     loads_record,
     read_list,
     write_list,
@@ -251,3 +252,19 @@ def test_entry_metadata_is_read_only_and_the_entry_hashable() -> None:
 def test_entry_rejects_non_string_metadata() -> None:
     with pytest.raises(FormatError, match="metadata maps strings to strings"):
         _entry(metadata={"k": 1})  # type: ignore[dict-item]
+
+
+def test_iter_records_parses_lines_from_memory() -> None:
+    body = dumps_record(_entry("one")) + dumps_record(_entry("two"))
+    assert [e.reference_id for e in iter_records(body.splitlines(), name="upload")] == [
+        "one",
+        "two",
+    ]
+    with pytest.raises(FormatError, match=r"^upload: line 2: duplicate reference id 'one'"):
+        list(iter_records((body.splitlines()[0],) * 2, name="upload"))
+
+
+def test_list_with_byte_order_mark_and_crlf_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "list.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + dumps_record(_entry("one")).replace("\n", "\r\n").encode())
+    assert [e.reference_id for e in read_list(path)] == ["one"]

@@ -140,3 +140,9 @@ def test_error_names_the_file_it_came_from(tmp_path: Path) -> None:
     path.write_text(f"0,100,{HASH_A},0.000\n1,100,zz,0.033\n", encoding="utf-8")
     with pytest.raises(FormatError, match=r"list\.txt: line 2: "):
         read_vpdq(path)
+
+
+def test_file_with_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + f"0,100,{HASH_A},0.000\n".encode())
+    assert bytes(read_vpdq(path).hashes[0]).hex() == HASH_A
