@@ -1,0 +1,101 @@
+"""The aiohttp application: operations from `routes`, auth per operation, problem+json errors,
+OpenAPI at `/openapi.json` and an offline docs page at `/docs`."""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Mapping
+from importlib import resources
+
+from aiohttp import web
+from limits import parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from triage import metrics
+from triage.api.auth import authenticate
+from triage.api.context import CONTEXT, ApiContext, ReadinessCheck
+from triage.api.openapi import build_spec
+from triage.api.operation import Handler, Operation
+from triage.api.problems import Problem, problem_middleware
+from triage.api.routes import health, jobs, references, submissions
+from triage.config import Settings
+from triage.store.protocol import Store
+
+API_TITLE = "Takedown triage API"
+API_VERSION = "1"
+DEFAULT_RATE_LIMIT = "600/minute"
+# Only JSON bodies go through aiohttp's own size check; uploads are streamed with their own cap.
+MAX_PLAIN_BODY_BYTES = 1024 * 1024
+
+
+def all_operations() -> list[Operation]:
+    return [
+        *submissions.OPERATIONS,
+        *references.OPERATIONS,
+        *jobs.OPERATIONS,
+        *health.OPERATIONS,
+    ]
+
+
+def _guarded(op: Operation) -> Handler:
+    scope = op.scope
+    if scope is None:
+        return op.handler
+
+    @functools.wraps(op.handler)
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await authenticate(request, scope)
+        return await op.handler(request)
+
+    return handler
+
+
+@web.middleware
+async def _count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    route = request.match_info.route.resource
+    template = route.canonical if route is not None else "unmatched"
+    response = await handler(request)
+    metrics.http_requests_total.labels(request.method, template, str(response.status)).inc()
+    metrics.http_request_duration_seconds.labels(request.method, template).observe(
+        time.perf_counter() - started
+    )
+    return response
+
+
+def create_app(
+    store: Store,
+    settings: Settings,
+    *,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+    rate_limit: str = DEFAULT_RATE_LIMIT,
+) -> web.Application:
+    """The API over `store`. `readiness` adds named checks to `/readyz` (e.g. the index)."""
+    app = web.Application(
+        middlewares=[_count_requests, problem_middleware], client_max_size=MAX_PLAIN_BODY_BYTES
+    )
+    app[CONTEXT] = ApiContext(
+        store=store,
+        settings=settings,
+        limiter=MovingWindowRateLimiter(MemoryStorage()),
+        rate=parse(rate_limit),
+        readiness=dict(readiness or {}),
+    )
+    operations = all_operations()
+    for op in operations:
+        app.router.add_route(op.method, op.path, _guarded(op), name=op.operation_id)
+    spec_body = json.dumps(build_spec(operations, title=API_TITLE, version=API_VERSION))
+    docs_page = resources.files("triage.api").joinpath("static/docs.html").read_text("utf-8")
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.Response(text=spec_body, content_type="application/json")
+
+    async def docs(request: web.Request) -> web.Response:
+        return web.Response(text=docs_page, content_type="text/html")
+
+    app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/docs", docs)
+    return app

@@ -1,0 +1,262 @@
+"""`/v1/references`: the hash list. Upload a video (a worker hashes it) or import hash files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from aiohttp import web
+
+from hashes.formats.jsonl import HashListEntry, dumps_record, loads_record
+from hashes.formats.vpdq import read_vpdq
+from hashes.types import FormatError
+from triage.api.auth import current_key
+from triage.api.bodies import send
+from triage.api.context import context
+from triage.api.operation import Operation, Param
+from triage.api.problems import Problem
+from triage.api.schemas import ReferenceList, ReferenceUploadForm, ReferenceView
+from triage.api.uploads import Upload, receive_upload
+from triage.errors import NotFound
+from triage.models import Reference, ReferenceStatus, Scope
+
+MAX_HASH_FILE_BYTES = 64 * 1024 * 1024
+MAX_LABEL = 200
+FORMATS = ("video", "vpdq", "jsonl")
+
+
+def reference_view(reference: Reference) -> ReferenceView:
+    return ReferenceView(
+        id=reference.id,
+        label=reference.label,
+        source=reference.source,
+        status=reference.status,
+        added_by=reference.added_by,
+        created_at=reference.added_at,
+        frame_count=reference.frame_count,
+        duration_seconds=reference.duration_seconds,
+    )
+
+
+def _field(upload: Upload, name: str) -> str | None:
+    value = upload.fields.get(name, "").strip()
+    if len(value) > MAX_LABEL:
+        raise Problem(422, f"{name}: at most {MAX_LABEL} characters")
+    return value or None
+
+
+def _read_text(upload: Upload) -> str:
+    try:
+        return upload.path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(422, f"the hash file is not UTF-8 text: {exc.reason}") from exc
+
+
+def _entries_from_upload(upload: Upload, fmt: str) -> list[HashListEntry]:
+    stem = Path(upload.filename or "reference").stem
+    entry_id, label = _field(upload, "id"), _field(upload, "label")
+    text = _read_text(upload)
+    try:
+        if fmt == "vpdq":
+            hashes = read_vpdq(io.StringIO(text))
+            return [
+                HashListEntry(
+                    reference_id=entry_id or stem,
+                    hashes=hashes,
+                    label=label or entry_id or stem,
+                    source=upload.filename or "vpdq import",
+                )
+            ]
+        entries = [
+            loads_record(line, line_number=number)
+            for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip()
+        ]
+    except FormatError as exc:
+        raise Problem(422, f"{upload.filename or 'the file'}: {exc}") from exc
+    if not entries:
+        raise Problem(422, "the hash list holds no records")
+    if entry_id is not None or label is not None:
+        if len(entries) != 1:
+            raise Problem(422, "id and label apply to a file with a single record only")
+        only = entries[0]
+        entries = [
+            HashListEntry(
+                reference_id=entry_id or only.reference_id,
+                hashes=only.hashes,
+                label=label or only.label,
+                source=only.source,
+                metadata=only.metadata,
+            )
+        ]
+    return entries
+
+
+async def _check_new_ids(request: web.Request, entries: list[HashListEntry]) -> None:
+    # Check every id first so that a clash refuses the whole file, not half of it.
+    ids = [e.reference_id for e in entries]
+    if len(set(ids)) != len(ids):
+        raise Problem(422, "the file names a reference id twice")
+    store = context(request).store
+    for reference_id in ids:
+        try:
+            await store.get_reference(reference_id)
+        except NotFound:
+            continue
+        raise Problem(409, f"a reference with id {reference_id!r} already exists")
+
+
+async def add_reference(request: web.Request) -> web.Response:
+    ctx = context(request)
+    key = current_key(request)
+    upload = await receive_upload(
+        request, ctx.settings.uploads_dir, max_bytes=ctx.settings.server.max_upload_bytes
+    )
+    keep_file = False
+    try:
+        fmt = (upload.fields.get("format") or "video").strip().lower()
+        if fmt not in FORMATS:
+            raise Problem(422, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        if fmt == "video":
+            stem = Path(upload.filename or "upload").stem
+            reference = await ctx.store.add_reference(
+                label=_field(upload, "label") or stem,
+                source=upload.filename or "upload",
+                added_by=key.id,
+                upload_path=str(upload.path.resolve()),
+                reference_id=_field(upload, "id"),
+                max_attempts=ctx.settings.jobs.max_attempts,
+            )
+            keep_file = True  # the hash_reference job reads and then deletes it
+            return send(reference_view(reference), 202)
+        if upload.size_bytes > MAX_HASH_FILE_BYTES:
+            raise Problem(413, f"a hash file may not exceed {MAX_HASH_FILE_BYTES} bytes")
+        entries = _entries_from_upload(upload, fmt)
+        await _check_new_ids(request, entries)
+        added = []
+        for entry in entries:
+            full = entry.hashes.full_frame()
+            added.append(
+                await ctx.store.add_reference(
+                    label=entry.label or entry.reference_id,
+                    source=entry.source or f"{fmt} import",
+                    added_by=key.id,
+                    hash_record=dumps_record(entry),
+                    frame_count=full.frame_count or len(full),
+                    duration_seconds=full.duration_seconds,
+                    reference_id=entry.reference_id,
+                )
+            )
+        return send(ReferenceList(items=[reference_view(r) for r in added]), 201)
+    finally:
+        if not keep_file:
+            upload.path.unlink(missing_ok=True)
+
+
+async def list_references(request: web.Request) -> web.Response:
+    raw = request.query.get("status")
+    statuses = None
+    if raw:
+        try:
+            statuses = [ReferenceStatus(s.strip()) for s in raw.split(",") if s.strip()]
+        except ValueError as exc:
+            raise Problem(400, f"unknown status in {raw!r}") from exc
+    references = await context(request).store.list_references(statuses=statuses)
+    return send(ReferenceList(items=[reference_view(r) for r in references]))
+
+
+async def get_reference(request: web.Request) -> web.Response:
+    reference = await context(request).store.get_reference(request.match_info["id"])
+    return send(reference_view(reference))
+
+
+async def _set_status(request: web.Request, status: ReferenceStatus) -> web.Response:
+    reference = await context(request).store.set_reference_status(request.match_info["id"], status)
+    return send(reference_view(reference))
+
+
+async def disable_reference(request: web.Request) -> web.Response:
+    return await _set_status(request, ReferenceStatus.DISABLED)
+
+
+async def enable_reference(request: web.Request) -> web.Response:
+    return await _set_status(request, ReferenceStatus.ACTIVE)
+
+
+async def delete_reference(request: web.Request) -> web.Response:
+    return await _set_status(request, ReferenceStatus.DELETED)
+
+
+_ID = Param("id", "path", "The reference id.")
+_TAG = "references"
+
+OPERATIONS = [
+    Operation(
+        "POST",
+        "/v1/references",
+        add_reference,
+        "Add references: upload a video (202, hashed by a worker) or import a vPDQ or JSONL "
+        "hash file (201).",
+        Scope.ADMIN,
+        _TAG,
+        status=201,
+        response=ReferenceList,
+        requests=(("multipart/form-data", ReferenceUploadForm),),
+        errors=(400, 409, 413, 415, 422),
+    ),
+    Operation(
+        "GET",
+        "/v1/references",
+        list_references,
+        "The hash list, in the order references were added.",
+        Scope.ADMIN,
+        _TAG,
+        response=ReferenceList,
+        params=(Param("status", "query", "Comma-separated statuses to keep."),),
+        errors=(400,),
+    ),
+    Operation(
+        "GET",
+        "/v1/references/{id}",
+        get_reference,
+        "One reference.",
+        Scope.ADMIN,
+        _TAG,
+        response=ReferenceView,
+        params=(_ID,),
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        "/v1/references/{id}/disable",
+        disable_reference,
+        "Stop matching a reference (kept in the list).",
+        Scope.ADMIN,
+        _TAG,
+        response=ReferenceView,
+        params=(_ID,),
+        errors=(404, 409),
+    ),
+    Operation(
+        "POST",
+        "/v1/references/{id}/enable",
+        enable_reference,
+        "Match a disabled reference again.",
+        Scope.ADMIN,
+        _TAG,
+        response=ReferenceView,
+        params=(_ID,),
+        errors=(404, 409),
+    ),
+    Operation(
+        "DELETE",
+        "/v1/references/{id}",
+        delete_reference,
+        "Delete a reference: never matched again, kept for the record.",
+        Scope.ADMIN,
+        _TAG,
+        response=ReferenceView,
+        params=(_ID,),
+        errors=(404, 409),
+    ),
+]

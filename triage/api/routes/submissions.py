@@ -1,0 +1,189 @@
+"""`/v1/submissions`: report a link or upload media; read its status, verdict and evidence."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from triage.api.auth import current_key
+from triage.api.bodies import read_json, send
+from triage.api.context import context
+from triage.api.operation import Operation, Param
+from triage.api.problems import Problem
+from triage.api.schemas import (
+    ErrorInfo,
+    FetchEvidence,
+    MatchEvidence,
+    SegmentView,
+    SubmissionAccepted,
+    SubmissionCreate,
+    SubmissionUploadForm,
+    SubmissionView,
+)
+from triage.api.uploads import receive_upload
+from triage.metrics import submissions_total
+from triage.models import FetchEvidence as StoredFetchEvidence
+from triage.models import MatchEvidence as StoredMatch
+from triage.models import Scope, SubmissionDetail, SubmitOutcome
+
+MAX_IDEMPOTENCY_KEY = 200
+MAX_TEXT_FIELD = 2000
+_REASON = re.compile(r"^([a-z][a-z0-9_]*): (.*)$", re.S)
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    value = request.headers.get("Idempotency-Key")
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > MAX_IDEMPOTENCY_KEY:
+        raise Problem(400, f"Idempotency-Key must hold 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    return value
+
+
+def _optional_field(fields: dict[str, str], name: str, max_length: int) -> str | None:
+    value = fields.get(name)
+    if value is None or not value.strip():
+        return None
+    if len(value) > max_length:
+        raise Problem(422, f"{name}: at most {max_length} characters")
+    return value
+
+
+async def create_submission(request: web.Request) -> web.Response:
+    ctx = context(request)
+    key = current_key(request)
+    idempotency_key = _idempotency_key(request)
+    max_attempts = ctx.settings.jobs.max_attempts
+    outcome: SubmitOutcome
+    if request.content_type.startswith("multipart/"):
+        upload = await receive_upload(
+            request, ctx.settings.uploads_dir, max_bytes=ctx.settings.server.max_upload_bytes
+        )
+        try:
+            outcome = await ctx.store.create_upload_submission(
+                upload_path=str(upload.path.resolve()),
+                sha256=upload.sha256,
+                upload_filename=upload.filename,
+                key_id=key.id,
+                note=_optional_field(upload.fields, "note", MAX_TEXT_FIELD),
+                external_id=_optional_field(upload.fields, "external_id", 200),
+                idempotency_key=idempotency_key,
+                max_attempts=max_attempts,
+            )
+        except BaseException:
+            upload.path.unlink(missing_ok=True)
+            raise
+        if outcome.replayed or outcome.deduplicated:
+            # The content is already known (or this is a replay): our copy is not needed.
+            upload.path.unlink(missing_ok=True)
+    else:
+        body = await read_json(request, SubmissionCreate)
+        outcome = await ctx.store.create_submission(
+            url=str(body.url),
+            key_id=key.id,
+            note=body.note,
+            external_id=body.external_id,
+            idempotency_key=idempotency_key,
+            max_attempts=max_attempts,
+        )
+    kind = "replayed" if outcome.replayed else "deduplicated" if outcome.deduplicated else "new"
+    submissions_total.labels(outcome=kind).inc()
+    submission_id = outcome.submission.id
+    detail = await ctx.store.get_submission(submission_id)
+    headers = {"Location": f"/v1/submissions/{submission_id}"}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    accepted = SubmissionAccepted(
+        id=submission_id, status=detail.status, status_url=f"/v1/submissions/{submission_id}"
+    )
+    return send(accepted, 202, headers)
+
+
+def _match_view(match: StoredMatch) -> MatchEvidence:
+    return MatchEvidence(
+        reference_id=match.reference_id,
+        label=match.label,
+        score=match.score,
+        matched_seconds=match.matched_seconds,
+        query_coverage=match.query_coverage,
+        reference_coverage=match.reference_coverage,
+        segments=[SegmentView.model_validate(s.model_dump()) for s in match.segments],
+    )
+
+
+def _fetch_view(evidence: StoredFetchEvidence | None) -> FetchEvidence | None:
+    return None if evidence is None else FetchEvidence.model_validate(evidence.model_dump())
+
+
+def error_info(text: str | None) -> ErrorInfo | None:
+    """Job errors are stored as "<reason>: <detail>"; older or foreign ones have no reason."""
+    if text is None:
+        return None
+    found = _REASON.match(text)
+    if found is None:
+        return ErrorInfo(reason="error", detail=text)
+    return ErrorInfo(reason=found.group(1), detail=found.group(2))
+
+
+def submission_view(detail: SubmissionDetail) -> SubmissionView:
+    submission, result = detail.submission, detail.result
+    return SubmissionView(
+        id=submission.id,
+        status=detail.status,
+        verdict=result.verdict if result else None,
+        score=result.best.score if result and result.best else None,
+        url=submission.url,
+        note=submission.note,
+        external_id=submission.external_id,
+        created_at=submission.created_at,
+        updated_at=detail.job.updated_at if detail.job else None,
+        matches=[_match_view(m) for m in result.matches] if result else [],
+        fetch=_fetch_view(detail.media.evidence),
+        error=error_info(detail.error),
+    )
+
+
+async def get_submission(request: web.Request) -> web.Response:
+    detail = await context(request).store.get_submission(request.match_info["id"])
+    return send(submission_view(detail))
+
+
+_ID = Param("id", "path", "The submission id.")
+
+OPERATIONS = [
+    Operation(
+        "POST",
+        "/v1/submissions",
+        create_submission,
+        "Submit a link (JSON) or upload media (multipart); answers once it is stored.",
+        Scope.SUBMIT,
+        "submissions",
+        status=202,
+        response=SubmissionAccepted,
+        requests=(
+            ("application/json", SubmissionCreate),
+            ("multipart/form-data", SubmissionUploadForm),
+        ),
+        params=(
+            Param(
+                "Idempotency-Key",
+                "header",
+                "Repeat a request safely: the same key returns the first submission.",
+            ),
+        ),
+        errors=(400, 413, 415, 422),
+    ),
+    Operation(
+        "GET",
+        "/v1/submissions/{id}",
+        get_submission,
+        "Status, verdict, matching references with aligned segments, and fetch evidence.",
+        Scope.READ,
+        "submissions",
+        response=SubmissionView,
+        params=(_ID,),
+        errors=(404,),
+    ),
+]

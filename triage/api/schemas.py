@@ -1,0 +1,137 @@
+"""Request and response bodies of the HTTP API (pydantic): the OpenAPI spec is generated from
+these, so what is documented is what is validated and sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from triage.models import JobKind, JobState, ReferenceStatus, SubmissionStatus, Verdict
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProblemBody(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+class SubmissionCreate(_Body):
+    url: AnyHttpUrl = Field(description="The link to check: a media file or a post page.")
+    note: str | None = Field(default=None, max_length=2000)
+    external_id: str | None = Field(default=None, max_length=200)
+
+
+class SubmissionAccepted(BaseModel):
+    id: str
+    status: SubmissionStatus
+    status_url: str
+
+
+class SegmentView(BaseModel):
+    query_start: float
+    query_end: float
+    reference_start: float
+    reference_end: float
+    score: float
+
+
+class MatchEvidence(BaseModel):
+    reference_id: str
+    label: str
+    score: float
+    matched_seconds: float
+    query_coverage: float
+    reference_coverage: float
+    segments: list[SegmentView]
+
+
+class FetchEvidence(BaseModel):
+    final_url: str | None = None
+    sha256: str
+    size_bytes: int
+    content_type: str | None = None
+    fetched_at: datetime | None = None
+    resolver: dict[str, Any] | None = Field(
+        default=None, description="Metadata of the post-page resolver, when one was used."
+    )
+
+
+class ErrorInfo(BaseModel):
+    reason: str = Field(description="A stable machine-readable reason, e.g. `not_media`.")
+    detail: str
+
+
+class SubmissionView(BaseModel):
+    id: str
+    status: SubmissionStatus
+    verdict: Verdict | None = None
+    score: float | None = None
+    url: str | None = None
+    note: str | None = None
+    external_id: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+    matches: list[MatchEvidence] = Field(
+        default_factory=list, description="Matching references, best first."
+    )
+    fetch: FetchEvidence | None = None
+    error: ErrorInfo | None = None
+
+
+class ReferenceView(BaseModel):
+    id: str
+    label: str
+    source: str
+    status: ReferenceStatus
+    added_by: str | None = None
+    created_at: datetime
+    frame_count: int | None = None
+    duration_seconds: float | None = None
+    error: str | None = None
+
+
+class ReferenceList(BaseModel):
+    items: list[ReferenceView]
+
+
+class ReferenceUploadForm(BaseModel):
+    """multipart/form-data: a video in `file` (hashed by a worker), or hash files in `file`
+    with `format` set to `vpdq` or `jsonl`."""
+
+    file: bytes = Field(json_schema_extra={"format": "binary"})
+    format: Literal["video", "vpdq", "jsonl"] = "video"
+    label: str | None = Field(default=None, max_length=200)
+    id: str | None = Field(default=None, max_length=100, description="Id for a single entry.")
+
+
+class SubmissionUploadForm(BaseModel):
+    """multipart/form-data: the media in `file`, streamed to disk."""
+
+    file: bytes = Field(json_schema_extra={"format": "binary"})
+    note: str | None = Field(default=None, max_length=2000)
+    external_id: str | None = Field(default=None, max_length=200)
+
+
+class JobView(BaseModel):
+    id: str
+    kind: JobKind
+    target_id: str
+    state: JobState
+    attempts: int
+    max_attempts: int
+    last_error: str | None = None
+
+
+class HealthView(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool] = Field(default_factory=dict)

@@ -1,0 +1,82 @@
+"""Every Prometheus metric of the service, defined once (Prometheus naming, base units).
+
+Workers and the API import the metric they update from here; `/metrics` renders the default
+registry. Gauges that describe the store (queue depth, hash-list size) are refreshed from the
+store just before a scrape, by `refresh_store_gauges`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from triage.models import QueueStat
+
+_SECONDS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+http_requests_total = Counter(
+    "triage_http_requests_total",
+    "HTTP requests answered, by route template, method and status code.",
+    ["method", "route", "status"],
+)
+http_request_duration_seconds = Histogram(
+    "triage_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    buckets=_SECONDS_BUCKETS,
+)
+submissions_total = Counter(
+    "triage_submissions_total",
+    "Submissions received, by outcome: new, deduplicated (linked to known media), replayed "
+    "(same idempotency key).",
+    ["outcome"],
+)
+jobs_finished_total = Counter(
+    "triage_jobs_finished_total",
+    "Job attempts ended, by kind and outcome (done, failed, retry, dead, released).",
+    ["kind", "outcome"],
+)
+queue_jobs = Gauge("triage_queue_jobs", "Jobs in the store, by state.", ["state"])
+queue_oldest_job_age_seconds = Gauge(
+    "triage_queue_oldest_job_age_seconds",
+    "Age of the oldest job in each state.",
+    ["state"],
+)
+fetch_bytes_total = Counter("triage_fetch_bytes_total", "Bytes of media fetched.")
+fetch_duration_seconds = Histogram(
+    "triage_fetch_duration_seconds",
+    "Time to fetch one media, post-page resolution included.",
+    buckets=_SECONDS_BUCKETS,
+)
+fetch_errors_total = Counter("triage_fetch_errors_total", "Failed fetches, by reason.", ["reason"])
+hash_seconds_per_media_second = Histogram(
+    "triage_hash_seconds_per_media_second",
+    "Wall seconds spent hashing per second of media.",
+    buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+)
+match_duration_seconds = Histogram(
+    "triage_match_duration_seconds",
+    "Time to match one media's hashes against the hash list.",
+    buckets=_SECONDS_BUCKETS,
+)
+verdicts_total = Counter("triage_verdicts_total", "Verdicts recorded, by kind.", ["verdict"])
+hashlist_references = Gauge("triage_hashlist_references", "References in the live matcher index.")
+hashlist_version = Gauge(
+    "triage_hashlist_version", "Hash-list version the live matcher index reflects."
+)
+worker_heartbeats_total = Counter(
+    "triage_worker_heartbeats_total", "Lease heartbeats sent by workers of this process."
+)
+worker_last_heartbeat_timestamp_seconds = Gauge(
+    "triage_worker_last_heartbeat_timestamp_seconds",
+    "Unix time of the last heartbeat sent by a worker of this process.",
+)
+workers_busy = Gauge("triage_workers_busy", "Worker slots of this process running a job.")
+
+
+def refresh_store_gauges(stats: list[QueueStat]) -> None:
+    """Set the queue gauges from `Store.queue_stats()`; states without jobs read 0."""
+    for stat in stats:
+        queue_jobs.labels(state=stat.state.value).set(stat.count)
+        queue_oldest_job_age_seconds.labels(state=stat.state.value).set(
+            stat.oldest_age_seconds or 0.0
+        )
