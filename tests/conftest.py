@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.triage.store.backends import (
+    BACKENDS,
+    FakeClock,
+    open_migrated,
+    postgres_database,
+    store_url,
+)
+from triage.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The shared data sets live beside the repository, never inside it.
@@ -17,3 +27,31 @@ def shared_data() -> Path:
     if not SHARED_DATA_DIR.is_dir():
         pytest.fail(f"shared data not found beside the repository: {SHARED_DATA_DIR}")
     return SHARED_DATA_DIR
+
+
+# --- stores: one fixture per backend, and `store` running a test on every backend ---------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (dropped at the end)."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The stores' clock; `clock.advance(seconds)` moves time for leases and backoff."""
+    return FakeClock()
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[Store]:
+    """A migrated, empty store, once per backend: memory, SQLite file, PostgreSQL."""
+    backend = str(request.param)
+    postgres = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    opened = await open_migrated(store_url(backend, tmp_path, postgres), clock)
+    yield opened
+    await opened.close()

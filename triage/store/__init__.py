@@ -1,1 +1,29 @@
-"""Where the service keeps everything: the `Store` interface and its backends."""
+"""Where the service keeps everything: the `Store` interface and its backends.
+
+`open_store(url)` picks the backend from the URL scheme; call `await store.migrate()` before
+first use and `await store.close()` at the end.
+"""
+
+from __future__ import annotations
+
+from triage.errors import ConfigError
+from triage.store.memory import MemoryStore
+from triage.store.protocol import Store
+from triage.store.rules import Clock, utc_now
+from triage.store.sql import SqlStore
+
+__all__ = ["MemoryStore", "SqlStore", "Store", "open_store"]
+
+
+def open_store(url: str, *, clock: Clock = utc_now) -> Store:
+    """The store for `url`: ``memory://``, ``sqlite:///PATH`` or ``postgresql://...``.
+
+    Opening does not connect; the first call does. Raises `ConfigError` for another scheme.
+    """
+    if url.startswith("memory://"):
+        return MemoryStore(clock=clock)
+    if url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+asyncpg://")):
+        return SqlStore(url, clock=clock)
+    raise ConfigError(
+        f"store.url: expected memory://, sqlite:///PATH or postgresql://..., got {url!r}"
+    )

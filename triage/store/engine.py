@@ -1,0 +1,92 @@
+"""One database seam: engines for SQLite and PostgreSQL, transactions, error translation.
+
+Only this module knows driver details. SQLite runs in WAL mode with a busy timeout, and every
+writing transaction starts with ``BEGIN IMMEDIATE`` so that `triage serve` and separate
+`triage worker` processes queue for the write lock instead of failing on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from triage.errors import ConfigError, Conflict, StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "triage_read_only"
+
+
+def driver_url(url: str) -> str:
+    """The SQLAlchemy URL with its async driver for a store URL from the settings."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if not path or path == ":memory:" or "mode=memory" in path:
+            raise ConfigError("store.url: use memory:// for a store in memory, not SQLite")
+        return "sqlite+aiosqlite:///" + path
+    for scheme in ("postgresql://", "postgres://", "postgresql+asyncpg://"):
+        if url.startswith(scheme):
+            return "postgresql+asyncpg://" + url.removeprefix(scheme)
+    raise ConfigError(f"store.url: unsupported scheme in {url!r}")
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine for `url` (`sqlite:///PATH` or `postgresql://...`)."""
+    engine = create_async_engine(driver_url(url), pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        _sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN out of the driver's hands: the "begin" hook below emits our own.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _describe(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None)
+    return str(original if original is not None else exc).splitlines()[0][:300]
+
+
+@asynccontextmanager
+async def transaction(
+    engine: AsyncEngine, *, read_only: bool = False
+) -> AsyncIterator[AsyncConnection]:
+    """A connection inside one transaction, committed when the block ends without error.
+
+    Driver errors leave as `StoreError`, constraint violations as `Conflict`.
+    """
+    try:
+        async with engine.connect() as conn:
+            if read_only:
+                conn = await conn.execution_options(**{READ_ONLY_OPTION: True})
+            async with conn.begin():
+                yield conn
+    except IntegrityError as exc:
+        raise Conflict(f"conflicting write: {_describe(exc)}") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"store failure: {_describe(exc)}") from exc

@@ -1,0 +1,98 @@
+"""Table rows to domain models, and back for the columns that need encoding."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from triage.models import (
+    ApiKey,
+    FetchEvidence,
+    Job,
+    MatchEvidence,
+    Media,
+    Reference,
+    Result,
+    Scope,
+    Submission,
+)
+
+Row = Mapping[Any, Any]
+
+
+def encode_scopes(scopes: Collection[Scope]) -> str:
+    return ",".join(sorted(Scope(scope).value for scope in scopes))
+
+
+def api_key(row: Row) -> ApiKey:
+    hosts = row["hosts"]
+    return ApiKey(
+        id=row["id"],
+        name=row["name"],
+        scopes=frozenset(Scope(s) for s in row["scopes"].split(",") if s),
+        hosts=tuple(hosts) if hosts is not None else None,
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def reference(row: Row) -> Reference:
+    return Reference.model_validate(
+        {name: row[name] for name in Reference.model_fields if name in row}
+    )
+
+
+def media(row: Row) -> Media:
+    evidence = None
+    if row["fetched_at"] is not None:
+        evidence = FetchEvidence(
+            final_url=row["final_url"],
+            sha256=row["sha256"],
+            size_bytes=row["size_bytes"],
+            content_type=row["content_type"],
+            fetched_at=row["fetched_at"],
+            resolver=row["resolver"],
+        )
+    return Media(
+        id=row["id"],
+        url=row["url"],
+        upload_path=row["upload_path"],
+        sha256=row["sha256"],
+        evidence=evidence,
+        same_as=row["same_as"],
+        created_at=row["created_at"],
+    )
+
+
+def evidence_values(evidence: FetchEvidence) -> dict[str, Any]:
+    return {
+        "sha256": evidence.sha256,
+        "final_url": evidence.final_url,
+        "size_bytes": evidence.size_bytes,
+        "content_type": evidence.content_type,
+        "fetched_at": evidence.fetched_at,
+        "resolver": evidence.resolver,
+    }
+
+
+def submission(row: Row) -> Submission:
+    return Submission.model_validate(
+        {name: row[name] for name in Submission.model_fields if name in row}
+    )
+
+
+def job(row: Row) -> Job:
+    return Job.model_validate({name: row[name] for name in Job.model_fields})
+
+
+def encode_matches(matches: Sequence[MatchEvidence]) -> list[dict[str, Any]]:
+    return [match.model_dump(mode="json") for match in matches]
+
+
+def result(row: Row) -> Result:
+    return Result(
+        media_id=row["media_id"],
+        verdict=row["verdict"],
+        matches=tuple(MatchEvidence.model_validate(m) for m in row["matches"]),
+        created_at=row["created_at"],
+    )

@@ -1,0 +1,61 @@
+"""Decisions every backend makes the same way: ids, the clock, backoff, allowed transitions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from triage.errors import Conflict, InvalidInput
+from triage.models import JobState, Reference, ReferenceStatus
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware UTC; tests pass their own to move time."""
+
+SETTABLE_REFERENCE_STATUSES = frozenset(
+    {ReferenceStatus.ACTIVE, ReferenceStatus.DISABLED, ReferenceStatus.DELETED}
+)
+RETRYABLE_JOB_STATES = frozenset({JobState.FAILED, JobState.DEAD})
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A random id that says what it names, e.g. ``sub_3f2a...``."""
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def backoff_seconds(attempts: int, base_seconds: float, max_seconds: float) -> float:
+    """The wait before attempt `attempts + 1`: doubling from `base_seconds`, capped."""
+    exponent = max(attempts - 1, 0)
+    # Cap the exponent first so a large attempt count cannot overflow the float.
+    return float(min(max_seconds, base_seconds * 2 ** min(exponent, 62)))
+
+
+def check_reference_status_change(reference: Reference, status: ReferenceStatus) -> None:
+    """Raise unless `reference` may move to `status` through `set_reference_status`."""
+    if status not in SETTABLE_REFERENCE_STATUSES:
+        raise InvalidInput(
+            f"a reference's status can be set to active, disabled or deleted, not {status}"
+        )
+    if reference.status is ReferenceStatus.DELETED and status is not ReferenceStatus.DELETED:
+        raise Conflict(f"reference {reference.id} is deleted; deletion is final")
+    if status is ReferenceStatus.ACTIVE and reference.status in (
+        ReferenceStatus.PENDING,
+        ReferenceStatus.FAILED,
+    ):
+        raise Conflict(f"reference {reference.id} has no hashes yet ({reference.status})")
+
+
+def check_running_state(state: JobState) -> None:
+    if not state.running:
+        raise InvalidInput(f"set_job_state takes fetching, hashing or matching, not {state}")
+
+
+def lease_expired_error(attempts: int, max_attempts: int) -> str:
+    return (
+        f"lease expired on attempt {attempts} of {max_attempts}: "
+        "the worker stopped without finishing"
+    )
