@@ -136,15 +136,15 @@ class HostPort:
 
     @classmethod
     def parse(cls, text: str) -> HostPort:
-        """Parse `host:port` or `[v6]:port`; raises ConfigError naming the bad entry."""
+        """Parse `host:port` or `[v6]:port`; raise ValueError saying what is wrong."""
         host, sep, port_text = text.strip().rpartition(":")
         if not sep or not host or not port_text.isdigit():
-            raise ConfigError(f"fetch.allow_hosts: {text!r} is not of the form host:port")
+            raise ValueError(f"{text!r} is not of the form host:port")
         if ":" in host and not (host.startswith("[") and host.endswith("]")):
-            raise ConfigError(f"fetch.allow_hosts: IPv6 host in {text!r} needs [brackets]")
+            raise ValueError(f"the IPv6 host in {text!r} needs [brackets]")
         port = int(port_text)
         if not 0 < port < 65536:
-            raise ConfigError(f"fetch.allow_hosts: port out of range in {text!r}")
+            raise ValueError(f"port out of range in {text!r}")
         return cls(normalise_host(host), port)
 
     def __str__(self) -> str:
@@ -160,7 +160,11 @@ class AllowList:
 
     @classmethod
     def parse(cls, items: Iterable[str]) -> AllowList:
-        return cls(frozenset(HostPort.parse(item) for item in items))
+        """Parse `host:port` strings; raise ConfigError naming the setting on a bad one."""
+        try:
+            return cls(frozenset(HostPort.parse(item) for item in items))
+        except ValueError as exc:
+            raise ConfigError(f"fetch.allow_hosts: {exc}") from exc
 
     def allows(self, host: str, port: int) -> bool:
         return HostPort(normalise_host(host), port) in self.entries
@@ -225,6 +229,7 @@ class AddressGuard:
         )
         allowed_by_name = self._allow.allows(host, port)
         kept: list[AddrInfo] = []
+        refused: list[str] = []
         for info in infos:
             address = parse_ip(str(info[4][0]))
             if address is None:
@@ -237,9 +242,10 @@ class AddressGuard:
             if reason is None:
                 kept.append(info)
             else:
-                self._refuse(f"{host}:{port} -> {address.compressed}", reason)
+                refused.append(self._refuse(f"{host}:{port} -> {address.compressed}", reason))
         if not kept:
-            raise BlockedConnectionError(f"no permitted address for {host}:{port}")
+            detail = "; ".join(refused) or "no addresses"
+            raise BlockedConnectionError(f"no permitted address for {host}:{port}: {detail}")
         return kept
 
     def check_connect(self, sockaddr: tuple[Any, ...]) -> None:

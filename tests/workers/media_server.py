@@ -16,9 +16,10 @@ Routes (NAME is a file name in `sources_dir`):
 - `/redirect/N/NAME`: N redirects, then `/media/NAME`.
 - `/redirect-to?location=URL`: one 302 to URL.
 - `/big?size_bytes=N[&declare=0]`: N bytes that start like an MP4, with or without Content-Length.
-- `/slow?seconds=S`: the start of an MP4, then nothing for S seconds.
+- `/slow?seconds=S[&kind=html]`: the start of an MP4 (or a page), then nothing for S s.
 - `/status/CODE`: an empty response with that status.
-Every request's path and query is recorded in `requests`.
+Every request's path and query is recorded in `requests`; those that came through a proxy
+are also in `proxied`, with their `Via` header.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class MediaServer:
     def __init__(self, sources_dir: Path) -> None:
         self.sources_dir = sources_dir
         self.requests: list[str] = []
+        self.proxied: list[tuple[str, str]] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -96,6 +98,8 @@ class MediaServer:
     @web.middleware
     async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append(request.path_qs)
+        if "Via" in request.headers:
+            self.proxied.append((request.path_qs, request.headers["Via"]))
         return await handler(request)
 
     def _source(self, request: web.Request) -> Path:
@@ -179,11 +183,13 @@ class MediaServer:
 
     async def _slow(self, request: web.Request) -> web.StreamResponse:
         seconds = float(request.query.get("seconds", "30"))
+        html_page = request.query.get("kind") == "html"
+        start = b"<!DOCTYPE html><html><head>" if html_page else _MP4_HEAD
         response = web.StreamResponse()
-        response.content_type = "video/mp4"
-        response.content_length = len(_MP4_HEAD) + 1024
+        response.content_type = "text/html" if html_page else "video/mp4"
+        response.content_length = len(start) + 1024
         await response.prepare(request)
-        await response.write(_MP4_HEAD)
+        await response.write(start)
         await asyncio.sleep(seconds)
         await response.write(bytes(1024))
         await response.write_eof()

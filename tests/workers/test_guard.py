@@ -15,7 +15,6 @@ from workers.guard import (
     AddressGuard,
     AllowList,
     BlockedConnectionError,
-    HostPort,
     address_block_reason,
     guarded_connector,
     normalise_host,
@@ -122,13 +121,13 @@ def test_ipv6_allow_entry_needs_brackets_and_matches_any_spelling() -> None:
     assert allow.allows("0:0:0:0:0:0:0:1", 9000)
     assert str(next(iter(allow.entries))) == "[::1]:9000"
     with pytest.raises(ConfigError, match="brackets"):
-        HostPort.parse("::1:9000")
+        AllowList.parse(["::1:9000"])
 
 
 @pytest.mark.parametrize("text", ["localhost", "host:", ":80", "host:port", "host:70000", "h:0"])
 def test_malformed_allow_entry_is_a_config_error(text: str) -> None:
     with pytest.raises(ConfigError, match=r"fetch\.allow_hosts"):
-        HostPort.parse(text)
+        AllowList.parse([text])
 
 
 def test_normalise_host_canonicalises_ip_spellings() -> None:
