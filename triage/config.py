@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Self
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -224,7 +225,7 @@ def load_settings(
         from_env = _MappingEnvSource(Settings, os.environ if environ is None else environ)()
     except SettingsError as exc:
         raise ConfigError(f"cannot read settings: {exc}") from exc
-    except (OSError, ValueError) as exc:  # YAML syntax errors are ValueErrors
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
     if not isinstance(from_file, dict):
         raise ConfigError(f"config file {path} must hold a mapping of settings")
