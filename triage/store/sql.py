@@ -15,6 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Select, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -77,6 +78,13 @@ class SqlStore:
                     text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
                 )
             await conn.run_sync(_run_alembic_upgrade)
+
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at (None before the first migration)."""
+        async with self._tx(read_only=True) as conn:
+            return await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
 
     async def close(self) -> None:
         await self._engine.dispose()

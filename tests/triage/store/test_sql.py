@@ -1,0 +1,159 @@
+"""What only the SQL backends have: migrations, SQLite's file sharing, driver errors."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from tests.conftest import REPO_ROOT
+from tests.triage.store.backends import FakeClock, open_migrated
+from triage.errors import ConfigError, StoreError
+from triage.models import JobKind
+from triage.store import MemoryStore, SqlStore, Store, open_store
+from triage.store.sql import MIGRATIONS_DIR
+
+LEASE = 30.0
+
+
+def _head_revision() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:
+        raise LookupError("no migration head")
+    return head
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def two_stores(sql_url: str, clock: FakeClock) -> AsyncIterator[tuple[Store, Store]]:
+    """Two stores on one database, each with its own engine, like two processes."""
+    first = await open_migrated(sql_url, clock)
+    second = open_store(sql_url, clock=clock)
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+def test_open_store_picks_the_backend_from_the_scheme(tmp_path: Path) -> None:
+    assert isinstance(open_store("memory://"), MemoryStore)
+    assert isinstance(open_store(f"sqlite:///{tmp_path / 'a.sqlite3'}"), SqlStore)
+    assert isinstance(open_store("postgresql://postgres@127.0.0.1:5432/test"), SqlStore)
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "sqlite:///:memory:", "sqlite:///"])
+def test_open_store_refuses_other_urls(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"store\.url"):
+        open_store(url)
+
+
+async def test_migrations_reach_the_single_head(sql_url: str, clock: FakeClock) -> None:
+    store = await open_migrated(sql_url, clock)
+    try:
+        await store.migrate()
+        assert isinstance(store, SqlStore)
+        assert await store.schema_revision() == _head_revision()
+    finally:
+        await store.close()
+
+
+async def test_concurrent_migrations_on_a_new_database_both_succeed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new' / 'triage.sqlite3'}"
+    stores = [open_store(url), open_store(url)]
+    try:
+        await asyncio.gather(*(store.migrate() for store in stores))
+        assert await stores[1].hashlist_version() == 0
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "triage.sqlite3"
+    store = open_store(f"sqlite:///{path}")
+    await store.migrate()
+    await store.close()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_two_engines_on_one_database_never_share_a_job(
+    two_stores: tuple[Store, Store],
+) -> None:
+    first, second = two_stores
+    for n in range(6):
+        await first.enqueue_job(JobKind.PROCESS_MEDIA, f"m{n}")
+    claims = await asyncio.gather(
+        *(
+            store.claim_job(f"w{n}", lease_seconds=LEASE)
+            for n, store in enumerate([first, second] * 6)
+        )
+    )
+    taken = [job.id for job in claims if job is not None]
+    assert len(taken) == 6 and len(set(taken)) == 6
+
+
+CLAIM_LOOP = """
+import asyncio, sys
+from triage.store import open_store
+
+async def main() -> None:
+    store = open_store(sys.argv[1])
+    while (job := await store.claim_job(sys.argv[2], lease_seconds=30)) is not None:
+        await store.complete_job(job.id, sys.argv[2])
+        print(job.id, flush=True)
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_separate_processes_share_one_sqlite_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'triage.sqlite3'}"
+    store = open_store(url)
+    await store.migrate()
+    enqueued = {(await store.enqueue_job(JobKind.PROCESS_MEDIA, f"m{n}")).id for n in range(40)}
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CLAIM_LOOP,
+            url,
+            f"worker-{n}",
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+        )
+        for n in range(2)
+    ]
+    outputs = [await worker.communicate() for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0]
+    per_worker = [out.decode().split() for out, _ in outputs]
+    claimed = [job_id for ids in per_worker for job_id in ids]
+    assert sorted(claimed) == sorted(enqueued)  # each job exactly once
+    done = await store.list_jobs(limit=100)
+    assert {job.state.value for job in done} == {"done"}
+    await store.close()
+
+
+async def test_unreachable_database_raises_store_error() -> None:
+    # Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    store = open_store("postgresql://postgres@127.0.0.1:1/test")
+    try:
+        with pytest.raises(StoreError):
+            await store.ping()
+    finally:
+        await store.close()
