@@ -122,6 +122,8 @@ def _redirect_target(current: URL, location: str) -> URL:
 
 
 def _connection_error(url: URL, guard: AddressGuard, exc: Exception) -> FetchError:
+    if isinstance(exc, aiohttp.InvalidURL):
+        return BadUrlError(f"cannot fetch {url}: {exc}")
     if guard.refusals:
         return BlockedAddressError(f"refused to connect to {guard.refusals[-1]} for {url}")
     return UnreachableError(f"could not fetch {url}: {exc}")

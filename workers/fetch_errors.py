@@ -88,3 +88,20 @@ class ResolveFailedError(FetchError):
     """yt-dlp found no downloadable media on the page, or its child process failed."""
 
     reason = "resolve_failed"
+
+
+FETCH_ERROR_REASONS: tuple[str, ...] = tuple(
+    cls.reason
+    for cls in (
+        BadUrlError,
+        BlockedAddressError,
+        TooLargeError,
+        FetchTimeoutError,
+        TooManyRedirectsError,
+        HttpStatusError,
+        NotMediaError,
+        UnreachableError,
+        ResolveFailedError,
+    )
+)
+"""Every `reason` a fetch or resolution can fail with, e.g. to pre-create metric labels."""

@@ -182,6 +182,24 @@ async def test_name_resolving_to_loopback_is_refused(
     assert media_server.requests == []
 
 
+@pytest.mark.parametrize(
+    ("host", "error"),
+    [
+        ("2130706433", BadUrlError),
+        ("127.1", BadUrlError),
+        ("0177.0.0.1", BadUrlError),
+        ("0x7f.0.0.1", BlockedAddressError),
+    ],
+)
+async def test_other_spellings_of_loopback_are_refused(
+    media_server: MediaServer, tmp_path: Path, host: str, error: type[Exception]
+) -> None:
+    url = f"http://{host}:{media_server.port}/media/{CLIP}"
+    with pytest.raises(error):
+        await fetch_media(url, tmp_path, limits_for(media_server))
+    assert media_server.requests == []
+
+
 async def test_announced_oversize_body_fails_before_download(
     media_server: MediaServer, tmp_path: Path
 ) -> None:
@@ -246,3 +264,18 @@ async def test_non_http_urls_are_refused(tmp_path: Path, url: str) -> None:
     with pytest.raises(BadUrlError) as caught:
         await fetch_media(url, tmp_path, FetchLimits())
     assert caught.value.reason == "bad_url"
+
+
+def test_every_error_class_has_a_distinct_listed_reason() -> None:
+    from workers import fetch_errors
+
+    classes = [
+        value
+        for value in vars(fetch_errors).values()
+        if isinstance(value, type)
+        and issubclass(value, fetch_errors.FetchError)
+        and value is not fetch_errors.FetchError
+    ]
+    reasons = [cls.reason for cls in classes]
+    assert len(set(reasons)) == len(reasons)
+    assert sorted(reasons) == sorted(fetch_errors.FETCH_ERROR_REASONS)
