@@ -44,6 +44,8 @@ _V6_BLOCKED = (
     ipaddress.IPv6Network("100::/64"),  # discard-only
     ipaddress.IPv6Network("2001::/32"),  # Teredo: tunnels to arbitrary IPv4
     ipaddress.IPv6Network("2001:db8::/32"),  # documentation
+    ipaddress.IPv6Network("3fff::/20"),  # documentation (RFC 9637)
+    ipaddress.IPv6Network("5f00::/16"),  # SRv6 segment identifiers
 )
 
 

@@ -64,6 +64,9 @@ BLOCKED: list[tuple[str, str | None]] = [
     ("2001:0:4136:e378:8000:63bf:3fff:fdd2", None),
     ("2001:db8::1", None),
     ("100::1", None),
+    ("3fff::1", None),
+    ("5f00::1", None),
+    ("::ffff:0:7f00:1", None),
 ]
 
 PUBLIC = [

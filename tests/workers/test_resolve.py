@@ -86,14 +86,26 @@ async def test_page_without_media_fails_to_resolve(media_server: MediaServer) ->
 
 
 async def test_slow_page_times_out_and_child_is_killed(media_server: MediaServer) -> None:
+    page = media_server.url("/slow?seconds=30&kind=html")
     started = time.monotonic()
     with pytest.raises(FetchTimeoutError) as caught:
-        await resolve_post_page(
-            media_server.url("/slow?seconds=30&kind=html"),
-            limits_for(media_server, timeout_seconds=2.0),
-        )
+        await resolve_post_page(page, limits_for(media_server, timeout_seconds=2.0))
     assert caught.value.reason == "timeout"
     assert time.monotonic() - started < 4
+    assert running_children_for(page) == []
+
+
+def running_children_for(url: str) -> list[int]:
+    """Process ids of live resolver children working on `url` (Linux /proc)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"workers.resolve_child" in args and url.encode() in args:
+            pids.append(int(cmdline.parent.name))
+    return pids
 
 
 async def test_non_http_page_url_is_refused_without_a_child() -> None:
