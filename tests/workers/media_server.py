@@ -7,6 +7,8 @@ Use it as an async context manager (or through the `media_server` fixture in
         limits = FetchLimits(allow_hosts=frozenset({server.host_port}))
         await fetch_media(server.url("/media/te-doorknob-hd-no-bar.mp4"), tmp, limits)
 
+Pass an `ssl_context` to serve HTTPS instead (see `tests/workers/tls.py`).
+
 Routes (NAME is a file name in `sources_dir`):
 - `/media/NAME`: the clip, `Content-Type: video/mp4` (`?content_type=X` overrides it).
 - `/chunked/NAME`: the clip streamed without Content-Length.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import ssl
 from pathlib import Path
 from types import TracebackType
 
@@ -38,8 +41,9 @@ _MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00
 class MediaServer:
     """Serve test media on 127.0.0.1 at a free port."""
 
-    def __init__(self, sources_dir: Path) -> None:
+    def __init__(self, sources_dir: Path, ssl_context: ssl.SSLContext | None = None) -> None:
         self.sources_dir = sources_dir
+        self._ssl_context = ssl_context
         self.requests: list[str] = []
         self.proxied: list[tuple[str, str]] = []
         self._runner: web.AppRunner | None = None
@@ -52,7 +56,8 @@ class MediaServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host_port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{self.host_port}"
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -74,7 +79,7 @@ class MediaServer:
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl_context)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.workers.media_server import MediaServer
+from tests.workers.tls import loopback_tls
 from workers.fetch import fetch_media
 from workers.fetch_errors import (
     BadUrlError,
@@ -279,3 +280,14 @@ def test_every_error_class_has_a_distinct_listed_reason() -> None:
     reasons = [cls.reason for cls in classes]
     assert len(set(reasons)) == len(reasons)
     assert sorted(reasons) == sorted(fetch_errors.FETCH_ERROR_REASONS)
+
+
+async def test_https_certificate_is_verified(shared_data: Path, tmp_path: Path) -> None:
+    (tmp_path / "tls").mkdir()
+    tls = loopback_tls(tmp_path / "tls")
+    async with MediaServer(shared_data / "sources", ssl_context=tls.server) as server:
+        dest = tmp_path / "media"
+        dest.mkdir()
+        with pytest.raises(UnreachableError, match="certificate"):
+            await fetch_media(server.url(f"/media/{CLIP}"), dest, limits_for(server))
+        assert server.requests == []

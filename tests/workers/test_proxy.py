@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import aiohttp
 
 from tests.workers.media_server import MediaServer
+from tests.workers.tls import loopback_tls
 from workers.guard import AllowList
 from workers.proxy import VIA_NAME, GuardedProxy
 
@@ -92,3 +94,19 @@ async def test_rejects_origin_form_and_malformed_requests() -> None:
             answer = await raw_exchange(proxy, request)
             assert answer.startswith(b"HTTP/1.1 400 Bad Request"), request
     assert proxy.requests == []
+
+
+async def test_https_goes_through_connect_tunnel_end_to_end(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    tls = loopback_tls(tmp_path)
+    async with MediaServer(shared_data / "sources", ssl_context=tls.server) as server:
+        async with (
+            proxy_for(server.host_port) as proxy,
+            aiohttp.ClientSession() as session,
+            session.get(server.url("/page.html"), proxy=proxy.url, ssl=tls.client) as response,
+        ):
+            assert response.status == 200
+            assert "<title>Nothing</title>" in await response.text()
+        assert proxy.requests == [f"CONNECT {server.host_port}"]
+        assert server.requests == ["/page.html"]
