@@ -7,7 +7,7 @@ so ``bytes(row).hex()`` is the 64-digit hex string Meta's tools print.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -57,12 +57,14 @@ class PDQHash:
         return self.value.hex()
 
     def __sub__(self, other: PDQHash) -> int:
-        return int.from_bytes(self.value, "big").__xor__(
-            int.from_bytes(other.value, "big")
-        ).bit_count()
+        return (
+            int.from_bytes(self.value, "big")
+            .__xor__(int.from_bytes(other.value, "big"))
+            .bit_count()
+        )
 
 
-class View(str, Enum):
+class View(StrEnum):
     """Which part of a frame a hash was computed from.
 
     References are hashed full-frame (that is what hash lists exchange). Queries are also

@@ -7,6 +7,7 @@ know; a change that old readers cannot safely ignore gets a new version.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from hashes.formats.atomic import write_text_atomically
-from hashes.types import PDQ_BYTES, FormatError, PDQHash, VideoHashes
+from hashes.types import PDQ_BYTES, FormatError, PDQHash, VideoHashes, View
 
 FORMAT_NAME = "triage.hashlist"
 FORMAT_VERSION = 1
@@ -61,8 +62,13 @@ class HashListEntry:
         object.__setattr__(self, "metadata", MappingProxyType(metadata))
 
 
-def dumps_record(entry: HashListEntry) -> str:
-    """One JSON line (with its trailing newline) for `entry`; only full-frame rows are written."""
+def dumps_record(entry: HashListEntry, *, derived: bool = False) -> str:
+    """One JSON line (with its trailing newline) for `entry`.
+
+    `frames` holds the full-frame rows, the hashes other tools compute too. With `derived`,
+    the internal views of a reference (inside borders, crops) go into `derived_frames`, a
+    compact optional field that other readers ignore and that exports leave out.
+    """
     full = entry.hashes.full_frame()
     if len(full) == 0:
         raise FormatError(f"reference {entry.reference_id!r} has no full-frame hashes to write")
@@ -82,6 +88,8 @@ def dumps_record(entry: HashListEntry) -> str:
         "frames": frames,
         "metadata": dict(entry.metadata),
     }
+    if derived and entry.hashes.views:
+        record["derived_frames"] = _derived_record(entry.hashes)
     try:
         return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
     except ValueError as exc:  # a NaN or infinite timestamp or duration
@@ -141,8 +149,10 @@ def read_list(path: Path) -> list[HashListEntry]:
     return list(iter_list(path))
 
 
-def write_list(path: Path, entries: Iterable[HashListEntry]) -> None:
+def write_list(path: Path, entries: Iterable[HashListEntry], *, derived: bool = False) -> None:
     """Write a list atomically (a temporary file in the same folder, then a rename).
+
+    `derived` keeps the internal views of references (see `dumps_record`).
 
     Raises `FormatError` before touching `path` if two entries share a reference id.
     """
@@ -157,7 +167,7 @@ def write_list(path: Path, entries: Iterable[HashListEntry]) -> None:
                 f"(entries {first} and {position})"
             )
         try:
-            lines.append(dumps_record(entry))
+            lines.append(dumps_record(entry, derived=derived))
         except FormatError as exc:
             raise FormatError(f"{path}: {exc}") from None
     write_text_atomically(path, "".join(lines))
@@ -195,6 +205,8 @@ def _entry_from_record(record: dict[str, Any]) -> HashListEntry:
         if not isinstance(value, str):
             raise FormatError(f"metadata[{key!r}] must be a string, got {type(value).__name__}")
     hashes = _parse_frames(_required(record, "frames", list), duration_seconds, frame_count)
+    if "derived_frames" in record:
+        hashes = _with_derived(hashes, _required(record, "derived_frames", dict))
     return HashListEntry(
         reference_id=reference_id,
         hashes=hashes,
@@ -275,3 +287,41 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
         dict: "an object",
     }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _derived_record(hashes: VideoHashes) -> dict[str, Any]:
+    keep = np.array([v is not View.FULL for v in hashes.views], dtype=bool)
+    return {
+        "views": [v.value for v in np.asarray(hashes.views, dtype=object)[keep]],
+        "timestamps": [round(float(t), 6) for t in hashes.timestamps[keep]],
+        "qualities": [int(q) for q in hashes.qualities[keep]],
+        "hashes_base64": base64.b64encode(hashes.hashes[keep].tobytes()).decode("ascii"),
+    }
+
+
+def _with_derived(full: VideoHashes, derived: dict[str, Any]) -> VideoHashes:
+    try:
+        views = [View(v) for v in _required(derived, "views", list)]
+        timestamps = np.array(_required(derived, "timestamps", list), dtype=np.float64)
+        qualities = np.array(_required(derived, "qualities", list), dtype=np.int16)
+        raw = base64.b64decode(_required(derived, "hashes_base64", str), validate=True)
+    except (ValueError, TypeError) as exc:
+        raise FormatError(f"derived_frames: {exc}") from None
+    if len(raw) != PDQ_BYTES * len(views) or not len(views) == len(timestamps) == len(qualities):
+        raise FormatError(
+            "derived_frames: views, timestamps, qualities and hashes differ in length"
+        )
+    hashes = np.concatenate(
+        [full.hashes, np.frombuffer(raw, dtype=np.uint8).reshape(-1, PDQ_BYTES)]
+    )
+    all_times = np.concatenate([full.timestamps, timestamps])
+    order = np.argsort(all_times, kind="stable")
+    all_views = [View.FULL] * len(full) + views
+    return VideoHashes(
+        hashes=np.ascontiguousarray(hashes[order]),
+        timestamps=all_times[order],
+        qualities=np.concatenate([full.qualities, qualities])[order],
+        views=tuple(all_views[i] for i in order),
+        duration_seconds=full.duration_seconds,
+        frame_count=full.frame_count,
+    )

@@ -110,7 +110,7 @@ def import_command(args: argparse.Namespace) -> int:
         return _input_failed(output, exc)
     merged, replaced = _merge(existing, imported)
     try:
-        write_list(output, merged)
+        write_list(output, merged, derived=True)
     except (HashError, OSError) as exc:
         return _input_failed(output, exc)
     print(

@@ -1,0 +1,201 @@
+"""Frames by timestamp, via PyAV, as luminance planes: bounded memory whatever the length.
+
+PDQ only needs luminance, so we take the decoder's Y plane (converted to full-range grey by
+swscale, scaled down in the same pass when asked) and never build RGB frames. Frames are
+yielded one at a time; nothing holds more than the current frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from hashes.types import MediaError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+@dataclass(frozen=True, slots=True)
+class LumaFrame:
+    """One decoded frame: its presentation time (seconds) and its luminance, uint8 (H, W)."""
+
+    timestamp: float
+    luma: npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    """How to sample and decode.
+
+    `fps=None` yields every frame. `max_side` scales frames down (area filter) so that their
+    long side is at most that many pixels; None keeps the native size. `fast` lets the decoder
+    skip non-reference frames: much cheaper, and harmless when we
+    sample a few frames per second for a 64x64 hash.
+    """
+
+    fps: float | None = None
+    max_side: int | None = None
+    fast: bool = False
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    if not path.is_file():
+        raise MediaError(f"{path}: not a regular file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: empty file")
+
+
+def _rotate(luma: npt.NDArray[np.uint8], rotation: int) -> npt.NDArray[np.uint8]:
+    # PyAV's rotation is the display-matrix angle, counter-clockwise in degrees.
+    quarter_turns = round(rotation / 90) % 4
+    if quarter_turns == 0:
+        return luma
+    return np.ascontiguousarray(np.rot90(luma, quarter_turns))
+
+
+def _target_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    if max_side is None or max(width, height) <= max_side:
+        return width, height
+    scale = max_side / max(width, height)
+    return max(2, round(width * scale)), max(2, round(height * scale))
+
+
+def read_image(path: Path, max_side: int | None = None) -> LumaFrame:
+    """A still image as one frame at t=0 (luma computed from RGB the way PDQ does)."""
+    _check_file(path)
+    data = np.fromfile(str(path), dtype=np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise MediaError(f"{path}: not a readable image")
+    # Meta's BT.601 luma weights; cv2 gives BGR order.
+    luma = (bgr.astype(np.float32) @ np.array([0.114, 0.587, 0.299], dtype=np.float32)).round()
+    image = np.clip(luma, 0, 255).astype(np.uint8)
+    width, height = _target_size(image.shape[1], image.shape[0], max_side)
+    if (width, height) != (image.shape[1], image.shape[0]):
+        image = np.asarray(
+            cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), dtype=np.uint8
+        )
+    return LumaFrame(0.0, image)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    duration_seconds: float
+    width: int
+    height: int
+    average_fps: float
+
+
+def iter_frames(path: Path, options: DecodeOptions = DecodeOptions()) -> Iterator[LumaFrame]:
+    """Decode the first video stream of `path`, yielding sampled luminance frames in order.
+
+    Raises MediaError when the file cannot be opened or holds no decodable video. A stream
+    that breaks off midway ends the iteration with the frames decoded so far: a truncated
+    re-upload still shows what it shows. If not one frame decodes, that is an error.
+    """
+    _check_file(path)
+    try:
+        container = av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
+        raise MediaError(f"{path}: not a readable video ({_reason(exc)})") from exc
+    yielded = 0
+    with container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        context.thread_count = 1  # the pipeline parallelises across files, not inside one
+        if options.fast:
+            context.skip_frame = "NONREF"
+        next_time = -np.inf
+        step = 1.0 / options.fps if options.fps else 0.0
+        last_time = -np.inf
+        try:
+            for frame in container.decode(stream):
+                timestamp = _frame_time(frame, stream, last_time)
+                last_time = timestamp
+                if step and timestamp + 1e-6 < next_time:
+                    continue
+                if step:
+                    # Anchor to the grid so variable frame rates do not drift the sampling.
+                    next_time = (np.floor(timestamp / step + 1e-9) + 1.0) * step
+                rotation = int(getattr(frame, "rotation", 0) or 0)
+                luma = _luma_of(frame, options.max_side)
+                yielded += 1
+                yield LumaFrame(timestamp, _rotate(luma, rotation))
+        except (av.error.FFmpegError, ValueError) as exc:
+            if yielded == 0:
+                raise MediaError(f"{path}: cannot decode video ({_reason(exc)})") from exc
+    if yielded == 0:
+        raise MediaError(f"{path}: no decodable video frames")
+
+
+# 8-bit formats whose first plane is the luma plane: read it as is, no conversion. Meta's
+# vPDQ files agree best with the decoder's own Y values.
+_Y_PLANE_FORMATS = frozenset(
+    {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
+)
+
+
+def _luma_of(frame: av.VideoFrame, max_side: int | None) -> npt.NDArray[np.uint8]:
+    width, height = _target_size(frame.width, frame.height, max_side)
+    if frame.format.name not in _Y_PLANE_FORMATS:
+        luma = frame.to_ndarray(format="gray", width=width, height=height, interpolation="AREA")
+        return np.ascontiguousarray(luma, dtype=np.uint8)
+    plane = frame.planes[0]
+    rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
+    luma = rows[: frame.height, : frame.width]
+    if (width, height) != (frame.width, frame.height):
+        return np.asarray(cv2.resize(luma, (width, height), interpolation=cv2.INTER_AREA), np.uint8)
+    return np.array(luma, dtype=np.uint8)  # a copy: the decoder reuses its buffers
+
+
+def _frame_time(frame: av.VideoFrame, stream: av.video.stream.VideoStream, last: float) -> float:
+    if frame.pts is not None and stream.time_base is not None:
+        start = stream.start_time or 0
+        return float((frame.pts - start) * Fraction(stream.time_base))
+    rate = float(stream.average_rate or 25)
+    return max(0.0, last + 1.0 / rate) if np.isfinite(last) else 0.0
+
+
+def video_info(path: Path) -> VideoInfo:
+    """Duration, size and average frame rate from the container, without decoding."""
+    _check_file(path)
+    try:
+        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.video:
+                raise MediaError(f"{path}: no video stream")
+            stream = container.streams.video[0]
+            duration = 0.0
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * Fraction(stream.time_base))
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000
+            return VideoInfo(
+                duration_seconds=duration,
+                width=stream.codec_context.width,
+                height=stream.codec_context.height,
+                average_fps=float(stream.average_rate or 0),
+            )
+    except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
+        raise MediaError(f"{path}: not a readable video ({_reason(exc)})") from exc
+
+
+def is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    # FFmpeg messages repeat the path; keep the part after it.
+    return text.split(": '", 1)[0]

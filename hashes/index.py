@@ -1,0 +1,166 @@
+"""Frame-hash indexes: which reference frames lie within a Hamming radius of query hashes.
+
+`HashIndex` is the narrow interface the matcher needs. `ExactIndex` answers exactly with
+FAISS's binary flat index (SIMD popcount over packed 256-bit hashes), which scans tens of
+millions of hash pairs per second per core. It supports adding and removing one reference
+at a time, so a running service picks up hash-list changes without a rebuild. A scalable
+approximate index (multi-index hashing, FAISS binary HNSW) can implement the same protocol
+and pass the same contract tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from hashes.types import PDQ_BITS, PDQ_BYTES, HashArray, HashError, VideoHashes, View
+
+_VIEW_CODES = {view: code for code, view in enumerate(View)}
+_CODE_VIEWS = list(View)
+
+
+@dataclass(frozen=True, eq=False)
+class Neighbours:
+    """Every (query row, index entry) pair within the radius, as parallel arrays."""
+
+    query_rows: npt.NDArray[np.int64]
+    references: npt.NDArray[np.int32]  # codes into `reference_ids`
+    reference_times: npt.NDArray[np.float64]
+    reference_views: npt.NDArray[np.int8]
+    distances: npt.NDArray[np.int32]
+    reference_ids: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.query_rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceInfo:
+    reference_id: str
+    duration_seconds: float
+    frame_count: int
+
+
+class HashIndex(Protocol):
+    def add(self, reference_id: str, hashes: VideoHashes, *, min_quality: int = 0) -> None:
+        """Add (or replace) one reference's frame hashes."""
+
+    def remove(self, reference_id: str) -> None:
+        """Remove a reference; unknown ids are ignored."""
+
+    def search(self, queries: HashArray, max_distance: int) -> Neighbours:
+        """All entries within `max_distance` bits of each query hash."""
+
+    def info(self, reference_id: str) -> ReferenceInfo: ...
+
+    def reference_ids(self) -> list[str]: ...
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, reference_id: object) -> bool: ...
+
+
+class ExactIndex:
+    """Exact radius search over all reference frame hashes (FAISS `IndexBinaryFlat`)."""
+
+    def __init__(self) -> None:
+        self._index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(PDQ_BITS))
+        self._next_id = 0
+        self._ids: dict[str, npt.NDArray[np.int64]] = {}
+        self._info: dict[str, ReferenceInfo] = {}
+        self._codes: dict[str, int] = {}
+        self._names: list[str] = []
+        # Per-entry metadata, indexed by entry id (ids are never reused).
+        self._entry_reference = np.zeros(0, dtype=np.int32)
+        self._entry_time = np.zeros(0, dtype=np.float64)
+        self._entry_view = np.zeros(0, dtype=np.int8)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def __contains__(self, reference_id: object) -> bool:
+        return reference_id in self._ids
+
+    def reference_ids(self) -> list[str]:
+        return sorted(self._ids)
+
+    def info(self, reference_id: str) -> ReferenceInfo:
+        try:
+            return self._info[reference_id]
+        except KeyError:
+            raise HashError(f"unknown reference {reference_id!r}") from None
+
+    def add(self, reference_id: str, hashes: VideoHashes, *, min_quality: int = 0) -> None:
+        if not reference_id:
+            raise HashError("a reference needs a non-empty id")
+        self.remove(reference_id)
+        keep = hashes.qualities >= min_quality
+        rows = np.ascontiguousarray(hashes.hashes[keep], dtype=np.uint8)
+        count = len(rows)
+        ids = np.arange(self._next_id, self._next_id + count, dtype=np.int64)
+        self._next_id += count
+        code = self._codes.get(reference_id)
+        if code is None:
+            code = len(self._names)
+            self._codes[reference_id] = code
+            self._names.append(reference_id)
+        views = (
+            np.array([_VIEW_CODES[v] for v in hashes.views], dtype=np.int8)[keep]
+            if hashes.views
+            else np.full(count, _VIEW_CODES[View.FULL], dtype=np.int8)
+        )
+        self._entry_reference = np.concatenate(
+            [self._entry_reference, np.full(count, code, dtype=np.int32)]
+        )
+        self._entry_time = np.concatenate([self._entry_time, hashes.timestamps[keep]])
+        self._entry_view = np.concatenate([self._entry_view, views])
+        if count:
+            self._index.add_with_ids(rows, ids)
+        self._ids[reference_id] = ids
+        self._info[reference_id] = ReferenceInfo(
+            reference_id, hashes.duration_seconds, hashes.frame_count
+        )
+
+    def remove(self, reference_id: str) -> None:
+        ids = self._ids.pop(reference_id, None)
+        self._info.pop(reference_id, None)
+        if ids is not None and len(ids):
+            self._index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
+
+    def search(self, queries: HashArray, max_distance: int) -> Neighbours:
+        queries = np.ascontiguousarray(queries, dtype=np.uint8)
+        if queries.ndim != 2 or queries.shape[1] != PDQ_BYTES:
+            raise HashError(f"query hashes must have shape (n, {PDQ_BYTES})")
+        if len(queries) == 0 or len(self) == 0:
+            return self._empty()
+        # FAISS's radius is exclusive: "distance < radius".
+        limits, distances, ids = self._index.range_search(queries, max_distance + 1)
+        counts = np.diff(limits).astype(np.int64)
+        query_rows = np.repeat(np.arange(len(queries), dtype=np.int64), counts)
+        ids = ids.astype(np.int64)
+        return Neighbours(
+            query_rows=query_rows,
+            references=self._entry_reference[ids],
+            reference_times=self._entry_time[ids],
+            reference_views=self._entry_view[ids],
+            distances=distances.astype(np.int32),
+            reference_ids=tuple(self._names),
+        )
+
+    def _empty(self) -> Neighbours:
+        return Neighbours(
+            query_rows=np.zeros(0, dtype=np.int64),
+            references=np.zeros(0, dtype=np.int32),
+            reference_times=np.zeros(0, dtype=np.float64),
+            reference_views=np.zeros(0, dtype=np.int8),
+            distances=np.zeros(0, dtype=np.int32),
+            reference_ids=tuple(self._names),
+        )
+
+
+def view_of_code(code: int) -> View:
+    return _CODE_VIEWS[code]

@@ -1,0 +1,301 @@
+"""Video matching: from query frame hashes to per-reference matches with aligned segments.
+
+1. Radius search: every query hash (in every view) against every reference frame hash.
+2. Per (query time, reference, reference time), keep the closest view; drop query frames
+   that match many references (title cards, black, test patterns match everything).
+3. Temporal alignment per reference: matched frames must lie on a line
+   `reference_time = speed * query_time + offset`, found by voting over a grid of speeds
+   (0.8x-1.25x) and offsets. Several lines per reference cover compilations and repeats.
+4. The score counts well-matched query seconds on those lines, weighted by closeness, and
+   compares them with what the query could show of the reference: a short excerpt that is
+   all reference scores as high as a long re-upload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hashes.index import HashIndex, Neighbours, view_of_code
+from hashes.types import Segment, VideoHashes, VideoMatch, View
+
+
+@dataclass(frozen=True, slots=True)
+class MatchParams:
+    """Matching parameters; each `use_*` switch turns one mechanism on or off."""
+
+    search_distance: int = 52  # candidate pairs within this many bits
+    strong_distance: int = 20  # at or below: a pair counts fully
+    weak_distance: int = 52  # at or above: a pair counts for nothing
+    min_quality: int = 40  # query and reference frames below this PDQ quality are ignored
+    speeds: tuple[float, ...] = tuple(np.round(np.arange(0.8, 1.2501, 0.025), 3).tolist())
+    offset_bin_seconds: float = 0.5
+    inlier_seconds: float = 0.6  # distance from the line that still counts as aligned
+    max_gap_seconds: float = 3.0  # a longer gap in query time splits a segment
+    max_lines: int = 4
+    min_line_frames: int = 3
+    common_frame_references: int = 3  # a query frame matching this many references is noise
+    required_fraction: float = 0.5  # of min(query, reference) duration that must match
+    required_seconds_min: float = 1.0
+    required_seconds_max: float = 6.0
+    max_results: int = 10
+    use_alignment: bool = True
+    use_common_frame_filter: bool = True
+    use_quality_filter: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Pairs:
+    """Candidate pairs for one reference: query time, reference time, weight, distance."""
+
+    query_times: npt.NDArray[np.float64]
+    reference_times: npt.NDArray[np.float64]
+    weights: npt.NDArray[np.float64]
+    distances: npt.NDArray[np.int32]
+    views: npt.NDArray[np.int8]
+
+
+class Matcher:
+    """Matches query hashes against an index of references."""
+
+    def __init__(self, index: HashIndex, params: MatchParams | None = None) -> None:
+        self.index = index
+        self.params = params or MatchParams()
+
+    def match(self, query: VideoHashes) -> list[VideoMatch]:
+        """Matches on every reference with any aligned evidence, strongest first."""
+        p = self.params
+        if len(query) == 0 or len(self.index) == 0:
+            return []
+        keep = (
+            query.qualities >= p.min_quality
+            if p.use_quality_filter
+            else np.ones(len(query), dtype=bool)
+        )
+        rows = np.flatnonzero(keep)
+        if len(rows) == 0:
+            return []
+        neighbours = self.index.search(query.hashes[rows], p.search_distance)
+        if len(neighbours) == 0:
+            return []
+        times = query.timestamps[rows][neighbours.query_rows]
+        query_step = _sample_step(query)
+        query_duration = max(query.duration_seconds, query_step)
+        common = self._common_times(times, neighbours) if p.use_common_frame_filter else np.zeros(0)
+        matches: list[VideoMatch] = []
+        for code in np.unique(neighbours.references):
+            reference_id = neighbours.reference_ids[int(code)]
+            if reference_id not in self.index:
+                continue
+            selected = neighbours.references == code
+            if len(common):
+                selected &= ~np.isin(times, common)
+            pairs = self._pairs(times[selected], neighbours, selected)
+            if len(pairs.query_times) == 0:
+                continue
+            found = self._match_reference(reference_id, pairs, query_step, query_duration)
+            if found is not None:
+                matches.append(found)
+        matches.sort(key=lambda m: (-m.score, -m.matched_seconds, m.reference_id))
+        return matches[: p.max_results]
+
+    def _common_times(
+        self, times: npt.NDArray[np.float64], neighbours: Neighbours
+    ) -> npt.NDArray[np.float64]:
+        """Query times whose frames match too many references to mean anything."""
+        strong = neighbours.distances <= self.params.weak_distance
+        pairs = np.unique(np.stack([times[strong], neighbours.references[strong]], axis=1), axis=0)
+        if len(pairs) == 0:
+            return np.zeros(0)
+        unique_times, counts = np.unique(pairs[:, 0], return_counts=True)
+        return unique_times[counts >= self.params.common_frame_references]
+
+    def _pairs(
+        self,
+        times: npt.NDArray[np.float64],
+        neighbours: Neighbours,
+        selected: npt.NDArray[np.bool_],
+    ) -> _Pairs:
+        p = self.params
+        distances = neighbours.distances[selected]
+        reference_times = neighbours.reference_times[selected]
+        views = neighbours.reference_views[selected]
+        # One pair per (query time, reference time): the closest view.
+        order = np.lexsort((distances, reference_times, times))
+        times, reference_times = times[order], reference_times[order]
+        distances, views = distances[order], views[order]
+        first = np.ones(len(times), dtype=bool)
+        first[1:] = (np.diff(times) != 0) | (np.diff(reference_times) != 0)
+        times, reference_times = times[first], reference_times[first]
+        distances, views = distances[first], views[first]
+        span = max(p.weak_distance - p.strong_distance, 1)
+        weights = np.clip((p.weak_distance - distances) / span, 0.0, 1.0)
+        useful = weights > 0
+        return _Pairs(
+            times[useful],
+            reference_times[useful],
+            weights[useful],
+            distances[useful],
+            views[useful],
+        )
+
+    def _match_reference(
+        self, reference_id: str, pairs: _Pairs, query_step: float, query_duration: float
+    ) -> VideoMatch | None:
+        p = self.params
+        info = self.index.info(reference_id)
+        reference_duration = max(info.duration_seconds, 1e-3)
+        remaining = np.ones(len(pairs.query_times), dtype=bool)
+        segments: list[Segment] = []
+        matched_views: set[str] = set()
+        speed_of_best = 1.0
+        covered_query: set[float] = set()
+        for _ in range(p.max_lines if p.use_alignment else 1):
+            if not remaining.any():
+                break
+            line = self._best_line(pairs, remaining) if p.use_alignment else None
+            inliers = self._inliers(pairs, remaining, line)
+            frame_count = len(np.unique(pairs.query_times[inliers]))
+            if frame_count < min(p.min_line_frames, _max_frames(query_duration, query_step)):
+                break
+            new_segments = self._segments(pairs, inliers, query_step)
+            if not segments and line is not None:
+                speed_of_best = line[0]
+            segments.extend(new_segments)
+            covered_query.update(pairs.query_times[inliers].tolist())
+            matched_views.update(
+                view_of_code(int(v)).value for v in np.unique(pairs.views[inliers])
+            )
+            # The same query frames cannot support another line.
+            remaining &= ~np.isin(pairs.query_times, pairs.query_times[inliers])
+        if not segments:
+            return None
+        segments.sort(key=lambda s: s.query_start)
+        matched_seconds = sum(s.query_end - s.query_start for s in segments)
+        strength = sum(s.score for s in segments)
+        possible = min(query_duration, reference_duration)
+        required = float(
+            np.clip(p.required_fraction * possible, p.required_seconds_min, p.required_seconds_max)
+        )
+        reference_seconds = _union_length([(s.reference_start, s.reference_end) for s in segments])
+        return VideoMatch(
+            reference_id=reference_id,
+            score=round(strength / required, 4),
+            matched_seconds=round(matched_seconds, 3),
+            query_coverage=round(min(1.0, matched_seconds / query_duration), 4),
+            reference_coverage=round(min(1.0, reference_seconds / reference_duration), 4),
+            segments=tuple(segments),
+            speed=speed_of_best,
+            views=tuple(sorted(matched_views)),
+        )
+
+    def _best_line(self, pairs: _Pairs, remaining: npt.NDArray[np.bool_]) -> tuple[float, float]:
+        """The (speed, offset) whose line collects the most weight, one vote per query frame."""
+        p = self.params
+        q = pairs.query_times[remaining]
+        r = pairs.reference_times[remaining]
+        w = pairs.weights[remaining]
+        speeds = np.asarray(p.speeds, dtype=np.float64)
+        offsets = r[None, :] - speeds[:, None] * q[None, :]  # (speeds, pairs)
+        bins = np.floor(offsets / p.offset_bin_seconds).astype(np.int64)
+        best_score, best = -1.0, (1.0, 0.0)
+        query_ids = np.unique(q, return_inverse=True)[1]
+        for s_index, speed in enumerate(speeds):
+            # Soft binning: a pair votes for its bin and its neighbour, so lines near a bin
+            # edge are not split.
+            for shift in (0, 1):
+                b = (bins[s_index] + shift) // 2
+                key = b * (len(q) + 1) + query_ids
+                # max weight per (bin, query frame), then sum per bin
+                order = np.lexsort((-w, key))
+                first = np.ones(len(key), dtype=bool)
+                first[1:] = np.diff(key[order]) != 0
+                chosen = order[first]
+                _, bin_index = np.unique(b[chosen], return_inverse=True)
+                totals = np.bincount(bin_index, weights=w[chosen])
+                top = int(np.argmax(totals))
+                # Prefer speed 1.0 on ties: most copies are not sped up.
+                total = float(totals[top]) - 1e-6 * abs(speed - 1.0)
+                if total > best_score:
+                    best_score = total
+                    members = chosen[bin_index == top]
+                    offset = float(np.median(r[members] - speed * q[members]))
+                    best = (float(speed), offset)
+        return best
+
+    def _inliers(
+        self,
+        pairs: _Pairs,
+        remaining: npt.NDArray[np.bool_],
+        line: tuple[float, float] | None,
+    ) -> npt.NDArray[np.bool_]:
+        """Pairs on the line, the best one per query frame."""
+        candidates = remaining.copy()
+        if line is not None:
+            speed, offset = line
+            predicted = speed * pairs.query_times + offset
+            candidates &= np.abs(pairs.reference_times - predicted) <= self.params.inlier_seconds
+        index = np.flatnonzero(candidates)
+        if len(index) == 0:
+            return candidates
+        order = index[np.lexsort((-pairs.weights[index], pairs.query_times[index]))]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = np.diff(pairs.query_times[order]) != 0
+        result = np.zeros(len(candidates), dtype=bool)
+        result[order[first]] = True
+        return result
+
+    def _segments(
+        self, pairs: _Pairs, inliers: npt.NDArray[np.bool_], query_step: float
+    ) -> list[Segment]:
+        index = np.flatnonzero(inliers)
+        index = index[np.argsort(pairs.query_times[index])]
+        q = pairs.query_times[index]
+        splits = np.flatnonzero(np.diff(q) > self.params.max_gap_seconds) + 1
+        segments = []
+        for part in np.split(np.arange(len(index)), splits):
+            rows = index[part]
+            if len(rows) == 0:
+                continue
+            qs, rs = pairs.query_times[rows], pairs.reference_times[rows]
+            weights, distances = pairs.weights[rows], pairs.distances[rows]
+            segments.append(
+                Segment(
+                    query_start=round(float(qs.min()), 3),
+                    query_end=round(float(qs.max()) + query_step, 3),
+                    reference_start=round(float(rs.min()), 3),
+                    reference_end=round(float(rs.max()) + query_step, 3),
+                    score=round(float(weights.sum()) * query_step, 4),
+                    matched_frames=len(rows),
+                    mean_distance=round(float(distances.mean()), 2),
+                )
+            )
+        return segments
+
+
+def _sample_step(query: VideoHashes) -> float:
+    """Seconds one sampled query frame stands for (1 s for a still image)."""
+    times = np.unique(query.timestamps)
+    if len(times) < 2:
+        return 1.0
+    return float(min(1.0, np.median(np.diff(times))))
+
+
+def _max_frames(duration: float, step: float) -> int:
+    return max(1, int(duration / step + 0.5))
+
+
+def _union_length(ranges: list[tuple[float, float]]) -> float:
+    total, end = 0.0, -np.inf
+    for start, stop in sorted(ranges):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total
+
+
+# Re-exported for callers that only need the view names in evidence.
+__all__ = ["MatchParams", "Matcher", "View"]

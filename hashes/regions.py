@@ -1,0 +1,211 @@
+"""Where the picture is: borders, the sharp inner picture, candidate sub-regions.
+
+Edits that change the geometry (letterbox, padding, a video over a blurred copy of itself,
+captions, picture-in-picture, split screens) move the reference's pixels to a part of the
+query frame. We find candidate parts and hash each, so the reference meets its own pixels.
+Layout is a property of the video, not the frame, so detection accumulates over frames:
+a dark or flat scene does not make a border appear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from hashes.types import View
+
+Box = tuple[int, int, int, int]
+"""(top, bottom, left, right) in pixels, half-open: rows top..bottom-1, cols left..right-1."""
+
+UNIFORM_STD = 6.0  # a row or column this flat in every frame seen is padding, whatever colour
+MIN_SIDE_FRACTION = 0.25  # a detected picture smaller than this is more likely a mistake
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    view: View
+    box: Box
+    name: str
+
+
+def _edge_run(flat: npt.NDArray[np.bool_]) -> tuple[int, int]:
+    """Length of the run of True at the start and at the end of `flat`."""
+    n = len(flat)
+    start = int(np.argmin(flat)) if not flat.all() else n
+    end = int(np.argmin(flat[::-1])) if not flat.all() else n
+    return start, end
+
+
+def _longest_run(mask: npt.NDArray[np.bool_], max_gap: int) -> tuple[int, int]:
+    """Start and end (half-open) of the longest run of True, bridging gaps up to max_gap."""
+    best = (0, 0)
+    start = -1
+    gap = 0
+    last_true = -1
+    for i, value in enumerate(mask):
+        if value:
+            if start < 0:
+                start = i
+            last_true = i
+            gap = 0
+        elif start >= 0:
+            gap += 1
+            if gap > max_gap:
+                if last_true + 1 - start > best[1] - best[0]:
+                    best = (start, last_true + 1)
+                start = -1
+                gap = 0
+    if start >= 0 and last_true + 1 - start > best[1] - best[0]:
+        best = (start, last_true + 1)
+    return best
+
+
+class LayoutTracker:
+    """Accumulates per-row and per-column statistics of a video's frames.
+
+    `active_box()` is the area inside uniform borders; `inner_box()` is the band that carries
+    detail when the rest is blurred or flat (a video laid over a blurred copy of itself).
+    """
+
+    def __init__(self) -> None:
+        self._row_std_max: npt.NDArray[np.float32] | None = None
+        self._col_std_max: npt.NDArray[np.float32] | None = None
+        self._row_detail: npt.NDArray[np.float64] | None = None
+        self._col_detail: npt.NDArray[np.float64] | None = None
+        self._frames = 0
+        self._shape: tuple[int, int] | None = None
+
+    def update(self, luma: npt.NDArray[np.uint8]) -> None:
+        if self._shape is not None and luma.shape != self._shape:
+            self.__init__()  # type: ignore[misc]  # a size change starts a new layout
+        self._shape = (luma.shape[0], luma.shape[1])
+        image = luma.astype(np.float32)
+        row_std = image.std(axis=1)
+        col_std = image.std(axis=0)
+        detail = np.abs(cv2.Laplacian(image, cv2.CV_32F, ksize=3))
+        row_detail = detail.mean(axis=1).astype(np.float64)
+        col_detail = detail.mean(axis=0).astype(np.float64)
+        if self._row_std_max is None or self._col_std_max is None:
+            self._row_std_max, self._col_std_max = row_std, col_std
+            self._row_detail, self._col_detail = row_detail, col_detail
+        else:
+            np.maximum(self._row_std_max, row_std, out=self._row_std_max)
+            np.maximum(self._col_std_max, col_std, out=self._col_std_max)
+            assert self._row_detail is not None and self._col_detail is not None
+            self._row_detail += row_detail
+            self._col_detail += col_detail
+        self._frames += 1
+
+    def active_box(self) -> Box | None:
+        """The picture inside uniform borders, or None when there are none (or no picture)."""
+        if self._row_std_max is None or self._col_std_max is None or self._shape is None:
+            return None
+        rows, cols = self._shape
+        top, bottom = _edge_run(self._row_std_max < UNIFORM_STD)
+        left, right = _edge_run(self._col_std_max < UNIFORM_STD)
+        # Uniform rows also make the columns look non-uniform and vice versa; two sides
+        # suffice, and tiny slivers are compression noise.
+        box = (top, rows - bottom, left, cols - right)
+        return _accept(box, rows, cols, min_cut=0.02)
+
+    def inner_box(self) -> Box | None:
+        """The band with detail when the rest of the frame is blurred or flat, else None."""
+        if self._row_detail is None or self._col_detail is None or self._shape is None:
+            return None
+        rows, cols = self._shape
+        row_band = _detail_band(self._row_detail / max(self._frames, 1))
+        col_band = _detail_band(self._col_detail / max(self._frames, 1))
+        box = (row_band[0], row_band[1], col_band[0], col_band[1])
+        return _accept(box, rows, cols, min_cut=0.08)
+
+
+def _detail_band(profile: npt.NDArray[np.float64]) -> tuple[int, int]:
+    n = len(profile)
+    if n < 8:
+        return 0, n
+    smooth = np.convolve(profile, np.ones(5) / 5, mode="same")
+    level = np.percentile(smooth, 90)
+    if level <= 1e-6:
+        return 0, n
+    start, end = _longest_run(smooth >= 0.45 * level, max_gap=max(2, n // 40))
+    return (start, end) if end > start else (0, n)
+
+
+def _accept(box: Box, rows: int, cols: int, min_cut: float) -> Box | None:
+    top, bottom, left, right = box
+    height, width = bottom - top, right - left
+    if height < MIN_SIDE_FRACTION * rows or width < MIN_SIDE_FRACTION * cols:
+        return None
+    if (rows - height) < min_cut * rows and (cols - width) < min_cut * cols:
+        return None  # nothing worth cutting
+    return box
+
+
+def sub_regions(box: Box) -> list[Region]:
+    """Candidate parts of the picture where a reference may sit under overlays and layouts.
+
+    Captions and logos sit at the edges (the centre and the bands without top or bottom
+    remove them); split screens put the reference in one half; picture-in-picture puts it
+    in a corner or the centre at about 40-50% of the size.
+    """
+    top, bottom, left, right = box
+    height, width = bottom - top, right - left
+    regions: list[Region] = []
+
+    def add(name: str, t: float, b: float, lft: float, rgt: float) -> None:
+        regions.append(
+            Region(
+                View.REGION,
+                (
+                    top + round(t * height),
+                    top + round(b * height),
+                    left + round(lft * width),
+                    left + round(rgt * width),
+                ),
+                name,
+            )
+        )
+
+    add("centre80", 0.1, 0.9, 0.1, 0.9)
+    add("no-bottom", 0.0, 0.8, 0.0, 1.0)
+    add("no-top", 0.2, 1.0, 0.0, 1.0)
+    add("left-half", 0.0, 1.0, 0.0, 0.5)
+    add("right-half", 0.0, 1.0, 0.5, 1.0)
+    add("top-half", 0.0, 0.5, 0.0, 1.0)
+    add("bottom-half", 0.5, 1.0, 0.0, 1.0)
+    for name, (t, lft) in {
+        "pip-top-left": (0.03, 0.03),
+        "pip-top-right": (0.03, 0.52),
+        "pip-bottom-left": (0.52, 0.03),
+        "pip-bottom-right": (0.52, 0.52),
+    }.items():
+        add(name, t, t + 0.45, lft, lft + 0.45)
+    return regions
+
+
+def reference_crops(box: Box) -> list[Region]:
+    """Parts of a reference frame that a cropped or zoomed re-upload may show in full."""
+    top, bottom, left, right = box
+    height, width = bottom - top, right - left
+    crops: list[Region] = []
+    for name, (scale, anchor_y, anchor_x) in {
+        "crop90": (0.9, 0.5, 0.5),
+        "crop80": (0.8, 0.5, 0.5),
+        "crop85-tl": (0.85, 0.0, 0.0),
+        "crop85-tr": (0.85, 0.0, 1.0),
+        "crop85-bl": (0.85, 1.0, 0.0),
+        "crop85-br": (0.85, 1.0, 1.0),
+    }.items():
+        h, w = round(scale * height), round(scale * width)
+        t = top + round(anchor_y * (height - h))
+        lft = left + round(anchor_x * (width - w))
+        crops.append(Region(View.REGION, (t, t + h, lft, lft + w), name))
+    return crops
+
+
+def crop(luma: npt.NDArray[np.uint8], box: Box) -> npt.NDArray[np.uint8]:
+    top, bottom, left, right = box
+    return luma[top:bottom, left:right]

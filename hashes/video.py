@@ -1,0 +1,239 @@
+"""Video (and image) hashing: reference-grade and query-grade frame hashes.
+
+References are hashed on every frame, full-frame at native resolution (the hashes that hash
+lists exchange, close to Meta's vPDQ), plus internal views that stay in our index: the
+picture inside its borders and crops of it, which a cropped re-upload shows in full.
+
+Queries are sampled (a few frames per second) and each sampled frame is hashed in several
+views: full frame, inside borders, the sharp inner picture, candidate sub-regions, and the
+dihedral variants (mirror, 90-degree turns) of the whole picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from hashes import pdq
+from hashes.decode import DecodeOptions, LumaFrame, is_image, iter_frames, read_image
+from hashes.regions import Box, LayoutTracker, crop, reference_crops, sub_regions
+from hashes.types import PDQ_BYTES, VideoHashes, View
+
+CHUNK_FRAMES = 16  # layout statistics gather over a chunk before its frames are hashed
+VIEW_MAX_SIDE = 320  # derived views need no more pixels than this for a 64x64 grid
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceParams:
+    """How references are hashed. `fps=None` hashes every frame."""
+
+    fps: float | None = None
+    use_active: bool = True
+    use_crops: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParams:
+    """How queries are hashed; each `use_*` switch turns one mechanism on or off."""
+
+    fps: float = 4.0
+    max_side: int = VIEW_MAX_SIDE
+    use_fast_decode: bool = True
+    use_active: bool = True
+    use_inner: bool = True
+    use_regions: bool = True
+    use_dihedral: bool = True
+
+
+class _Rows:
+    """Accumulates hash rows of one video."""
+
+    def __init__(self) -> None:
+        self.hashes: list[npt.NDArray[np.uint8]] = []
+        self.qualities: list[npt.NDArray[np.int16]] = []
+        self.timestamps: list[float] = []
+        self.views: list[View] = []
+        self.frames = 0
+        self.last_time = 0.0
+
+    def add(
+        self,
+        hashes: npt.NDArray[np.uint8],
+        qualities: npt.NDArray[np.int16],
+        timestamps: Iterable[float],
+        views: Iterable[View],
+    ) -> None:
+        self.hashes.append(hashes)
+        self.qualities.append(qualities)
+        self.timestamps.extend(timestamps)
+        self.views.extend(views)
+
+    def build(self, duration: float) -> VideoHashes:
+        if self.hashes:
+            hashes = np.concatenate(self.hashes)
+            qualities = np.concatenate(self.qualities)
+        else:
+            hashes = np.zeros((0, PDQ_BYTES), dtype=np.uint8)
+            qualities = np.zeros(0, dtype=np.int16)
+        timestamps = np.asarray(self.timestamps, dtype=np.float64)
+        order = np.argsort(timestamps, kind="stable")
+        views = tuple(self.views[i] for i in order)
+        all_full = all(v is View.FULL for v in views)
+        return VideoHashes(
+            hashes=np.ascontiguousarray(hashes[order]),
+            timestamps=timestamps[order],
+            qualities=qualities[order],
+            views=() if all_full else views,
+            duration_seconds=duration,
+            frame_count=self.frames,
+        )
+
+
+def _chunks(frames: Iterator[LumaFrame], size: int) -> Iterator[list[LumaFrame]]:
+    chunk: list[LumaFrame] = []
+    for frame in frames:
+        chunk.append(frame)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _shrink(luma: npt.NDArray[np.uint8], max_side: int) -> npt.NDArray[np.uint8]:
+    rows, cols = luma.shape
+    if max(rows, cols) <= max_side:
+        return luma
+    scale = max_side / max(rows, cols)
+    size = (max(2, round(cols * scale)), max(2, round(rows * scale)))
+    return np.asarray(cv2.resize(luma, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def _duration(frames_seen: list[float], rows: _Rows) -> float:
+    if len(frames_seen) < 2:
+        return 0.0 if not frames_seen else 1.0
+    steps = np.diff(np.asarray(frames_seen))
+    step = float(np.median(steps)) if len(steps) else 0.0
+    return float(frames_seen[-1] + max(step, 0.0))
+
+
+def _frames(path: Path, options: DecodeOptions) -> Iterator[LumaFrame]:
+    if is_image(path):
+        yield read_image(path, options.max_side)
+        return
+    yield from iter_frames(path, options)
+
+
+def hash_reference(path: Path, params: ReferenceParams = ReferenceParams()) -> VideoHashes:
+    """Reference-grade hashes: every frame full-frame at native size (exportable, vPDQ-like),
+    plus internal views (inside borders, crops) as REGION/ACTIVE rows."""
+    layout = _reference_layout(path) if params.use_active else None
+    rows = _Rows()
+    times: list[float] = []
+    options = DecodeOptions(fps=params.fps)
+    for chunk in _chunks(_frames(path, options), CHUNK_FRAMES):
+        grids: list[npt.NDArray[np.float32]] = []
+        stamps: list[float] = []
+        views: list[View] = []
+        for frame in chunk:
+            times.append(frame.timestamp)
+            grids.append(pdq.downsample_64(frame.luma))
+            stamps.append(frame.timestamp)
+            views.append(View.FULL)
+            small = _shrink(frame.luma, VIEW_MAX_SIDE)
+            box = _scale_box(layout, small.shape) if layout else None
+            if box is not None:
+                grids.append(pdq.downsample_64(crop(small, box)))
+                stamps.append(frame.timestamp)
+                views.append(View.ACTIVE)
+            if params.use_crops:
+                full_box = box or (0, small.shape[0], 0, small.shape[1])
+                for region in reference_crops(full_box):
+                    grids.append(pdq.downsample_64(crop(small, region.box)))
+                    stamps.append(frame.timestamp)
+                    views.append(View.REGION)
+        hashes, qualities = pdq.hash_grids(np.stack(grids))
+        rows.add(hashes, qualities, stamps, views)
+        rows.frames += len(chunk)
+    return rows.build(_duration(times, rows))
+
+
+def _reference_layout(path: Path) -> tuple[Box, tuple[int, int]] | None:
+    """The active box of a reference, from a sparse first pass (layout is per video)."""
+    if is_image(path):
+        frames: Iterator[LumaFrame] = iter([read_image(path, VIEW_MAX_SIDE)])
+    else:
+        frames = iter_frames(path, DecodeOptions(fps=2.0, max_side=VIEW_MAX_SIDE, fast=True))
+    tracker = LayoutTracker()
+    shape: tuple[int, int] | None = None
+    for frame in frames:
+        tracker.update(frame.luma)
+        shape = (frame.luma.shape[0], frame.luma.shape[1])
+    box = tracker.active_box()
+    return (box, shape) if box is not None and shape is not None else None
+
+
+def _scale_box(layout: tuple[Box, tuple[int, int]] | None, shape: tuple[int, ...]) -> Box | None:
+    if layout is None:
+        return None
+    (top, bottom, left, right), (rows, cols) = layout
+    sy, sx = shape[0] / rows, shape[1] / cols
+    return (round(top * sy), round(bottom * sy), round(left * sx), round(right * sx))
+
+
+def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
+    """Query-grade hashes: sampled frames, each hashed in every enabled view."""
+    params = params or QueryParams()
+    options = DecodeOptions(fps=params.fps, max_side=params.max_side, fast=params.use_fast_decode)
+    tracker = LayoutTracker()
+    rows = _Rows()
+    times: list[float] = []
+    for chunk in _chunks(_frames(path, options), CHUNK_FRAMES):
+        for frame in chunk:
+            tracker.update(frame.luma)
+        active = tracker.active_box() if params.use_active else None
+        inner = tracker.inner_box() if params.use_inner else None
+        grids: list[npt.NDArray[np.float32]] = []
+        stamps: list[float] = []
+        views: list[View] = []
+        turnable: list[int] = []  # rows whose dihedral variants are added
+        for frame in chunk:
+            times.append(frame.timestamp)
+            luma = frame.luma
+            picture = active or (0, luma.shape[0], 0, luma.shape[1])
+            candidates: list[tuple[View, npt.NDArray[np.uint8], bool]] = [(View.FULL, luma, True)]
+            if active is not None:
+                candidates.append((View.ACTIVE, crop(luma, active), True))
+            if inner is not None and inner != active:
+                candidates.append((View.INNER, crop(luma, inner), False))
+            if params.use_regions:
+                candidates.extend(
+                    (region.view, crop(luma, region.box), False) for region in sub_regions(picture)
+                )
+            for view, image, turn in candidates:
+                if turn:
+                    turnable.append(len(grids))
+                grids.append(pdq.downsample_64(image))
+                stamps.append(frame.timestamp)
+                views.append(view)
+        stacked = np.stack(grids)
+        coefficients = pdq.dct_16(stacked)
+        qualities = pdq.quality_of(stacked)
+        rows.add(pdq.bits_from_dct(coefficients), qualities, stamps, views)
+        if params.use_dihedral and turnable:
+            variants = pdq.dihedral_dct(coefficients[turnable])[:, 1:]  # skip the identity
+            count = variants.shape[1]
+            flat = variants.reshape(len(turnable) * count, pdq.COEFFS, pdq.COEFFS)
+            rows.add(
+                pdq.bits_from_dct(flat),
+                np.repeat(qualities[turnable], count),
+                np.repeat(np.asarray(stamps)[turnable], count).tolist(),
+                [View.FLIP] * len(flat),
+            )
+        rows.frames += len(chunk)
+    return rows.build(_duration(times, rows))

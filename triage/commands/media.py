@@ -1,0 +1,167 @@
+"""`triage hash` and `triage match`: the same functions the service calls, on local files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from hashes.formats.jsonl import HashListEntry, read_list, write_list
+from hashes.index import ExactIndex
+from hashes.matcher import Matcher
+from hashes.policy import Verdict, VerdictPolicy
+from hashes.types import HashError, VideoMatch
+from hashes.video import QueryParams, ReferenceParams, hash_query, hash_reference
+from triage.config import load_settings
+from triage.errors import TriageError
+
+EXIT_OK = 0
+EXIT_INPUT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    hash_parser = commands.add_parser(
+        "hash",
+        help="hash videos or images into a hash list (JSONL)",
+        description="Hash videos or images into a hash list. Without --fps, reference-grade: "
+        "every frame, plus the internal views the matcher uses (kept in the optional "
+        "derived_frames field; exports leave them out).",
+    )
+    hash_parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    hash_parser.add_argument("-o", "--output", type=Path, required=True, metavar="LIST.jsonl")
+    hash_parser.add_argument("--id", dest="reference_id", help="reference id (one file only)")
+    hash_parser.add_argument("--fps", type=float, help="frames per second instead of every frame")
+    hash_parser.set_defaults(handler=hash_command)
+
+    match_parser = commands.add_parser(
+        "match",
+        help="match query videos against a hash list",
+        description="Match query videos or images against a hash list and print verdicts.",
+    )
+    match_parser.add_argument("queries", nargs="+", type=Path, metavar="QUERY")
+    match_parser.add_argument("--list", dest="list_path", type=Path, required=True)
+    match_parser.add_argument("--json", action="store_true", help="one JSON line per query")
+    match_parser.add_argument("--config", type=Path, help="settings file (thresholds)")
+    match_parser.set_defaults(handler=match_command)
+
+
+def _fail(path: Path, problem: object) -> None:
+    print(f"triage: {path}: {problem}".replace(f"{path}: {path}: ", f"{path}: "), file=sys.stderr)
+
+
+def hash_command(args: argparse.Namespace) -> int:
+    files: list[Path] = args.files
+    if args.reference_id is not None and len(files) != 1:
+        print("triage hash: --id needs exactly one FILE", file=sys.stderr)
+        return EXIT_USAGE
+    if args.fps is not None and args.fps <= 0:
+        print("triage hash: --fps must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    entries: list[HashListEntry] = []
+    failed = False
+    for path in files:
+        try:
+            hashes = hash_reference(path, ReferenceParams(fps=args.fps))
+        except HashError as exc:
+            _fail(path, exc)
+            failed = True
+            continue
+        reference_id = args.reference_id or path.stem
+        entries.append(HashListEntry(reference_id, hashes, source=path.name))
+        print(f"{path}: {hashes.frame_count} frames hashed", file=sys.stderr)
+    if entries:
+        try:
+            write_list(args.output, entries, derived=True)
+        except (HashError, OSError) as exc:
+            _fail(args.output, exc)
+            return EXIT_INPUT_FAILED
+    return EXIT_INPUT_FAILED if failed else EXIT_OK
+
+
+def match_to_json(match: VideoMatch) -> dict[str, Any]:
+    return {
+        "reference_id": match.reference_id,
+        "score": match.score,
+        "query_coverage": match.query_coverage,
+        "reference_coverage": match.reference_coverage,
+        "matched_seconds": match.matched_seconds,
+        "speed": match.speed,
+        "views": list(match.views),
+        "segments": [
+            {
+                "query_start": s.query_start,
+                "query_end": s.query_end,
+                "reference_start": s.reference_start,
+                "reference_end": s.reference_end,
+                "score": s.score,
+                "matched_frames": s.matched_frames,
+                "mean_distance": s.mean_distance,
+            }
+            for s in match.segments
+        ],
+    }
+
+
+def build_matcher(entries: Iterable[HashListEntry]) -> Matcher:
+    index = ExactIndex()
+    for entry in entries:
+        index.add(entry.reference_id, entry.hashes)
+    return Matcher(index)
+
+
+def match_command(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+    except TriageError as exc:
+        print(f"triage match: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
+    try:
+        entries = read_list(args.list_path)
+    except (HashError, OSError) as exc:
+        _fail(args.list_path, exc)
+        return EXIT_INPUT_FAILED
+    matcher = build_matcher(entries)
+    query_params = QueryParams(fps=settings.match.query_fps)
+    failed = False
+    if not args.json:
+        print(f"{'query':40} {'verdict':10} {'reference':24} {'score':>7} {'seconds':>8}  segments")
+    for path in args.queries:
+        try:
+            matches = matcher.match(hash_query(path, query_params))
+        except HashError as exc:
+            _fail(path, exc)
+            failed = True
+            continue
+        verdict = policy.decide(matches[0].score) if matches else Verdict.NONE
+        if args.json:
+            line = {
+                "query": str(path),
+                "verdict": verdict.value,
+                "matches": [match_to_json(m) for m in matches],
+            }
+            print(json.dumps(line), flush=True)
+        else:
+            _print_row(str(path), verdict, matches)
+    return EXIT_INPUT_FAILED if failed else EXIT_OK
+
+
+def _print_row(query: str, verdict: Verdict, matches: list[VideoMatch]) -> None:
+    if not matches:
+        print(f"{query:40} {verdict.value:10} {'-':24} {'-':>7} {'-':>8}")
+        return
+    best = matches[0]
+    segments = ", ".join(
+        f"q {s.query_start:.1f}-{s.query_end:.1f}s = r {s.reference_start:.1f}-"
+        f"{s.reference_end:.1f}s"
+        for s in best.segments[:3]
+    )
+    print(
+        f"{query:40} {verdict.value:10} {best.reference_id:24} {best.score:7.2f} "
+        f"{best.matched_seconds:8.1f}  {segments}",
+        flush=True,
+    )
