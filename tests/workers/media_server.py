@@ -19,6 +19,7 @@ Routes (NAME is a file name in `sources_dir`):
 - `/redirect-to?location=URL`: one 302 to URL.
 - `/big?size_bytes=N[&declare=0]`: N bytes that start like an MP4, with or without Content-Length.
 - `/slow?seconds=S[&kind=html]`: the start of an MP4 (or a page), then nothing for S s.
+- `/gzip?size_bytes=N`: N bytes that start like an MP4, gzip-compressed on the wire.
 - `/status/CODE`: an empty response with that status.
 Every request's path and query is recorded in `requests`; those that came through a proxy
 are also in `proxied`, with their `Via` header.
@@ -27,6 +28,7 @@ are also in `proxied`, with their `Via` header.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import html
 import ssl
 from pathlib import Path
@@ -73,6 +75,7 @@ class MediaServer:
         app.router.add_get("/redirect-to", self._redirect_to)
         app.router.add_get("/big", self._big)
         app.router.add_get("/slow", self._slow)
+        app.router.add_get("/gzip", self._gzip)
         app.router.add_get("/status/{code:\\d+}", self._status)
         # Cancel handlers whose client hung up, so a slow response does not hold up close().
         self._runner = web.AppRunner(
@@ -199,6 +202,12 @@ class MediaServer:
         await response.write(bytes(1024))
         await response.write_eof()
         return response
+
+    async def _gzip(self, request: web.Request) -> web.StreamResponse:
+        size_bytes = int(request.query["size_bytes"])
+        body = gzip.compress(_MP4_HEAD + bytes(size_bytes - len(_MP4_HEAD)), compresslevel=9)
+        headers = {"Content-Encoding": "gzip"}
+        return web.Response(body=body, content_type="video/mp4", headers=headers)
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
         return web.Response(status=int(request.match_info["code"]))

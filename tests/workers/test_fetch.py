@@ -222,6 +222,15 @@ async def test_oversize_body_without_length_stops_at_cap(
     assert_no_leftovers(tmp_path)
 
 
+async def test_compressed_body_is_capped_on_its_decoded_size(
+    media_server: MediaServer, tmp_path: Path
+) -> None:
+    url = media_server.url("/gzip?size_bytes=20000000")
+    with pytest.raises(TooLargeError, match="sent more"):
+        await fetch_media(url, tmp_path, limits_for(media_server, max_bytes=1_000_000))
+    assert_no_leftovers(tmp_path)
+
+
 async def test_body_at_cap_is_accepted(media_server: MediaServer, tmp_path: Path) -> None:
     url = media_server.url("/big?size_bytes=1000000&declare=0")
     media = await fetch_media(url, tmp_path, limits_for(media_server, max_bytes=1_000_000))
