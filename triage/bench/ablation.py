@@ -1,7 +1,8 @@
 """Variants of the matcher's parameters with one mechanism switched at a time.
 
-Mechanisms are the boolean fields named `use_*` of the query-hashing and matching parameter
-dataclasses; they are discovered, not listed, so a new mechanism is ablated without edits here.
+Mechanisms are the boolean fields named `use_*` of the parameter dataclasses (reference
+hashing, query hashing, matching); they are discovered, not listed, so a new mechanism is
+ablated without edits here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+R = TypeVar("R")
 Q = TypeVar("Q")
 M = TypeVar("M")
 
@@ -28,11 +30,13 @@ def switches(params: Any) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class Variant(Generic[Q, M]):
-    """One ablation run: `name` is `default`, or `no_X` / `with_X` for the flipped switch X."""
+class Variant(Generic[R, Q, M]):
+    """One ablation run: `name` is `default`, or `no_X` / `with_X` for the flipped switch X;
+    `switch` says which side it belongs to (`reference.`, `query.` or `match.`)."""
 
     name: str
     switch: str | None
+    reference_params: R
     query_params: Q
     match_params: M
 
@@ -43,13 +47,21 @@ def _flipped(params: Any, name: str) -> tuple[str, Any]:
     return label, dataclasses.replace(params, **{name: not value})
 
 
-def variants(query_params: Q, match_params: M) -> list[Variant[Q, M]]:
-    """The default, then each switch of the query side and of the matcher flipped alone."""
-    out: list[Variant[Q, M]] = [Variant(BASELINE_NAME, None, query_params, match_params)]
+def variants(reference_params: R, query_params: Q, match_params: M) -> list[Variant[R, Q, M]]:
+    """The default, then each switch of each side flipped alone."""
+    out: list[Variant[R, Q, M]] = [
+        Variant(BASELINE_NAME, None, reference_params, query_params, match_params)
+    ]
+    for name in switches(reference_params):
+        label, flipped_reference = _flipped(reference_params, name)
+        out.append(
+            Variant(f"ref_{label}", f"reference.{name}", flipped_reference, query_params,
+                    match_params)
+        )  # fmt: skip
     for name in switches(query_params):
         label, flipped_query = _flipped(query_params, name)
-        out.append(Variant(label, f"query.{name}", flipped_query, match_params))
+        out.append(Variant(label, f"query.{name}", reference_params, flipped_query, match_params))
     for name in switches(match_params):
         label, flipped_match = _flipped(match_params, name)
-        out.append(Variant(label, f"match.{name}", query_params, flipped_match))
+        out.append(Variant(label, f"match.{name}", reference_params, query_params, flipped_match))
     return out

@@ -8,6 +8,11 @@ from triage.bench.ablation import switches, variants
 
 
 @dataclass(frozen=True)
+class Indexing:
+    use_crops: bool = True
+
+
+@dataclass(frozen=True)
 class Hashing:
     fps: float = 2.0
     use_borders: bool = True
@@ -26,16 +31,19 @@ def test_switches_are_the_boolean_use_fields() -> None:
 
 
 def test_each_variant_flips_exactly_one_switch() -> None:
-    runs = variants(Hashing(), Matching())
+    runs = variants(Indexing(), Hashing(), Matching())
     assert [(v.name, v.switch) for v in runs] == [
         ("default", None),
+        ("ref_no_crops", "reference.use_crops"),
         ("no_borders", "query.use_borders"),
         ("with_flips", "query.use_flips"),
         ("no_alignment", "match.use_alignment"),
     ]
-    assert runs[1].query_params == Hashing(use_borders=False)
-    assert runs[1].match_params == Matching()
-    assert runs[3].match_params == Matching(use_alignment=False)
+    assert runs[1].reference_params == Indexing(use_crops=False)
+    assert runs[2].query_params == Hashing(use_borders=False)
+    assert runs[2].match_params == Matching()
+    assert runs[4].match_params == Matching(use_alignment=False)
+    assert runs[4].reference_params == Indexing()
 
 
 def test_switches_refuse_a_class() -> None:

@@ -1,0 +1,174 @@
+"""Run the matcher over a bench: hash the references, then hash and match every query.
+
+The matcher sees file paths only; the labels stay with the scorer. Each query's hashing and
+matching is timed on its own, and the decode floor of the same files is measured in the same
+run, so the ratios compare like with like. Nothing is cached between runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from hashes.index import ExactIndex
+from hashes.matcher import Matcher, MatchParams
+from hashes.policy import Verdict, VerdictPolicy
+from hashes.types import HashError
+from hashes.video import QueryParams, ReferenceParams, hash_query, hash_reference
+from triage.bench.ablation import BASELINE_NAME, variants
+from triage.bench.cost import Cost, Stopwatch, decode_floor
+from triage.bench.manifest import Manifest
+from triage.bench.results import AblationRun, BenchResult, CostSummary, InputFailure
+from triage.bench.scoring import QueryOutcome, score
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What a bench run uses: the verdict policy and the parameters of each side."""
+
+    policy: VerdictPolicy
+    reference_params: ReferenceParams = field(default_factory=ReferenceParams)
+    query_params: QueryParams = field(default_factory=QueryParams)
+    match_params: MatchParams = field(default_factory=MatchParams)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceSide:
+    index: ExactIndex
+    cost: Cost
+    failures: tuple[InputFailure, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySide:
+    outcomes: tuple[QueryOutcome, ...]
+    cost: Cost
+    failures: tuple[InputFailure, ...]
+
+
+def _bar(total: int, description: str, show: bool) -> tqdm:  # type: ignore[type-arg]
+    return tqdm(total=total, desc=description, unit="file", file=sys.stderr, disable=not show,
+                leave=False)  # fmt: skip
+
+
+def hash_references(
+    manifest: Manifest, params: ReferenceParams, *, progress: bool = True
+) -> ReferenceSide:
+    index = ExactIndex()
+    watch = Stopwatch()
+    failures: list[InputFailure] = []
+    with _bar(len(manifest.references), "references", progress) as bar:
+        for reference in manifest.references:
+            try:
+                with watch.timing():
+                    index.add(reference.id, hash_reference(reference.path, params))
+            except (HashError, OSError) as exc:
+                failures.append(InputFailure(reference.path, str(exc)))
+            bar.update()
+    return ReferenceSide(index, watch.total, tuple(failures))
+
+
+def match_queries(
+    manifest: Manifest,
+    index: ExactIndex,
+    query_params: QueryParams,
+    match_params: MatchParams,
+    policy: VerdictPolicy,
+    *,
+    progress: bool = True,
+    description: str = "queries",
+) -> QuerySide:
+    matcher = Matcher(index, match_params)
+    watch = Stopwatch()
+    outcomes: list[QueryOutcome] = []
+    failures: list[InputFailure] = []
+    with _bar(len(manifest.queries), description, progress) as bar:
+        for query in manifest.queries:
+            try:
+                with watch.timing():
+                    matches = tuple(matcher.match(hash_query(query.path, query_params)))
+            except (HashError, OSError) as exc:
+                failures.append(InputFailure(query.path, str(exc)))
+                outcomes.append(QueryOutcome(query, (), Verdict.NONE, error=str(exc)))
+            else:
+                verdict = policy.decide(matches[0].score if matches else None)
+                outcomes.append(QueryOutcome(query, matches, verdict))
+            bar.update()
+    return QuerySide(tuple(outcomes), watch.total, tuple(failures))
+
+
+def _floor(paths: Sequence[Path], description: str, progress: bool) -> Cost:
+    total = Cost()
+    with _bar(len(paths), description, progress) as bar:
+        for path in paths:
+            total = total + decode_floor([path])
+            bar.update()
+    return total
+
+
+def run_bench(
+    manifest: Manifest, settings: Settings, *, ablate: bool = False, progress: bool = True
+) -> BenchResult:
+    references = hash_references(manifest, settings.reference_params, progress=progress)
+    reference_floor = _floor([r.path for r in manifest.references], "decode floor (refs)", progress)
+    queries = match_queries(
+        manifest, references.index, settings.query_params, settings.match_params,
+        settings.policy, progress=progress,
+    )  # fmt: skip
+    query_floor = _floor([q.path for q in manifest.queries], "decode floor (queries)", progress)
+    cost = CostSummary(
+        queries=queries.cost,
+        query_floor=query_floor,
+        references=references.cost,
+        reference_floor=reference_floor,
+        query_count=len(manifest.queries),
+        reference_count=len(manifest.references),
+    )
+    scores = score(queries.outcomes)
+    ablation: tuple[AblationRun, ...] = ()
+    if ablate:
+        ablation = _ablation(manifest, settings, references, queries, query_floor, progress)
+    return BenchResult(
+        bench_dir=manifest.root,
+        confirm_at=settings.policy.confirm_at,
+        review_at=settings.policy.review_at,
+        outcomes=queries.outcomes,
+        scores=scores,
+        cost=cost,
+        failures=references.failures + queries.failures,
+        ablation=ablation,
+    )
+
+
+def _ablation(
+    manifest: Manifest,
+    settings: Settings,
+    default_references: ReferenceSide,
+    default_queries: QuerySide,
+    query_floor: Cost,
+    progress: bool,
+) -> tuple[AblationRun, ...]:
+    """The default run, then the query side again per switched mechanism (references are
+    re-hashed only for the reference-side switches)."""
+    runs: list[AblationRun] = []
+    for variant in variants(settings.reference_params, settings.query_params,
+                            settings.match_params):  # fmt: skip
+        if variant.name == BASELINE_NAME:
+            side = default_queries
+        else:
+            index = default_references.index
+            if variant.reference_params != settings.reference_params:
+                index = hash_references(manifest, variant.reference_params, progress=progress).index
+            side = match_queries(
+                manifest, index, variant.query_params, variant.match_params, settings.policy,
+                progress=progress, description=variant.name,
+            )  # fmt: skip
+        runs.append(
+            AblationRun(variant.name, variant.switch, score(side.outcomes), side.cost,
+                        side.cost.ratio_to(query_floor))
+        )  # fmt: skip
+    return tuple(runs)

@@ -1,0 +1,112 @@
+"""`triage bench` (score the matcher on a labelled set) and `triage devset build` (make the
+development set that defaults are chosen on; the bench is only reported)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hashes.policy import VerdictPolicy
+from hashes.types import HashError
+from hashes.video import QueryParams
+from triage.bench.manifest import ManifestError, load_manifest
+from triage.bench.report import markdown, to_json
+from triage.bench.runner import Settings, run_bench
+from triage.config import load_settings
+from triage.devset.build import build
+from triage.devset.ffmpeg import DevsetError
+from triage.errors import TriageError
+
+EXIT_OK = 0
+EXIT_INPUT_FAILED = 1
+EXIT_USAGE = 2
+
+DEFAULT_BENCH_DIR = Path("..") / "shared" / "data" / "bench"
+DEFAULT_SOURCES_DIR = Path("..") / "shared" / "data" / "sources"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="score the matcher per edit family on a labelled bench",
+        description="Hash the references, match every query, and print per edit family: "
+        "recall (confirmed on the right reference), queries left at review, false positives, "
+        "recall at the strictest zero-FP threshold, and cost against the decode floor.",
+    )
+    bench.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH_DIR, metavar="DIR")
+    bench.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    bench.add_argument("--ablate", action="store_true",
+                       help="re-run the query side once per use_* mechanism switched")  # fmt: skip
+    bench.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N queries")
+    bench.add_argument("--config", type=Path, metavar="FILE", help="settings file")
+    bench.add_argument("--confirm-at", type=float, help="override match.confirm_at")
+    bench.add_argument("--review-at", type=float, help="override match.review_at")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    bench.set_defaults(handler=bench_command)
+
+    devset = commands.add_parser("devset", help="the development set")
+    actions = devset.add_subparsers(dest="devset_command", required=True, metavar="ACTION")
+    builder = actions.add_parser(
+        "build",
+        help="build the seeded development set",
+        description="Cut references from the source clips and make synthetic footage, then "
+        "write seeded edits per family, unrelated clips and hard negatives, with a manifest "
+        "that `triage bench --bench-dir DIR` reads.",
+    )
+    builder.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    builder.add_argument("--seed", type=int, default=0)
+    builder.add_argument("--sources", type=Path, default=DEFAULT_SOURCES_DIR, metavar="DIR")
+    builder.add_argument("--per-family", type=_positive_int, default=3, metavar="N")
+    builder.add_argument("--jobs", type=_positive_int, metavar="N", help="encodes side by side")
+    builder.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    builder.set_defaults(handler=devset_build_command)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Thresholds and query sampling from the config; flags override the thresholds."""
+    config = load_settings(args.config).match
+    confirm_at = config.confirm_at if args.confirm_at is None else args.confirm_at
+    review_at = config.review_at if args.review_at is None else args.review_at
+    return Settings(
+        policy=VerdictPolicy(confirm_at=confirm_at, review_at=review_at),
+        query_params=QueryParams(fps=config.query_fps),
+    )
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings(args)
+        manifest = load_manifest(args.bench_dir).limited(args.limit)
+    except (TriageError, HashError, ManifestError) as exc:
+        print(f"triage bench: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    result = run_bench(manifest, settings, ablate=args.ablate, progress=not args.no_progress)
+    for failure in result.failures:
+        print(f"triage bench: {failure.path}: {failure.problem}", file=sys.stderr)
+    sys.stdout.write(to_json(result) + "\n" if args.json else markdown(result))
+    return EXIT_INPUT_FAILED if result.failures else EXIT_OK
+
+
+def devset_build_command(args: argparse.Namespace) -> int:
+    try:
+        report = build(args.output, args.sources, seed=args.seed, per_family=args.per_family,
+                       jobs=args.jobs, progress=not args.no_progress)  # fmt: skip
+    except DevsetError as exc:
+        print(f"triage devset build: {exc}", file=sys.stderr)
+        return EXIT_INPUT_FAILED
+    except OSError as exc:
+        print(f"triage devset build: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{report.references} references, {report.queries} queries in {report.out_dir} "
+          f"({report.seconds:.0f} s)")  # fmt: skip
+    for family, count in report.families.items():
+        print(f"  {family}: {count}")
+    return EXIT_OK
