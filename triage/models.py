@@ -19,26 +19,35 @@ from hashes.policy import Verdict
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "FetchEvidence",
     "Job",
     "JobKind",
     "JobState",
     "MatchEvidence",
+    "MatchRecord",
     "Media",
+    "QueryHashes",
     "QueueStat",
     "Reference",
     "ReferenceChanges",
     "ReferenceHashes",
     "ReferenceStatus",
+    "Referral",
     "Result",
+    "ReviewDecision",
+    "ReviewItem",
+    "ReviewState",
     "Scope",
     "SegmentEvidence",
     "Submission",
     "SubmissionDetail",
     "SubmissionStatus",
     "SubmitOutcome",
+    "Suppression",
     "Verdict",
     "new_api_key_token",
+    "text_sha256",
 ]
 
 
@@ -147,11 +156,17 @@ class JobKind(StrEnum):
     """Fetch (or read the upload), hash and match one media."""
     HASH_REFERENCE = "hash_reference"
     """Hash an uploaded reference video into its hash record."""
+    RETRO_MATCH = "retro_match"
+    """Match stored query hashes against one newly added reference (target: reference id)."""
 
     @property
     def first_state(self) -> JobState:
         """The state a job enters when a worker claims it."""
-        return JobState.FETCHING if self is JobKind.PROCESS_MEDIA else JobState.HASHING
+        if self is JobKind.PROCESS_MEDIA:
+            return JobState.FETCHING
+        if self is JobKind.HASH_REFERENCE:
+            return JobState.HASHING
+        return JobState.MATCHING
 
 
 class JobState(StrEnum):
@@ -264,6 +279,10 @@ class Result(Frozen):
     verdict: Verdict
     matches: tuple[MatchEvidence, ...]
     created_at: datetime
+    suppressed: bool = False
+    """The content was rejected in review before: no referral, no review item."""
+    cursor: int = 0
+    """Position in the match feed (`Store.list_matches`); a new result moves it to the end."""
 
     @property
     def best(self) -> MatchEvidence | None:
@@ -329,3 +348,102 @@ class SubmitOutcome(Frozen):
     """True when the idempotency key named an earlier submission (nothing new was stored)."""
     deduplicated: bool
     """True when the URL or content was already known: linked to its media, no new job."""
+
+
+# --- after the verdict: referrals, the match feed, review, suppression, audit ------------------
+
+
+class Referral(Frozen):
+    """One URL to take down (for an upload without URL: its content), referred once.
+
+    `id` is the event id every delivery of it carries; `cursor` orders the outbox.
+    """
+
+    cursor: int
+    id: str
+    media_id: str
+    url: str | None
+    host: str | None
+    sha256: str | None
+    reference_id: str
+    label: str
+    evidence: MatchEvidence
+    created_at: datetime
+
+
+class MatchRecord(Frozen):
+    """A result in the match feed, with the media it is about."""
+
+    cursor: int
+    media_id: str
+    url: str | None
+    host: str | None
+    sha256: str | None
+    verdict: Verdict
+    matches: tuple[MatchEvidence, ...]
+    suppressed: bool
+    created_at: datetime
+
+
+class ReviewState(StrEnum):
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class ReviewDecision(StrEnum):
+    CONFIRM = "confirm"
+    REJECT = "reject"
+
+
+class ReviewItem(Frozen):
+    """A `review` verdict waiting for a person (one open item per media)."""
+
+    id: str
+    media_id: str
+    url: str | None
+    sha256: str | None
+    reference_id: str | None
+    label: str | None
+    score: float | None
+    state: ReviewState
+    created_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+
+
+class Suppression(Frozen):
+    """Content rejected in review: later matches of it are kept quiet."""
+
+    id: str
+    sha256: str | None
+    query_hashes_sha256: str | None
+    """SHA-256 of the query hash record, so a re-encode with the same hashes is caught."""
+    review_item_id: str | None
+    created_by: str
+    created_at: datetime
+
+
+class QueryHashes(Frozen):
+    """A stored query hash record, for retro-matching a new reference."""
+
+    media_id: str
+    query_hashes: str
+    created_at: datetime
+
+
+class AuditEntry(Frozen):
+    """One line of the append-only audit log: who did what to what, when."""
+
+    cursor: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+def text_sha256(text: str) -> str:
+    """Hex SHA-256 of a text blob (used for query hash records)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -6,29 +6,39 @@ method runs without awaiting, so under asyncio every call is atomic, like a tran
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from triage.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from triage.models import (
     ApiKey,
+    AuditEntry,
     FetchEvidence,
     Job,
     JobKind,
     JobState,
     MatchEvidence,
+    MatchRecord,
     Media,
+    QueryHashes,
     QueueStat,
     Reference,
     ReferenceChanges,
     ReferenceHashes,
     ReferenceStatus,
+    Referral,
     Result,
+    ReviewDecision,
+    ReviewItem,
+    ReviewState,
     Scope,
     Submission,
     SubmissionDetail,
     SubmitOutcome,
+    Suppression,
     Verdict,
+    text_sha256,
 )
 from triage.store import rules
 from triage.store.rules import Clock
@@ -50,6 +60,13 @@ class MemoryStore:
         self._media_job: dict[str, str] = {}
         self._results: dict[str, Result] = {}
         self._query_hashes: dict[str, str] = {}
+        self._cursors = {"results": 0, "referrals": 0, "audit": 0}
+        self._referrals: list[Referral] = []
+        self._referral_subjects: set[str] = set()
+        self._sink_cursors: dict[str, int] = {}
+        self._review_items: dict[str, ReviewItem] = {}
+        self._suppressions: list[Suppression] = []
+        self._audit: list[AuditEntry] = []
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -378,13 +395,18 @@ class MemoryStore:
             ),
             None,
         )
-        self._media[media_id] = media.model_copy(
+        linked = media.model_copy(
             update={
                 "sha256": evidence.sha256,
                 "evidence": evidence,
                 "same_as": earlier.id if earlier is not None else None,
             }
         )
+        self._media[media_id] = linked
+        if earlier is not None:
+            shared = self._results[earlier.id]
+            if shared.verdict is Verdict.CONFIRMED and not shared.suppressed and shared.best:
+                self._refer(linked, shared.best)
         return earlier
 
     # --- results ------------------------------------------------------------------------------
@@ -399,16 +421,28 @@ class MemoryStore:
         job_id: str | None = None,
         worker_id: str | None = None,
     ) -> Result:
-        await self.get_media(media_id)
+        media = await self.get_media(media_id)
         if job_id is not None:
             self._leased(job_id, worker_id or "")
+        suppressed = self._is_suppressed(media.sha256, text_sha256(query_hashes))
         result = Result(
-            media_id=media_id, verdict=verdict, matches=tuple(matches), created_at=self._now()
+            media_id=media_id,
+            verdict=verdict,
+            matches=tuple(matches),
+            created_at=self._now(),
+            suppressed=suppressed,
+            cursor=self._next("results"),
         )
         if job_id is not None:
             await self.complete_job(job_id, worker_id or "")
         self._results[media_id] = result
         self._query_hashes[media_id] = query_hashes
+        best = result.best
+        if not suppressed and best is not None:
+            if result.verdict is Verdict.CONFIRMED:
+                self._refer_with_copies(media, best)
+            elif result.verdict is Verdict.REVIEW:
+                self._open_review(media, best)
         return result
 
     async def get_result(self, media_id: str) -> Result | None:
@@ -614,3 +648,221 @@ class MemoryStore:
                 )
             )
         return stats
+
+    # --- after the verdict --------------------------------------------------------------------
+
+    def _next(self, sequence: str) -> int:
+        self._cursors[sequence] += 1
+        return self._cursors[sequence]
+
+    def _is_suppressed(self, sha256: str | None, query_hashes_sha256: str) -> bool:
+        return any(
+            (sha256 is not None and s.sha256 == sha256)
+            or s.query_hashes_sha256 == query_hashes_sha256
+            for s in self._suppressions
+        )
+
+    def _refer(self, media: Media, best: MatchEvidence) -> None:
+        subject = rules.referral_subject(media.url, media.sha256)
+        if subject is None or subject in self._referral_subjects:
+            return
+        self._referral_subjects.add(subject)
+        self._referrals.append(
+            Referral(
+                cursor=self._next("referrals"),
+                id=rules.new_id("rfl"),
+                media_id=media.id,
+                url=media.url,
+                host=rules.url_host(media.url),
+                sha256=media.sha256,
+                reference_id=best.reference_id,
+                label=best.label,
+                evidence=best,
+                created_at=self._now(),
+            )
+        )
+
+    def _refer_with_copies(self, media: Media, best: MatchEvidence) -> None:
+        self._refer(media, best)
+        for copy in self._media.values():
+            if copy.same_as == media.id:
+                self._refer(copy, best)
+
+    def _open_review(self, media: Media, best: MatchEvidence) -> None:
+        if any(
+            item.media_id == media.id and item.state is ReviewState.OPEN
+            for item in self._review_items.values()
+        ):
+            return
+        item = ReviewItem(
+            id=rules.new_id("rev"),
+            media_id=media.id,
+            url=media.url,
+            sha256=media.sha256,
+            reference_id=best.reference_id,
+            label=best.label,
+            score=best.score,
+            state=ReviewState.OPEN,
+            created_at=self._now(),
+        )
+        self._review_items[item.id] = item
+
+    async def list_referrals(
+        self, *, after: int = 0, limit: int = 100, hosts: Collection[str] | None = None
+    ) -> list[Referral]:
+        found = [
+            r
+            for r in self._referrals
+            if r.cursor > after and (hosts is None or rules.host_allowed(r.host, hosts))
+        ]
+        return found[:limit]
+
+    async def get_sink_cursor(self, sink: str) -> int:
+        return self._sink_cursors.get(sink, 0)
+
+    async def set_sink_cursor(self, sink: str, cursor: int) -> int:
+        self._sink_cursors[sink] = max(self._sink_cursors.get(sink, 0), cursor)
+        return self._sink_cursors[sink]
+
+    async def list_matches(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        verdicts: Collection[Verdict] | None = None,
+        reference_id: str | None = None,
+        hosts: Collection[str] | None = None,
+    ) -> list[MatchRecord]:
+        records = []
+        for result in sorted(self._results.values(), key=lambda r: r.cursor):
+            media = self._media[result.media_id]
+            host = rules.url_host(media.url)
+            if (
+                result.cursor <= after
+                or (verdicts is not None and result.verdict not in verdicts)
+                or (
+                    reference_id is not None
+                    and all(m.reference_id != reference_id for m in result.matches)
+                )
+                or (hosts is not None and not rules.host_allowed(host, hosts))
+            ):
+                continue
+            records.append(
+                MatchRecord(
+                    cursor=result.cursor,
+                    media_id=media.id,
+                    url=media.url,
+                    host=host,
+                    sha256=media.sha256,
+                    verdict=result.verdict,
+                    matches=result.matches,
+                    suppressed=result.suppressed,
+                    created_at=result.created_at,
+                )
+            )
+        return records[:limit]
+
+    async def list_review_items(
+        self, *, states: Collection[ReviewState] | None = None, limit: int = 100
+    ) -> list[ReviewItem]:
+        wanted = states if states is not None else {ReviewState.OPEN}
+        items = [item for item in self._review_items.values() if item.state in wanted]
+        return items[:limit]
+
+    async def get_review_item(self, item_id: str) -> ReviewItem:
+        item = self._review_items.get(item_id)
+        if item is None:
+            raise NotFound(f"no review item {item_id}")
+        return item
+
+    async def decide_review(
+        self,
+        item_id: str,
+        decision: ReviewDecision,
+        *,
+        decided_by: str,
+        note: str | None = None,
+    ) -> ReviewItem:
+        item = await self.get_review_item(item_id)
+        if item.state is not ReviewState.OPEN:
+            raise Conflict(f"review item {item_id} was already decided ({item.state})")
+        media = self._media[item.media_id]
+        result = self._results[media.id]
+        now = self._now()
+        if decision is ReviewDecision.CONFIRM:
+            state = ReviewState.CONFIRMED
+            self._results[media.id] = result.model_copy(
+                update={"verdict": Verdict.CONFIRMED, "cursor": self._next("results")}
+            )
+            if result.best is not None:
+                self._refer_with_copies(media, result.best)
+        else:
+            state = ReviewState.REJECTED
+            self._results[media.id] = result.model_copy(
+                update={
+                    "verdict": Verdict.NONE,
+                    "suppressed": True,
+                    "cursor": self._next("results"),
+                }
+            )
+            query_hashes = self._query_hashes.get(media.id)
+            self._suppressions.append(
+                Suppression(
+                    id=rules.new_id("sup"),
+                    sha256=media.sha256,
+                    query_hashes_sha256=text_sha256(query_hashes) if query_hashes else None,
+                    review_item_id=item.id,
+                    created_by=decided_by,
+                    created_at=now,
+                )
+            )
+        decided = item.model_copy(
+            update={"state": state, "decided_by": decided_by, "decided_at": now, "note": note}
+        )
+        self._review_items[item_id] = decided
+        await self.append_audit(
+            actor=decided_by,
+            action=f"review.{decision.value}",
+            target=item_id,
+            details={"media_id": media.id, "note": note},
+        )
+        return decided
+
+    async def list_suppressions(self) -> list[Suppression]:
+        return list(self._suppressions)
+
+    async def list_query_hashes(
+        self, *, since: datetime, after_media_id: str | None = None, limit: int = 100
+    ) -> list[QueryHashes]:
+        found = sorted(
+            (
+                QueryHashes(media_id=media_id, query_hashes=record, created_at=result.created_at)
+                for media_id, record in self._query_hashes.items()
+                if (result := self._results[media_id]).created_at >= since
+                and (after_media_id is None or media_id > after_media_id)
+            ),
+            key=lambda q: q.media_id,
+        )
+        return found[:limit]
+
+    async def append_audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        entry = AuditEntry(
+            cursor=self._next("audit"),
+            at=self._now(),
+            actor=actor,
+            action=action,
+            target=target,
+            details=dict(details or {}),
+        )
+        self._audit.append(entry)
+        return entry
+
+    async def list_audit(self, *, after: int = 0, limit: int = 100) -> list[AuditEntry]:
+        return [entry for entry in self._audit if entry.cursor > after][:limit]

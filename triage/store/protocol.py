@@ -12,26 +12,34 @@ to it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from triage.models import (
     ApiKey,
+    AuditEntry,
     FetchEvidence,
     Job,
     JobKind,
     JobState,
     MatchEvidence,
+    MatchRecord,
     Media,
+    QueryHashes,
     QueueStat,
     Reference,
     ReferenceChanges,
     ReferenceStatus,
+    Referral,
     Result,
+    ReviewDecision,
+    ReviewItem,
+    ReviewState,
     Scope,
     SubmissionDetail,
     SubmitOutcome,
+    Suppression,
     Verdict,
 )
 
@@ -191,7 +199,9 @@ class Store(Protocol):
 
         Returns the earlier media with the same SHA-256 that already has a result (the caller
         then completes its job without hashing: its submissions share that result, and
-        `same_as` is set), or None when this content is new and must be hashed. `NotFound`.
+        `same_as` is set), or None when this content is new and must be hashed. When that
+        result is `confirmed`, this media's URL is referred too, in the same transaction.
+        `NotFound`.
         """
 
     # --- results ------------------------------------------------------------------------------
@@ -210,7 +220,13 @@ class Store(Protocol):
 
         Given `job_id` and `worker_id`, completes that job in the same transaction (raising
         `LeaseLost` if the worker no longer holds it, and then storing nothing). Recording a
-        second result for a media replaces the first. `NotFound`.
+        second result for a media replaces the first (retro-matching) and moves it to the end
+        of the match feed. `NotFound`.
+
+        In the same transaction: content suppressed in review (same SHA-256 or same query
+        hashes) is recorded with `suppressed` set and nothing more; otherwise `confirmed`
+        writes a referral for the media's URL and for every copy linked to it (`same_as`),
+        and `review` opens a review item (one open item per media).
         """
 
     async def get_result(self, media_id: str) -> Result | None:
@@ -293,6 +309,87 @@ class Store(Protocol):
 
     async def queue_stats(self) -> list[QueueStat]:
         """One entry per job state, every state listed (count 0 and age None when empty)."""
+
+    # --- referrals (the outbox) ---------------------------------------------------------------
+
+    async def list_referrals(
+        self, *, after: int = 0, limit: int = 100, hosts: Collection[str] | None = None
+    ) -> list[Referral]:
+        """Referrals with a cursor above `after`, in cursor order (stable; new ones append).
+
+        `hosts` keeps only URLs on those hosts or their subdomains (platform-scoped keys).
+        """
+
+    async def get_sink_cursor(self, sink: str) -> int:
+        """The cursor of the last referral a delivery sink (e.g. "webhook") confirmed; 0."""
+
+    async def set_sink_cursor(self, sink: str, cursor: int) -> int:
+        """Move a sink's cursor forward to `cursor` (never back); returns the stored cursor."""
+
+    # --- the match feed -----------------------------------------------------------------------
+
+    async def list_matches(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        verdicts: Collection[Verdict] | None = None,
+        reference_id: str | None = None,
+        hosts: Collection[str] | None = None,
+    ) -> list[MatchRecord]:
+        """Results with a cursor above `after`, in cursor order, filtered by verdict, by a
+        reference among their matches, and by URL host (or subdomain)."""
+
+    # --- review -------------------------------------------------------------------------------
+
+    async def list_review_items(
+        self, *, states: Collection[ReviewState] | None = None, limit: int = 100
+    ) -> list[ReviewItem]:
+        """Review items, oldest first; `states` defaults to open ones only."""
+
+    async def get_review_item(self, item_id: str) -> ReviewItem:
+        """`NotFound`."""
+
+    async def decide_review(
+        self,
+        item_id: str,
+        decision: ReviewDecision,
+        *,
+        decided_by: str,
+        note: str | None = None,
+    ) -> ReviewItem:
+        """Close an open review item, in one transaction with its consequences and audit entry.
+
+        Confirm: the result becomes `confirmed` and its URLs are referred. Reject: the result
+        becomes `none` and `suppressed`, and the content is suppressed from now on (its
+        SHA-256 and its query hashes). `Conflict` if already decided; `NotFound`.
+        """
+
+    async def list_suppressions(self) -> list[Suppression]:
+        """Every suppression, oldest first."""
+
+    # --- retro-matching -----------------------------------------------------------------------
+
+    async def list_query_hashes(
+        self, *, since: datetime, after_media_id: str | None = None, limit: int = 100
+    ) -> list[QueryHashes]:
+        """Stored query hash records of results created at or after `since`, by media id;
+        page with `after_media_id` set to the last id seen."""
+
+    # --- audit log ----------------------------------------------------------------------------
+
+    async def append_audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Append one entry (who, what, to what); entries are never changed or removed."""
+
+    async def list_audit(self, *, after: int = 0, limit: int = 100) -> list[AuditEntry]:
+        """Audit entries with a cursor above `after`, oldest first."""
 
 
 __all__ = ["Store"]

@@ -7,14 +7,19 @@ from typing import Any
 
 from triage.models import (
     ApiKey,
+    AuditEntry,
     FetchEvidence,
     Job,
     MatchEvidence,
+    MatchRecord,
     Media,
     Reference,
+    Referral,
     Result,
+    ReviewItem,
     Scope,
     Submission,
+    Suppression,
 )
 
 Row = Mapping[Any, Any]
@@ -95,4 +100,54 @@ def result(row: Row) -> Result:
         verdict=row["verdict"],
         matches=tuple(MatchEvidence.model_validate(m) for m in row["matches"]),
         created_at=row["created_at"],
+        suppressed=bool(row["suppressed"]),
+        cursor=row["seq"] or 0,
+    )
+
+
+def match_record(row: Row) -> MatchRecord:
+    return MatchRecord(
+        cursor=row["seq"],
+        media_id=row["media_id"],
+        url=row["url"],
+        host=row["host"],
+        sha256=row["sha256"],
+        verdict=row["verdict"],
+        matches=tuple(MatchEvidence.model_validate(m) for m in row["matches"]),
+        suppressed=bool(row["suppressed"]),
+        created_at=row["created_at"],
+    )
+
+
+def referral(row: Row) -> Referral:
+    return Referral(
+        cursor=row["seq"],
+        id=row["id"],
+        media_id=row["media_id"],
+        url=row["url"],
+        host=row["host"],
+        sha256=row["sha256"],
+        reference_id=row["reference_id"],
+        label=row["label"],
+        evidence=MatchEvidence.model_validate(row["evidence"]),
+        created_at=row["created_at"],
+    )
+
+
+def review_item(row: Row) -> ReviewItem:
+    return ReviewItem.model_validate({name: row[name] for name in ReviewItem.model_fields})
+
+
+def suppression(row: Row) -> Suppression:
+    return Suppression.model_validate({name: row[name] for name in Suppression.model_fields})
+
+
+def audit_entry(row: Row) -> AuditEntry:
+    return AuditEntry(
+        cursor=row["seq"],
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        target=row["target"],
+        details=row["details"],
     )

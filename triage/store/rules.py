@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from triage.errors import Conflict, InvalidInput
 from triage.models import JobState, Reference, ReferenceStatus
@@ -59,3 +60,32 @@ def lease_expired_error(attempts: int, max_attempts: int) -> str:
         f"lease expired on attempt {attempts} of {max_attempts}: "
         "the worker stopped without finishing"
     )
+
+
+def url_host(url: str | None) -> str | None:
+    """The lower-case host name of a URL, None without one."""
+    if url is None:
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return host.lower().rstrip(".") if host else None
+
+
+def host_allowed(host: str | None, hosts: Collection[str]) -> bool:
+    """True when `host` is one of `hosts` or a subdomain of one."""
+    if host is None:
+        return False
+    return any(host == allowed or host.endswith("." + allowed) for allowed in normal_hosts(hosts))
+
+
+def normal_hosts(hosts: Collection[str]) -> list[str]:
+    return [h.strip().lower().rstrip(".") for h in hosts if h.strip()]
+
+
+def referral_subject(url: str | None, sha256: str | None) -> str | None:
+    """What a referral is about, referred once: the URL, or for an upload its content."""
+    if url is not None:
+        return url
+    return f"sha256:{sha256}" if sha256 is not None else None

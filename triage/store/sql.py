@@ -7,7 +7,7 @@ One Alembic history serves both. Job claims lock the chosen row with
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,35 +16,58 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Select, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Select, and_, delete, false, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from triage.errors import Conflict, InvalidInput, LeaseLost, NotFound
+from triage.errors import Conflict, InvalidInput, LeaseLost, NotFound, StoreError
 from triage.models import (
     RUNNING_STATES,
     ApiKey,
+    AuditEntry,
     FetchEvidence,
     Job,
     JobKind,
     JobState,
     MatchEvidence,
+    MatchRecord,
     Media,
+    QueryHashes,
     QueueStat,
     Reference,
     ReferenceChanges,
     ReferenceHashes,
     ReferenceStatus,
+    Referral,
     Result,
+    ReviewDecision,
+    ReviewItem,
+    ReviewState,
     Scope,
     SubmissionDetail,
     SubmitOutcome,
+    Suppression,
     Verdict,
+    text_sha256,
 )
 from triage.store import engine as db
 from triage.store import rows, rules
 from triage.store.rules import Clock
-from triage.store.tables import api_keys, hashlist_state, jobs, media, references, results
+from triage.store.tables import (
+    api_keys,
+    audit_log,
+    hashlist_state,
+    jobs,
+    media,
+    references,
+    referrals,
+    result_references,
+    results,
+    review_items,
+    sequences,
+    sink_cursors,
+    suppressions,
+)
 from triage.store.tables import submissions as submissions_table
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -54,11 +77,11 @@ SUBMIT_TRIES = 3
 RUNNING = [state.value for state in RUNNING_STATES]
 
 
-def _run_alembic_upgrade(connection: Connection) -> None:
+def _run_alembic_upgrade(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 class SqlStore:
@@ -71,13 +94,14 @@ class SqlStore:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    async def migrate(self) -> None:
+    async def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to `revision` (default: the newest); never downgrades."""
         async with self._tx() as conn:
             if conn.dialect.name == "postgresql":
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
                 )
-            await conn.run_sync(_run_alembic_upgrade)
+            await conn.run_sync(_run_alembic_upgrade, revision)
 
     async def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""
@@ -355,7 +379,12 @@ class SqlStore:
         media_id = rules.new_id("med")
         await conn.execute(
             insert(media).values(
-                id=media_id, url=url, upload_path=upload_path, sha256=sha256, created_at=now
+                id=media_id,
+                url=url,
+                host=rules.url_host(url),
+                upload_path=upload_path,
+                sha256=sha256,
+                created_at=now,
             )
         )
         await self._insert_job(conn, JobKind.PROCESS_MEDIA, media_id, max_attempts, now)
@@ -516,7 +545,17 @@ class SqlStore:
                 .where(media.c.id == media_id)
                 .values(same_as=earlier_id, **rows.evidence_values(evidence))
             )
-            return await self._media(conn, earlier_id) if earlier_id is not None else None
+            if earlier_id is None:
+                return None
+            shared = await self._result(conn, earlier_id)
+            if (
+                shared is not None
+                and shared.verdict is Verdict.CONFIRMED
+                and not shared.suppressed
+                and shared.best is not None
+            ):
+                await self._refer(conn, await self._media(conn, media_id), shared.best)
+            return await self._media(conn, earlier_id)
 
     # --- results ------------------------------------------------------------------------------
 
@@ -530,23 +569,48 @@ class SqlStore:
         job_id: str | None = None,
         worker_id: str | None = None,
     ) -> Result:
-        values = {
-            "media_id": media_id,
-            "verdict": Verdict(verdict).value,
-            "matches": rows.encode_matches(matches),
-            "query_hashes": query_hashes,
-            "created_at": self._now(),
-        }
         async with self._tx() as conn:
-            await self._media(conn, media_id)
+            subject = await self._media(conn, media_id)
             if job_id is not None:
                 await self._leased(conn, job_id, worker_id or "")
                 await self._save_job(
                     conn, job_id, state=JobState.DONE, lease_owner=None, lease_expires_at=None
                 )
+            values = {
+                "media_id": media_id,
+                "verdict": Verdict(verdict).value,
+                "matches": rows.encode_matches(matches),
+                "query_hashes": query_hashes,
+                "created_at": self._now(),
+                "suppressed": await self._is_suppressed(
+                    conn, subject.sha256, text_sha256(query_hashes)
+                ),
+                "seq": await self._next(conn, "results"),
+            }
+            await conn.execute(
+                delete(result_references).where(result_references.c.media_id == media_id)
+            )
             await conn.execute(delete(results).where(results.c.media_id == media_id))
             await conn.execute(insert(results).values(values))
-        return rows.result(values)
+            reference_ids = sorted({match.reference_id for match in matches})
+            if reference_ids:
+                await conn.execute(
+                    insert(result_references),
+                    [{"media_id": media_id, "reference_id": r} for r in reference_ids],
+                )
+            result = rows.result(values)
+            best = result.best
+            if not result.suppressed and best is not None:
+                if result.verdict is Verdict.CONFIRMED:
+                    await self._refer_with_copies(conn, subject, best)
+                elif result.verdict is Verdict.REVIEW:
+                    await self._open_review(conn, subject, best)
+        return result
+
+    @staticmethod
+    async def _result(conn: AsyncConnection, media_id: str) -> Result | None:
+        row = (await conn.execute(select(results).where(results.c.media_id == media_id))).first()
+        return rows.result(row._mapping) if row is not None else None
 
     async def get_result(self, media_id: str) -> Result | None:
         async with self._tx(read_only=True) as conn:
@@ -825,3 +889,334 @@ class SqlStore:
                 )
             )
         return stats
+
+    # --- after the verdict --------------------------------------------------------------------
+
+    @staticmethod
+    async def _next(conn: AsyncConnection, sequence: str) -> int:
+        # The row lock orders writers, so cursors commit in increasing order and a reader
+        # paging by cursor never skips a row that commits later with a smaller one.
+        value = await conn.scalar(
+            update(sequences)
+            .where(sequences.c.name == sequence)
+            .values(value=sequences.c.value + 1)
+            .returning(sequences.c.value)
+        )
+        if value is None:
+            raise StoreError(f"sequence {sequence} missing: the schema is not migrated")
+        return int(value)
+
+    @staticmethod
+    async def _is_suppressed(
+        conn: AsyncConnection, sha256: str | None, query_hashes_sha256: str
+    ) -> bool:
+        condition = suppressions.c.query_hashes_sha256 == query_hashes_sha256
+        if sha256 is not None:
+            condition = or_(condition, suppressions.c.sha256 == sha256)
+        found = await conn.scalar(select(suppressions.c.id).where(condition).limit(1))
+        return found is not None
+
+    async def _refer(self, conn: AsyncConnection, subject: Media, best: MatchEvidence) -> None:
+        key = rules.referral_subject(subject.url, subject.sha256)
+        if key is None:
+            return
+        exists = select(referrals.c.seq).where(referrals.c.subject == key)
+        if await conn.scalar(exists) is not None:
+            return
+        seq = await self._next(conn, "referrals")
+        if await conn.scalar(exists) is not None:  # referred while we waited for the lock
+            return
+        await conn.execute(
+            insert(referrals).values(
+                seq=seq,
+                id=rules.new_id("rfl"),
+                subject=key,
+                media_id=subject.id,
+                url=subject.url,
+                host=rules.url_host(subject.url),
+                sha256=subject.sha256,
+                reference_id=best.reference_id,
+                label=best.label,
+                evidence=best.model_dump(mode="json"),
+                created_at=self._now(),
+            )
+        )
+
+    async def _refer_with_copies(
+        self, conn: AsyncConnection, subject: Media, best: MatchEvidence
+    ) -> None:
+        await self._refer(conn, subject, best)
+        copies = await conn.execute(
+            select(media).where(media.c.same_as == subject.id).order_by(media.c.created_at)
+        )
+        for row in copies.all():
+            await self._refer(conn, rows.media(row._mapping), best)
+
+    async def _open_review(
+        self, conn: AsyncConnection, subject: Media, best: MatchEvidence
+    ) -> None:
+        open_item = await conn.scalar(
+            select(review_items.c.id).where(
+                review_items.c.media_id == subject.id,
+                review_items.c.state == ReviewState.OPEN.value,
+            )
+        )
+        if open_item is not None:
+            return
+        await conn.execute(
+            insert(review_items).values(
+                id=rules.new_id("rev"),
+                media_id=subject.id,
+                url=subject.url,
+                sha256=subject.sha256,
+                reference_id=best.reference_id,
+                label=best.label,
+                score=best.score,
+                state=ReviewState.OPEN.value,
+                created_at=self._now(),
+            )
+        )
+
+    @staticmethod
+    def _host_filter(column: Any, hosts: Collection[str]) -> Any:
+        wanted = rules.normal_hosts(hosts)
+        if not wanted:
+            return false()
+        return or_(
+            column.in_(wanted), *(column.endswith("." + host, autoescape=True) for host in wanted)
+        )
+
+    async def list_referrals(
+        self, *, after: int = 0, limit: int = 100, hosts: Collection[str] | None = None
+    ) -> list[Referral]:
+        query = (
+            select(referrals).where(referrals.c.seq > after).order_by(referrals.c.seq).limit(limit)
+        )
+        if hosts is not None:
+            query = query.where(self._host_filter(referrals.c.host, hosts))
+        async with self._tx(read_only=True) as conn:
+            return [rows.referral(row._mapping) for row in await conn.execute(query)]
+
+    async def get_sink_cursor(self, sink: str) -> int:
+        async with self._tx(read_only=True) as conn:
+            cursor = await conn.scalar(
+                select(sink_cursors.c.cursor).where(sink_cursors.c.sink == sink)
+            )
+        return int(cursor or 0)
+
+    async def set_sink_cursor(self, sink: str, cursor: int) -> int:
+        # Two first writers of one sink race on its primary key; the loser tries again.
+        for attempt in range(2):
+            try:
+                async with self._tx() as conn:
+                    stored = await conn.scalar(
+                        select(sink_cursors.c.cursor)
+                        .where(sink_cursors.c.sink == sink)
+                        .with_for_update()
+                    )
+                    if stored is None:
+                        await conn.execute(insert(sink_cursors).values(sink=sink, cursor=cursor))
+                        return cursor
+                    if cursor > stored:
+                        await conn.execute(
+                            update(sink_cursors)
+                            .where(sink_cursors.c.sink == sink)
+                            .values(cursor=cursor)
+                        )
+                        return cursor
+                    return int(stored)
+            except Conflict:
+                if attempt == 1:
+                    raise
+        return cursor
+
+    async def list_matches(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        verdicts: Collection[Verdict] | None = None,
+        reference_id: str | None = None,
+        hosts: Collection[str] | None = None,
+    ) -> list[MatchRecord]:
+        query = (
+            select(
+                results.c.seq,
+                results.c.media_id,
+                results.c.verdict,
+                results.c.matches,
+                results.c.suppressed,
+                results.c.created_at,
+                media.c.url,
+                media.c.host,
+                media.c.sha256,
+            )
+            .join(media, media.c.id == results.c.media_id)
+            .where(results.c.seq > after)
+            .order_by(results.c.seq)
+            .limit(limit)
+        )
+        if verdicts is not None:
+            query = query.where(results.c.verdict.in_([Verdict(v).value for v in verdicts]))
+        if reference_id is not None:
+            query = query.where(
+                select(result_references.c.media_id)
+                .where(
+                    result_references.c.media_id == results.c.media_id,
+                    result_references.c.reference_id == reference_id,
+                )
+                .exists()
+            )
+        if hosts is not None:
+            query = query.where(self._host_filter(media.c.host, hosts))
+        async with self._tx(read_only=True) as conn:
+            return [rows.match_record(row._mapping) for row in await conn.execute(query)]
+
+    async def list_review_items(
+        self, *, states: Collection[ReviewState] | None = None, limit: int = 100
+    ) -> list[ReviewItem]:
+        wanted = [s.value for s in (states if states is not None else {ReviewState.OPEN})]
+        query = (
+            select(review_items)
+            .where(review_items.c.state.in_(wanted))
+            .order_by(review_items.c.created_at, review_items.c.id)
+            .limit(limit)
+        )
+        async with self._tx(read_only=True) as conn:
+            return [rows.review_item(row._mapping) for row in await conn.execute(query)]
+
+    @staticmethod
+    async def _review_item(
+        conn: AsyncConnection, item_id: str, *, lock: bool = False
+    ) -> ReviewItem:
+        query = select(review_items).where(review_items.c.id == item_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotFound(f"no review item {item_id}")
+        return rows.review_item(row._mapping)
+
+    async def get_review_item(self, item_id: str) -> ReviewItem:
+        async with self._tx(read_only=True) as conn:
+            return await self._review_item(conn, item_id)
+
+    async def decide_review(
+        self,
+        item_id: str,
+        decision: ReviewDecision,
+        *,
+        decided_by: str,
+        note: str | None = None,
+    ) -> ReviewItem:
+        async with self._tx() as conn:
+            item = await self._review_item(conn, item_id, lock=True)
+            if item.state is not ReviewState.OPEN:
+                raise Conflict(f"review item {item_id} was already decided ({item.state})")
+            subject = await self._media(conn, item.media_id)
+            result = await self._result(conn, subject.id)
+            now = self._now()
+            if decision is ReviewDecision.CONFIRM:
+                state = ReviewState.CONFIRMED
+                changes: dict[str, Any] = {"verdict": Verdict.CONFIRMED.value}
+            else:
+                state = ReviewState.REJECTED
+                changes = {"verdict": Verdict.NONE.value, "suppressed": True}
+            changes["seq"] = await self._next(conn, "results")
+            await conn.execute(
+                update(results).where(results.c.media_id == subject.id).values(changes)
+            )
+            if decision is ReviewDecision.CONFIRM:
+                if result is not None and result.best is not None:
+                    await self._refer_with_copies(conn, subject, result.best)
+            else:
+                query_hashes = await conn.scalar(
+                    select(results.c.query_hashes).where(results.c.media_id == subject.id)
+                )
+                await conn.execute(
+                    insert(suppressions).values(
+                        id=rules.new_id("sup"),
+                        sha256=subject.sha256,
+                        query_hashes_sha256=text_sha256(query_hashes) if query_hashes else None,
+                        review_item_id=item.id,
+                        created_by=decided_by,
+                        created_at=now,
+                    )
+                )
+            await conn.execute(
+                update(review_items)
+                .where(review_items.c.id == item_id)
+                .values(state=state.value, decided_by=decided_by, decided_at=now, note=note)
+            )
+            await self._append_audit(
+                conn,
+                actor=decided_by,
+                action=f"review.{decision.value}",
+                target=item_id,
+                details={"media_id": subject.id, "note": note},
+            )
+            return await self._review_item(conn, item_id)
+
+    async def list_suppressions(self) -> list[Suppression]:
+        async with self._tx(read_only=True) as conn:
+            result = await conn.execute(
+                select(suppressions).order_by(suppressions.c.created_at, suppressions.c.id)
+            )
+            return [rows.suppression(row._mapping) for row in result]
+
+    async def list_query_hashes(
+        self, *, since: datetime, after_media_id: str | None = None, limit: int = 100
+    ) -> list[QueryHashes]:
+        query = (
+            select(results.c.media_id, results.c.query_hashes, results.c.created_at)
+            .where(results.c.created_at >= since)
+            .order_by(results.c.media_id)
+            .limit(limit)
+        )
+        if after_media_id is not None:
+            query = query.where(results.c.media_id > after_media_id)
+        async with self._tx(read_only=True) as conn:
+            return [
+                QueryHashes(media_id=m, query_hashes=q, created_at=c)
+                for m, q, c in await conn.execute(query)
+            ]
+
+    async def _append_audit(
+        self,
+        conn: AsyncConnection,
+        *,
+        actor: str,
+        action: str,
+        target: str | None,
+        details: Mapping[str, Any] | None,
+    ) -> AuditEntry:
+        values = {
+            "seq": await self._next(conn, "audit"),
+            "at": self._now(),
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "details": dict(details or {}),
+        }
+        await conn.execute(insert(audit_log).values(values))
+        return rows.audit_entry(values)
+
+    async def append_audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        async with self._tx() as conn:
+            return await self._append_audit(
+                conn, actor=actor, action=action, target=target, details=details
+            )
+
+    async def list_audit(self, *, after: int = 0, limit: int = 100) -> list[AuditEntry]:
+        query = (
+            select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq).limit(limit)
+        )
+        async with self._tx(read_only=True) as conn:
+            return [rows.audit_entry(row._mapping) for row in await conn.execute(query)]

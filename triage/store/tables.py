@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -116,6 +118,7 @@ media = Table(
     Column("resolver", JSON, nullable=True),
     Column("same_as", ID, ForeignKey("media.id"), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("host", String(255), nullable=True, index=True),
 )
 
 submissions = Table(
@@ -161,4 +164,85 @@ results = Table(
     Column("matches", JSON, nullable=False),
     Column("query_hashes", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("seq", BigInteger, nullable=True, index=True),
+    Column("suppressed", Boolean, nullable=False, server_default=false()),
+)
+
+# --- since 0002: after the verdict -----------------------------------------------------------
+
+sequences = Table(
+    "sequences",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+result_references = Table(
+    "result_references",
+    metadata,
+    Column("media_id", ID, ForeignKey("results.media_id"), primary_key=True),
+    Column("reference_id", String(200), primary_key=True, index=True),
+)
+
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, nullable=False, unique=True),
+    Column("subject", Text, nullable=False, unique=True),
+    Column("media_id", ID, ForeignKey("media.id"), nullable=False),
+    Column("url", Text, nullable=True),
+    Column("host", String(255), nullable=True, index=True),
+    Column("sha256", String(64), nullable=True),
+    Column("reference_id", String(200), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+sink_cursors = Table(
+    "sink_cursors",
+    metadata,
+    Column("sink", String(100), primary_key=True),
+    Column("cursor", BigInteger, nullable=False),
+)
+
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("media_id", ID, ForeignKey("media.id"), nullable=False, index=True),
+    Column("url", Text, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("reference_id", String(200), nullable=True),
+    Column("label", Text, nullable=True),
+    Column("score", Float, nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("note", Text, nullable=True),
+    Index(None, "state", "created_at"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("sha256", String(64), nullable=True, index=True),
+    Column("query_hashes_sha256", String(64), nullable=True, index=True),
+    Column("review_item_id", ID, nullable=True),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", Text, nullable=True),
+    Column("details", JSON, nullable=False),
 )

@@ -74,9 +74,13 @@ def postgres_database() -> Iterator[str]:
 
 async def empty_postgres_tables(url: str) -> None:
     # DELETE beats TRUNCATE on tables this small; children go before their parents.
-    tables = [t.name for t in reversed(metadata.sorted_tables) if t.name != "hashlist_state"]
+    counters = {"hashlist_state", "sequences"}
+    tables = [t.name for t in reversed(metadata.sorted_tables) if t.name not in counters]
     await _execute(
-        url, *(f"DELETE FROM {name}" for name in tables), "UPDATE hashlist_state SET version = 0"
+        url,
+        *(f"DELETE FROM {name}" for name in tables),
+        "UPDATE hashlist_state SET version = 0",
+        "UPDATE sequences SET value = 0",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from alembic.script import ScriptDirectory
 from tests.conftest import REPO_ROOT
 from tests.triage.store.backends import FakeClock, open_migrated
 from triage.errors import ConfigError, StoreError
-from triage.models import JobKind
+from triage.models import JobKind, Verdict
 from triage.store import MemoryStore, SqlStore, Store, open_store
 from triage.store.sql import MIGRATIONS_DIR
 
@@ -157,3 +158,36 @@ async def test_unreachable_database_raises_store_error() -> None:
             await store.ping()
     finally:
         await store.close()
+
+
+async def test_upgrade_from_first_schema_keeps_results_in_the_match_feed(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    store = SqlStore(f"sqlite:///{path}")
+    await store.migrate("0001")
+    match = {
+        "reference_id": "ref_a",
+        "label": "A",
+        "score": 2.0,
+        "query_coverage": 1.0,
+        "reference_coverage": 0.5,
+        "matched_seconds": 4.0,
+        "segments": [],
+    }
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "INSERT INTO media (id, url, created_at) "
+            "VALUES ('med_1', 'https://Video.Example/x', '2026-01-01 00:00:00.000000')"
+        )
+        connection.execute(
+            "INSERT INTO results (media_id, verdict, matches, query_hashes, created_at) "
+            "VALUES ('med_1', 'confirmed', ?, 'Q', '2026-01-01 00:00:01.000000')",
+            (json.dumps([match]),),
+        )
+    await store.migrate()
+    assert await store.schema_revision() == _head_revision()
+    [record] = await store.list_matches(reference_id="ref_a", hosts=["video.example"])
+    assert (record.cursor, record.host, record.verdict.value) == (1, "video.example", "confirmed")
+    await store.record_result("med_1", verdict=Verdict.NONE, matches=[], query_hashes="Q2")
+    [moved] = await store.list_matches(after=1)
+    assert moved.cursor == 2
+    await store.close()
