@@ -1,0 +1,299 @@
+"""What a worker does with each job kind.
+
+`process_media`: fetch the URL (a post page is resolved by yt-dlp first) or take the upload,
+record the fetch evidence, reuse the result of identical content seen before (same SHA-256),
+else hash (in a process pool, so the event loop stays free), match against the live index,
+and record the verdict, which completes the job in the same transaction. The fetched file is
+deleted afterwards unless `fetch.keep_media` is set.
+
+`hash_reference`: hash an uploaded reference video into its hash record, which makes the
+reference active (the live index picks it up on its next poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hashes.formats.jsonl import HashListEntry, dumps_record
+from hashes.policy import VerdictPolicy
+from hashes.types import HashError, MediaError, VideoHashes, VideoMatch
+from triage import metrics
+from triage.config import Settings
+from triage.models import (
+    FetchEvidence,
+    JobKind,
+    JobState,
+    MatchEvidence,
+    Media,
+    SegmentEvidence,
+)
+from triage.store.protocol import Store
+from workers.fetch_errors import (
+    FetchError,
+    FetchTimeoutError,
+    HttpStatusError,
+    NotMediaError,
+    UnreachableError,
+)
+from workers.fetch_types import FetchedMedia, FetchLimits, ResolvedMedia
+from workers.index_cache import LiveIndex
+from workers.runner import JobContext, JobFailure, JobHandler, permanent
+from workers.sniff import SNIFF_BYTES, sniff_media_type
+
+_log = logging.getLogger(__name__)
+
+MAX_EVIDENCE_MATCHES = 10
+_RETRYABLE_HTTP = frozenset({408, 425, 429})
+
+FetchFunction = Callable[[str, Path, FetchLimits], Awaitable[FetchedMedia]]
+ResolveFunction = Callable[[str, FetchLimits], Awaitable[ResolvedMedia]]
+HashFunction = Callable[[Path], VideoHashes]
+
+
+@dataclass(frozen=True)
+class MediaTools:
+    """The collaborators of the pipeline. The hash functions run in a process pool, so they
+    must be picklable module-level functions (or partials of them)."""
+
+    fetch: FetchFunction
+    resolve: ResolveFunction
+    hash_query: HashFunction
+    hash_reference: HashFunction
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    """The fetch caps from config; `fetch.allow_hosts` becomes the guard's allow-list."""
+    fetch = settings.fetch
+    return FetchLimits(
+        allow_hosts=frozenset(fetch.allow_hosts),
+        max_bytes=fetch.max_bytes,
+        timeout_seconds=fetch.timeout_seconds,
+        max_redirects=fetch.max_redirects,
+        user_agent=fetch.user_agent,
+    )
+
+
+def failure_from_fetch(error: FetchError) -> JobFailure:
+    """Timeouts, unreachable hosts and server errors may pass; anything else will not."""
+    retryable = isinstance(error, FetchTimeoutError | UnreachableError) or (
+        isinstance(error, HttpStatusError)
+        and (error.status >= 500 or error.status in _RETRYABLE_HTTP)
+    )
+    return JobFailure(error.reason, str(error), retryable=retryable)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    path: Path
+    evidence: FetchEvidence
+    delete_after: bool
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: Store,
+        live_index: LiveIndex,
+        tools: MediaTools,
+        settings: Settings,
+        executor: Executor,
+    ) -> None:
+        self._store = store
+        self._index = live_index
+        self._tools = tools
+        self._settings = settings
+        self._executor = executor
+        self._limits = fetch_limits(settings)
+        self._policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
+
+    def handlers(self) -> dict[JobKind, JobHandler]:
+        return {
+            JobKind.PROCESS_MEDIA: self.process_media,
+            JobKind.HASH_REFERENCE: self.hash_reference,
+        }
+
+    # --- process_media ------------------------------------------------------------------------
+
+    async def process_media(self, ctx: JobContext) -> None:
+        media = await self._store.get_media(ctx.job.target_id)
+        fetched = await self._obtain(ctx, media)
+        try:
+            earlier = await self._store.link_media_by_sha256(media.id, fetched.evidence)
+            if earlier is not None:
+                _log.info("media %s is the same content as %s; reusing", media.id, earlier.id)
+                await self._store.complete_job(ctx.job.id, ctx.worker_id)
+                return
+            await ctx.set_state(JobState.HASHING)
+            hashes = await self._hash(self._tools.hash_query, fetched.path)
+            if len(hashes) == 0:
+                raise permanent("no_frames", "no frame could be hashed")
+            await ctx.set_state(JobState.MATCHING)
+            # Catch up with the hash list first, so a reference added seconds ago counts.
+            await self._index.sync()
+            started = time.perf_counter()
+            matches = await self._index.match(hashes)
+            metrics.match_duration_seconds.observe(time.perf_counter() - started)
+            verdict = self._policy.decide(matches[0].score if matches else None)
+            evidence = [
+                self._evidence(m)
+                for m in matches[:MAX_EVIDENCE_MATCHES]
+                if m.score >= self._policy.review_at
+            ]
+            record = dumps_record(
+                HashListEntry(reference_id=media.id, hashes=hashes, source=media.url or "upload")
+            )
+            await self._store.record_result(
+                media.id,
+                verdict=verdict,
+                matches=evidence,
+                query_hashes=record,
+                job_id=ctx.job.id,
+                worker_id=ctx.worker_id,
+            )
+            metrics.verdicts_total.labels(verdict=verdict.value).inc()
+        finally:
+            if fetched.delete_after:
+                fetched.path.unlink(missing_ok=True)
+
+    async def _obtain(self, ctx: JobContext, media: Media) -> _Fetched:
+        keep = self._settings.fetch.keep_media
+        if media.upload_path is not None:
+            return self._from_upload(media, keep)
+        if media.url is None:
+            raise permanent("no_source", "the media has neither a URL nor an upload")
+        started = time.perf_counter()
+        try:
+            fetched, resolver = await self._fetch_url(media.url)
+        except FetchError as exc:
+            metrics.fetch_errors_total.labels(reason=exc.reason).inc()
+            raise failure_from_fetch(exc) from exc
+        metrics.fetch_duration_seconds.observe(time.perf_counter() - started)
+        metrics.fetch_bytes_total.inc(fetched.size_bytes)
+        evidence = FetchEvidence(
+            final_url=fetched.final_url,
+            sha256=fetched.sha256,
+            size_bytes=fetched.size_bytes,
+            content_type=fetched.content_type,
+            fetched_at=fetched.fetched_at,
+            resolver=resolver,
+        )
+        return _Fetched(fetched.path, evidence, delete_after=not keep)
+
+    async def _fetch_url(self, url: str) -> tuple[FetchedMedia, dict[str, Any] | None]:
+        dest = self._settings.media_dir
+        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            return await self._tools.fetch(url, dest, self._limits), None
+        except NotMediaError as exc:
+            if not exc.looked_like_html:
+                raise
+        # A web page: maybe a post page whose video yt-dlp can find.
+        resolved = await self._tools.resolve(url, self._limits)
+        if not resolved.media_urls:
+            raise permanent("resolve_failed", f"no media found on {url}")
+        fetched = await self._tools.fetch(resolved.media_urls[0], dest, self._limits)
+        resolver: dict[str, Any] = {
+            "page_url": resolved.page_url,
+            "webpage_url": resolved.webpage_url,
+            "extractor": resolved.extractor,
+            "media_id": resolved.media_id,
+            "title": resolved.title,
+            "uploader": resolved.uploader,
+            "duration_seconds": resolved.duration_seconds,
+            "media_url": resolved.media_urls[0],
+        }
+        return fetched, resolver
+
+    def _from_upload(self, media: Media, keep: bool) -> _Fetched:
+        path = Path(media.upload_path or "")
+        try:
+            with path.open("rb") as stream:
+                head = stream.read(SNIFF_BYTES)
+            size = path.stat().st_size
+        except OSError as exc:
+            raise permanent("upload_missing", f"the uploaded file is gone: {exc}") from exc
+        content_type = sniff_media_type(head)
+        if content_type is None:
+            raise permanent("not_media", "the upload is not a video or image")
+        evidence = FetchEvidence(
+            final_url=None,
+            sha256=media.sha256 or "",
+            size_bytes=size,
+            content_type=content_type,
+            fetched_at=datetime.now(UTC),
+        )
+        return _Fetched(path, evidence, delete_after=not keep)
+
+    def _evidence(self, match: VideoMatch) -> MatchEvidence:
+        return MatchEvidence(
+            reference_id=match.reference_id,
+            label=self._index.label(match.reference_id),
+            score=match.score,
+            query_coverage=match.query_coverage,
+            reference_coverage=match.reference_coverage,
+            matched_seconds=match.matched_seconds,
+            segments=tuple(
+                SegmentEvidence(
+                    query_start=s.query_start,
+                    query_end=s.query_end,
+                    reference_start=s.reference_start,
+                    reference_end=s.reference_end,
+                    score=s.score,
+                )
+                for s in match.segments
+            ),
+        )
+
+    # --- hash_reference -----------------------------------------------------------------------
+
+    async def hash_reference(self, ctx: JobContext) -> None:
+        reference = await self._store.get_reference(ctx.job.target_id)
+        if reference.upload_path is None:
+            raise permanent("no_source", "the reference has no uploaded video")
+        path = Path(reference.upload_path)
+        if not path.is_file():
+            raise permanent("upload_missing", f"the uploaded video is gone: {path.name}")
+        hashes = await self._hash(self._tools.hash_reference, path)
+        if len(hashes) == 0:
+            raise permanent("no_frames", "no frame could be hashed")
+        entry = HashListEntry(
+            reference_id=reference.id, hashes=hashes, label=reference.label, source=reference.source
+        )
+        await self._store.set_reference_hashes(
+            reference.id,
+            dumps_record(entry),
+            frame_count=hashes.frame_count or len(hashes),
+            duration_seconds=hashes.duration_seconds,
+        )
+        await self._store.complete_job(ctx.job.id, ctx.worker_id)
+        if not self._settings.fetch.keep_media:
+            path.unlink(missing_ok=True)
+
+    # --- shared -------------------------------------------------------------------------------
+
+    async def _hash(self, function: HashFunction, path: Path) -> VideoHashes:
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            hashes = await loop.run_in_executor(self._executor, functools.partial(function, path))
+        except MediaError as exc:
+            raise permanent("bad_media", str(exc)) from exc
+        except HashError as exc:
+            raise permanent("hash_failed", str(exc)) from exc
+        except BrokenProcessPool as exc:
+            raise JobFailure("worker_pool", "the hashing process died", retryable=True) from exc
+        if hashes.duration_seconds > 0:
+            metrics.hash_seconds_per_media_second.observe(
+                (time.perf_counter() - started) / hashes.duration_seconds
+            )
+        return hashes

@@ -1,0 +1,207 @@
+"""The worker loop: claim a job, keep its lease alive, run its handler, record the outcome.
+
+A handler finishes its job itself (for instance `record_result` with the job id completes it
+in the same transaction as the result) or raises:
+
+- `JobFailure(reason, detail, retryable=False)`: the input is bad; the job ends `failed`.
+- `JobFailure(..., retryable=True)` or any other exception: tried again with backoff, `dead`
+  once its attempts are used up. The error is kept on the job as ``"<reason>: <detail>"``.
+
+Stopping: when `stop` is set no new job is claimed; running jobs get `grace_seconds` to finish,
+then they are cancelled and their leases returned (`release_job`), so another worker takes
+them at once. A worker killed outright loses nothing either: its leases expire and the jobs
+are claimed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from triage import metrics
+from triage.config import JobSettings
+from triage.errors import LeaseLost, TriageError
+from triage.models import Job, JobKind, JobState
+from triage.store.protocol import Store
+
+_log = logging.getLogger(__name__)
+
+
+class JobFailure(TriageError):
+    """A job attempt failed for a known `reason` (a short snake_case word)."""
+
+    def __init__(self, reason: str, detail: str, *, retryable: bool) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.retryable = retryable
+
+
+def permanent(reason: str, detail: str) -> JobFailure:
+    """A failure that retrying cannot fix: the job ends `failed`."""
+    return JobFailure(reason, detail, retryable=False)
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a handler needs to act on its leased job."""
+
+    store: Store
+    worker_id: str
+    job: Job
+
+    async def set_state(self, state: JobState) -> None:
+        await self.store.set_job_state(self.job.id, self.worker_id, state)
+
+
+JobHandler = Callable[[JobContext], Coroutine[Any, Any, None]]
+
+
+def new_worker_id() -> str:
+    """Unique per worker slot, readable in logs: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Runner:
+    """Runs `slots` jobs at a time from `store`, dispatching each by kind to its handler."""
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: Mapping[JobKind, JobHandler],
+        settings: JobSettings,
+        *,
+        slots: int = 1,
+        grace_seconds: float = 10.0,
+    ) -> None:
+        if slots < 1:
+            raise ValueError(f"a runner needs at least one slot, got {slots}")
+        self._store = store
+        self._handlers = dict(handlers)
+        self._settings = settings
+        self._slots = slots
+        self._grace_seconds = grace_seconds
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set, then wind down gracefully (see the module docstring)."""
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self._slots):
+                group.create_task(self._slot(new_worker_id(), stop))
+
+    async def _slot(self, worker_id: str, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                job = await self._store.claim_job(
+                    worker_id,
+                    lease_seconds=self._settings.lease_seconds,
+                    kinds=tuple(self._handlers),
+                )
+            except TriageError:
+                _log.exception("worker %s could not claim a job", worker_id)
+                job = None
+            if job is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._settings.poll_seconds)
+                continue
+            metrics.workers_busy.inc()
+            try:
+                await self._run_job(JobContext(self._store, worker_id, job), stop)
+            finally:
+                metrics.workers_busy.dec()
+
+    async def _run_job(self, ctx: JobContext, stop: asyncio.Event) -> None:
+        job = ctx.job
+        _log.info(
+            "worker %s runs %s job %s (attempt %d)", ctx.worker_id, job.kind, job.id, job.attempts
+        )
+        work = asyncio.create_task(self._handlers[job.kind](ctx), name=f"job-{job.id}")
+        beat = asyncio.create_task(self._heartbeat(ctx, work), name=f"heartbeat-{job.id}")
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                # Asked to stop: let the job finish within the grace period, else give it back.
+                done, _ = await asyncio.wait({work}, timeout=self._grace_seconds)
+                if not done:
+                    work.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await work
+                    await self._release(ctx)
+                    return
+            await self._settle(ctx, work)
+        finally:
+            beat.cancel()
+            stopping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+            with contextlib.suppress(asyncio.CancelledError):
+                await stopping
+
+    async def _settle(self, ctx: JobContext, work: asyncio.Task[None]) -> None:
+        job = ctx.job
+        if work.cancelled():
+            # Cancelled by the heartbeat: the lease went to another worker; nothing to record.
+            metrics.jobs_finished_total.labels(kind=job.kind.value, outcome="lease_lost").inc()
+            return
+        error = work.exception()
+        if error is None:
+            metrics.jobs_finished_total.labels(kind=job.kind.value, outcome="done").inc()
+            return
+        if isinstance(error, LeaseLost):
+            _log.warning("job %s: lease lost before it finished", job.id)
+            metrics.jobs_finished_total.labels(kind=job.kind.value, outcome="lease_lost").inc()
+            return
+        if isinstance(error, JobFailure):
+            message, retryable = str(error), error.retryable
+            _log.info("job %s failed: %s", job.id, message)
+        else:
+            message, retryable = f"internal: {type(error).__name__}", True
+            _log.error("job %s raised", job.id, exc_info=error)
+        try:
+            updated = await self._store.fail_job(
+                job.id,
+                ctx.worker_id,
+                message,
+                retryable=retryable,
+                backoff_base_seconds=self._settings.backoff_base_seconds,
+                backoff_max_seconds=self._settings.backoff_max_seconds,
+            )
+        except LeaseLost:
+            _log.warning("job %s: lease lost before its failure was recorded", job.id)
+            return
+        outcome = {JobState.QUEUED: "retry", JobState.DEAD: "dead"}.get(updated.state, "failed")
+        metrics.jobs_finished_total.labels(kind=job.kind.value, outcome=outcome).inc()
+
+    async def _release(self, ctx: JobContext) -> None:
+        try:
+            await self._store.release_job(ctx.job.id, ctx.worker_id)
+            _log.info("job %s released on shutdown", ctx.job.id)
+        except (LeaseLost, TriageError):
+            _log.warning("job %s could not be released; its lease will expire", ctx.job.id)
+        metrics.jobs_finished_total.labels(kind=ctx.job.kind.value, outcome="released").inc()
+
+    async def _heartbeat(self, ctx: JobContext, work: asyncio.Task[None]) -> None:
+        while True:
+            await asyncio.sleep(self._settings.heartbeat_seconds)
+            try:
+                await self._store.heartbeat(
+                    ctx.job.id, ctx.worker_id, lease_seconds=self._settings.lease_seconds
+                )
+            except LeaseLost:
+                _log.warning("job %s: lease lost; abandoning it", ctx.job.id)
+                work.cancel()
+                return
+            except TriageError:
+                # A store hiccup: try again next beat; the lease has slack for one miss.
+                _log.exception("job %s: heartbeat failed", ctx.job.id)
+                continue
+            metrics.worker_heartbeats_total.inc()
+            metrics.worker_last_heartbeat_timestamp_seconds.set(time.time())

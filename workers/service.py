@@ -1,0 +1,81 @@
+"""The worker side of the service, assembled from settings: the live index that follows the
+hash list, the pipeline with the real fetcher, resolver and hashers, and the runner."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from types import TracebackType
+
+from hashes.index import ExactIndex
+from hashes.matcher import Matcher
+from hashes.video import QueryParams, hash_query, hash_reference
+from triage.config import Settings
+from triage.store.protocol import Store
+from workers.fetch import fetch_media
+from workers.index_cache import LiveIndex
+from workers.pipeline import MediaTools, Pipeline
+from workers.resolve import resolve_post_page
+from workers.runner import Runner
+
+GRACE_SECONDS = 20.0
+
+
+def media_tools(settings: Settings) -> MediaTools:
+    return MediaTools(
+        fetch=fetch_media,
+        resolve=resolve_post_page,
+        hash_query=functools.partial(hash_query, params=QueryParams(fps=settings.match.query_fps)),
+        hash_reference=hash_reference,
+    )
+
+
+def live_index(store: Store) -> LiveIndex:
+    index = ExactIndex()
+    return LiveIndex(store, index, Matcher(index).match)
+
+
+class WorkerService:
+    """Owns the hashing processes; use as an async context manager around `run`."""
+
+    def __init__(
+        self, store: Store, settings: Settings, *, slots: int, index: LiveIndex | None = None
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.slots = slots
+        self.index = index or live_index(store)
+        # Spawned, not forked: the parent runs an event loop and threads.
+        self._executor = ProcessPoolExecutor(
+            max_workers=max(1, slots), mp_context=multiprocessing.get_context("spawn")
+        )
+        self.pipeline = Pipeline(store, self.index, media_tools(settings), settings, self._executor)
+
+    async def __aenter__(self) -> WorkerService:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sync the index and run the workers until `stop`; running jobs finish or go back."""
+        self.settings.media_dir.mkdir(parents=True, exist_ok=True)
+        await self.index.sync()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.index.run(stop, poll_seconds=1.0))
+            if self.slots > 0:
+                runner = Runner(
+                    self.store,
+                    self.pipeline.handlers(),
+                    self.settings.jobs,
+                    slots=self.slots,
+                    grace_seconds=GRACE_SECONDS,
+                )
+                group.create_task(runner.run(stop))
