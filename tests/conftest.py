@@ -10,6 +10,7 @@ import pytest
 from tests.triage.store.backends import (
     BACKENDS,
     FakeClock,
+    migrated_sqlite_file,
     open_migrated,
     postgres_database,
     store_url,
@@ -39,6 +40,12 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite file; the `store` fixture copies it for each test."""
+    return migrated_sqlite_file(tmp_path_factory.mktemp("sqlite-template"))
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     """The stores' clock; `clock.advance(seconds)` moves time for leases and backoff."""
@@ -52,6 +59,8 @@ async def store(
     """A migrated, empty store, once per backend: memory, SQLite file, PostgreSQL."""
     backend = str(request.param)
     postgres = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
-    opened = await open_migrated(store_url(backend, tmp_path, postgres), clock)
+    template = request.getfixturevalue("sqlite_template") if backend == "sqlite" else None
+    url = store_url(backend, tmp_path, postgres_url=postgres, sqlite_template=template)
+    opened = await open_migrated(url, clock)
     yield opened
     await opened.close()

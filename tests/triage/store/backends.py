@@ -1,19 +1,22 @@
 """Stores to run the contract tests against: memory, SQLite in a temp file, real PostgreSQL.
 
-PostgreSQL: each test session creates its own database from the `test` database (so parallel
-runs never collide) and drops it at the end; each test starts from empty tables.
+PostgreSQL: each test session creates and migrates its own database beside the `test` database
+(so parallel runs never collide) and drops it at the end; each test starts from empty tables.
+SQLite: migrated once per session into a template file that each test copies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -55,21 +58,40 @@ async def _execute(url: str, *statements: str) -> None:
         await engine.dispose()
 
 
-def _run_admin(statement: str) -> None:
+def _in_own_loop(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
     # Own thread, own event loop: the fixture may be set up while a test's loop is running.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(lambda: asyncio.run(_execute(POSTGRES_ADMIN_URL, statement))).result()
+        pool.submit(lambda: asyncio.run(make())).result()
+
+
+async def _migrate(url: str) -> None:
+    store = open_store(url)
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
 
 
 @contextmanager
 def postgres_database() -> Iterator[str]:
-    """The URL of a fresh, empty PostgreSQL database, dropped afterwards."""
+    """The URL of a fresh, migrated PostgreSQL database, dropped afterwards."""
     name = f"triage_test_{uuid.uuid4().hex[:12]}"
-    _run_admin(f'CREATE DATABASE "{name}"')
+    _in_own_loop(lambda: _execute(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}"'))
+    url = _with_database(POSTGRES_ADMIN_URL, name)
     try:
-        yield _with_database(POSTGRES_ADMIN_URL, name)
+        _in_own_loop(lambda: _migrate(url))
+        yield url
     finally:
-        _run_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _in_own_loop(
+            lambda: _execute(POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        )
+
+
+def migrated_sqlite_file(folder: Path) -> Path:
+    """A migrated, empty SQLite file that tests copy instead of migrating each time."""
+    path = folder / "template.sqlite3"
+    _in_own_loop(lambda: _migrate(f"sqlite:///{path}"))
+    return path
 
 
 async def empty_postgres_tables(url: str) -> None:
@@ -84,19 +106,26 @@ async def empty_postgres_tables(url: str) -> None:
     )
 
 
-def store_url(backend: str, tmp_path: Path, postgres_url: str | None) -> str:
+def store_url(
+    backend: str, tmp_path: Path, *, postgres_url: str | None, sqlite_template: Path | None
+) -> str:
+    """A URL of an empty, migrated store of the given backend, private to one test."""
     if backend == "memory":
         return "memory://"
     if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'triage.sqlite3'}"
+        if sqlite_template is None:
+            raise ValueError("the sqlite backend needs a template file")
+        path = tmp_path / "triage.sqlite3"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
     if postgres_url is None:
         raise ValueError("the postgresql backend needs a database URL")
     return postgres_url
 
 
 async def open_migrated(url: str, clock: FakeClock) -> Store:
+    """Open a store on a URL from `store_url`, emptied for one test."""
     store = open_store(url, clock=clock)
-    await store.migrate()
     if url.startswith("postgresql://"):
         await empty_postgres_tables(url)
     return store

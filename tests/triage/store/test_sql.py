@@ -15,7 +15,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from tests.conftest import REPO_ROOT
-from tests.triage.store.backends import FakeClock, open_migrated
+from tests.triage.store.backends import FakeClock, open_migrated, store_url
 from triage.errors import ConfigError, StoreError
 from triage.models import JobKind, Verdict
 from triage.store import MemoryStore, SqlStore, Store, open_store
@@ -35,8 +35,10 @@ def _head_revision() -> str:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database, private to the test."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+        template = request.getfixturevalue("sqlite_template")
+        return store_url("sqlite", tmp_path, postgres_url=None, sqlite_template=template)
     return str(request.getfixturevalue("postgres_url"))
 
 
@@ -65,7 +67,7 @@ def test_open_store_refuses_other_urls(url: str) -> None:
 async def test_migrations_reach_the_single_head(sql_url: str, clock: FakeClock) -> None:
     store = await open_migrated(sql_url, clock)
     try:
-        await store.migrate()
+        await store.migrate()  # already there: a no-op
         assert isinstance(store, SqlStore)
         assert await store.schema_revision() == _head_revision()
     finally:
