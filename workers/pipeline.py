@@ -96,7 +96,7 @@ def failure_from_fetch(error: FetchError) -> JobFailure:
 class _Fetched:
     path: Path
     evidence: FetchEvidence
-    delete_after: bool
+    downloaded: bool
 
 
 class Pipeline:
@@ -126,49 +126,64 @@ class Pipeline:
 
     async def process_media(self, ctx: JobContext) -> None:
         media = await self._store.get_media(ctx.job.target_id)
-        fetched = await self._obtain(ctx, media)
+        upload = Path(media.upload_path) if media.upload_path else None
         try:
-            earlier = await self._store.link_media_by_sha256(media.id, fetched.evidence)
-            if earlier is not None:
-                _log.info("media %s is the same content as %s; reusing", media.id, earlier.id)
-                await self._store.complete_job(ctx.job.id, ctx.worker_id)
-                return
-            await ctx.set_state(JobState.HASHING)
-            hashes = await self._hash(self._tools.hash_query, fetched.path)
-            if len(hashes) == 0:
-                raise permanent("no_frames", "no frame could be hashed")
-            await ctx.set_state(JobState.MATCHING)
-            # Catch up with the hash list first, so a reference added seconds ago counts.
-            await self._index.sync()
-            started = time.perf_counter()
-            matches = await self._index.match(hashes)
-            metrics.match_duration_seconds.observe(time.perf_counter() - started)
-            verdict = self._policy.decide(matches[0].score if matches else None)
-            evidence = [
-                self._evidence(m)
-                for m in matches[:MAX_EVIDENCE_MATCHES]
-                if m.score >= self._policy.review_at
-            ]
-            record = dumps_record(
-                HashListEntry(reference_id=media.id, hashes=hashes, source=media.url or "upload")
-            )
-            await self._store.record_result(
-                media.id,
-                verdict=verdict,
-                matches=evidence,
-                query_hashes=record,
-                job_id=ctx.job.id,
-                worker_id=ctx.worker_id,
-            )
-            metrics.verdicts_total.labels(verdict=verdict.value).inc()
-        finally:
-            if fetched.delete_after:
-                fetched.path.unlink(missing_ok=True)
+            fetched = await self._obtain(media)
+            try:
+                await self._analyse(ctx, media, fetched)
+            finally:
+                # A download is fetched again on a retry; an upload is the only copy.
+                if fetched.downloaded:
+                    self._discard(fetched.path)
+        except JobFailure as failure:
+            if upload is not None and not failure.retryable:
+                self._discard(upload)
+            raise
+        if upload is not None:
+            self._discard(upload)
 
-    async def _obtain(self, ctx: JobContext, media: Media) -> _Fetched:
-        keep = self._settings.fetch.keep_media
+    def _discard(self, path: Path) -> None:
+        if not self._settings.fetch.keep_media:
+            path.unlink(missing_ok=True)
+
+    async def _analyse(self, ctx: JobContext, media: Media, fetched: _Fetched) -> None:
+        earlier = await self._store.link_media_by_sha256(media.id, fetched.evidence)
+        if earlier is not None:
+            _log.info("media %s is the same content as %s; reusing", media.id, earlier.id)
+            await self._store.complete_job(ctx.job.id, ctx.worker_id)
+            return
+        await ctx.set_state(JobState.HASHING)
+        hashes = await self._hash(self._tools.hash_query, fetched.path)
+        if len(hashes) == 0:
+            raise permanent("no_frames", "no frame could be hashed")
+        await ctx.set_state(JobState.MATCHING)
+        # Catch up with the hash list first, so a reference added seconds ago counts.
+        await self._index.sync()
+        started = time.perf_counter()
+        matches = await self._index.match(hashes)
+        metrics.match_duration_seconds.observe(time.perf_counter() - started)
+        verdict = self._policy.decide(matches[0].score if matches else None)
+        evidence = [
+            self._evidence(m)
+            for m in matches[:MAX_EVIDENCE_MATCHES]
+            if m.score >= self._policy.review_at
+        ]
+        record = dumps_record(
+            HashListEntry(reference_id=media.id, hashes=hashes, source=media.url or "upload")
+        )
+        await self._store.record_result(
+            media.id,
+            verdict=verdict,
+            matches=evidence,
+            query_hashes=record,
+            job_id=ctx.job.id,
+            worker_id=ctx.worker_id,
+        )
+        metrics.verdicts_total.labels(verdict=verdict.value).inc()
+
+    async def _obtain(self, media: Media) -> _Fetched:
         if media.upload_path is not None:
-            return self._from_upload(media, keep)
+            return self._from_upload(media)
         if media.url is None:
             raise permanent("no_source", "the media has neither a URL nor an upload")
         started = time.perf_counter()
@@ -187,7 +202,7 @@ class Pipeline:
             fetched_at=fetched.fetched_at,
             resolver=resolver,
         )
-        return _Fetched(fetched.path, evidence, delete_after=not keep)
+        return _Fetched(fetched.path, evidence, downloaded=True)
 
     async def _fetch_url(self, url: str) -> tuple[FetchedMedia, dict[str, Any] | None]:
         dest = self._settings.media_dir
@@ -214,7 +229,7 @@ class Pipeline:
         }
         return fetched, resolver
 
-    def _from_upload(self, media: Media, keep: bool) -> _Fetched:
+    def _from_upload(self, media: Media) -> _Fetched:
         path = Path(media.upload_path or "")
         try:
             with path.open("rb") as stream:
@@ -232,7 +247,7 @@ class Pipeline:
             content_type=content_type,
             fetched_at=datetime.now(UTC),
         )
-        return _Fetched(path, evidence, delete_after=not keep)
+        return _Fetched(path, evidence, downloaded=False)
 
     def _evidence(self, match: VideoMatch) -> MatchEvidence:
         return MatchEvidence(
@@ -276,8 +291,7 @@ class Pipeline:
             duration_seconds=hashes.duration_seconds,
         )
         await self._store.complete_job(ctx.job.id, ctx.worker_id)
-        if not self._settings.fetch.keep_media:
-            path.unlink(missing_ok=True)
+        self._discard(path)
 
     # --- shared -------------------------------------------------------------------------------
 

@@ -1,0 +1,248 @@
+"""The media pipeline with its real collaborators: loopback fetches, yt-dlp, hashing, matching,
+over the memory store. Each test claims one job and runs its handler directly."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from hashes.formats.jsonl import HashListEntry, dumps_record
+from hashes.video import hash_reference
+from tests.workers.media_server import MediaServer
+from triage.config import Settings, load_settings
+from triage.models import JobKind, ReferenceStatus, Verdict
+from triage.store.memory import MemoryStore
+from workers.index_cache import LiveIndex
+from workers.pipeline import Pipeline
+from workers.runner import JobContext, JobFailure
+from workers.service import live_index, media_tools
+
+REFERENCE_CLIP = "te-doorknob-hd-no-bar.mp4"
+UNRELATED_CLIP = "te-pattern-hd-no-bar.mp4"
+
+
+@pytest.fixture(scope="module")
+def reference_record(shared_data: Path) -> str:
+    hashes = hash_reference(shared_data / "sources" / REFERENCE_CLIP)
+    return dumps_record(HashListEntry(reference_id="ref-door", hashes=hashes, label="door"))
+
+
+@pytest.fixture
+def executor() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool
+
+
+class World:
+    def __init__(
+        self, store: MemoryStore, settings: Settings, index: LiveIndex, pipeline: Pipeline
+    ) -> None:
+        self.store, self.settings, self.index, self.pipeline = store, settings, index, pipeline
+
+    async def run_next(self) -> JobContext:
+        """Claim the next job and run its handler once; JobFailure propagates."""
+        job = await self.store.claim_job("w1", lease_seconds=60)
+        assert job is not None
+        ctx = JobContext(self.store, "w1", job)
+        await self.pipeline.handlers()[job.kind](ctx)
+        return ctx
+
+    async def submit(self, url: str) -> str:
+        outcome = await self.store.create_submission(url=url, key_id="key_test", max_attempts=2)
+        return outcome.submission.id
+
+
+def _world(
+    tmp_path: Path, media_server: MediaServer, executor: ThreadPoolExecutor, **extra: str
+) -> World:
+    settings = load_settings(
+        None,
+        {
+            "TRIAGE_DATA_DIR": str(tmp_path / "data"),
+            "TRIAGE_STORE__URL": "memory://",
+            "TRIAGE_FETCH__ALLOW_HOSTS": media_server.host_port,
+            "TRIAGE_FETCH__TIMEOUT_SECONDS": "20",
+            **extra,
+        },
+    )
+    store = MemoryStore()
+    index = live_index(store)
+    pipeline = Pipeline(store, index, media_tools(settings), settings, executor)
+    return World(store, settings, index, pipeline)
+
+
+@pytest.fixture
+async def world(
+    tmp_path: Path,
+    media_server: MediaServer,
+    executor: ThreadPoolExecutor,
+    reference_record: str,
+) -> AsyncIterator[World]:
+    made = _world(tmp_path, media_server, executor)
+    await made.store.add_reference(
+        label="door",
+        source="test",
+        added_by="key_test",
+        hash_record=reference_record,
+        reference_id="ref-door",
+    )
+    yield made
+
+
+async def test_copy_of_a_reference_is_confirmed_with_evidence(
+    world: World, media_server: MediaServer
+) -> None:
+    sid = await world.submit(media_server.url(f"/media/{REFERENCE_CLIP}"))
+    await world.run_next()
+    detail = await world.store.get_submission(sid)
+    assert detail.result is not None and detail.result.verdict is Verdict.CONFIRMED
+    best = detail.result.matches[0]
+    assert best.reference_id == "ref-door" and best.label == "door"
+    assert best.segments and best.segments[0].query_end > best.segments[0].query_start
+    evidence = detail.media.evidence
+    assert evidence is not None and evidence.content_type == "video/mp4"
+    assert evidence.final_url == media_server.url(f"/media/{REFERENCE_CLIP}")
+    assert evidence.resolver is None
+    # The fetched copy is gone once hashed.
+    assert list(world.settings.media_dir.iterdir()) == []
+
+
+async def test_unrelated_clip_gets_none(world: World, media_server: MediaServer) -> None:
+    sid = await world.submit(media_server.url(f"/media/{UNRELATED_CLIP}"))
+    await world.run_next()
+    detail = await world.store.get_submission(sid)
+    assert detail.result is not None and detail.result.verdict is Verdict.NONE
+    assert detail.result.matches == ()
+
+
+async def test_same_bytes_at_another_url_reuse_the_result(
+    world: World, media_server: MediaServer
+) -> None:
+    first = await world.submit(media_server.url(f"/media/{REFERENCE_CLIP}"))
+    await world.run_next()
+    second = await world.submit(media_server.url(f"/chunked/{REFERENCE_CLIP}"))
+    await world.run_next()
+    one = await world.store.get_submission(first)
+    two = await world.store.get_submission(second)
+    assert two.media.same_as == one.media.id
+    assert two.result is not None and one.result is not None
+    assert two.result.verdict is one.result.verdict is Verdict.CONFIRMED
+
+
+async def test_post_page_is_resolved_and_its_metadata_kept(
+    world: World, media_server: MediaServer
+) -> None:
+    sid = await world.submit(media_server.url(f"/post/{REFERENCE_CLIP}"))
+    await world.run_next()
+    detail = await world.store.get_submission(sid)
+    assert detail.result is not None and detail.result.verdict is Verdict.CONFIRMED
+    evidence = detail.media.evidence
+    assert evidence is not None and evidence.resolver is not None
+    assert str(evidence.resolver["title"]).startswith(f"Post {REFERENCE_CLIP}")
+    assert evidence.final_url == media_server.url(f"/media/{REFERENCE_CLIP}")
+
+
+async def test_page_without_media_fails_for_good(world: World, media_server: MediaServer) -> None:
+    await world.submit(media_server.url("/page.html"))
+    with pytest.raises(JobFailure) as failure:
+        await world.run_next()
+    assert failure.value.reason == "resolve_failed" and not failure.value.retryable
+
+
+async def test_address_outside_the_allow_list_is_refused(world: World) -> None:
+    await world.submit("http://127.0.0.1:9/x.mp4")
+    with pytest.raises(JobFailure) as failure:
+        await world.run_next()
+    assert failure.value.reason == "blocked_address" and not failure.value.retryable
+
+
+async def test_server_error_is_retryable(world: World, media_server: MediaServer) -> None:
+    await world.submit(media_server.url("/status/503"))
+    with pytest.raises(JobFailure) as failure:
+        await world.run_next()
+    assert failure.value.reason == "http_status" and failure.value.retryable
+
+
+async def test_client_error_is_not_retryable(world: World, media_server: MediaServer) -> None:
+    await world.submit(media_server.url("/status/404"))
+    with pytest.raises(JobFailure) as failure:
+        await world.run_next()
+    assert failure.value.reason == "http_status" and not failure.value.retryable
+
+
+async def test_upload_that_is_not_media_fails(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "upload.bin"
+    path.write_bytes(b"just some text, not a video\n" * 50)
+    await world.store.create_upload_submission(
+        upload_path=str(path), sha256="ab" * 32, upload_filename="x.mp4", key_id="key_test"
+    )
+    with pytest.raises(JobFailure) as failure:
+        await world.run_next()
+    assert failure.value.reason == "not_media"
+    assert not path.exists()
+
+
+async def test_truncated_upload_is_bad_media(
+    world: World, tmp_path: Path, shared_data: Path
+) -> None:
+    path = tmp_path / "cut.mp4"
+    path.write_bytes((shared_data / "sources" / REFERENCE_CLIP).read_bytes()[:20_000])
+    await world.store.create_upload_submission(
+        upload_path=str(path), sha256="cd" * 32, upload_filename="cut.mp4", key_id="key_test"
+    )
+    with pytest.raises(JobFailure) as failure:
+        await world.run_next()
+    assert failure.value.reason == "bad_media" and not failure.value.retryable
+
+
+async def test_keep_media_keeps_the_fetched_file(
+    tmp_path: Path, media_server: MediaServer, executor: ThreadPoolExecutor
+) -> None:
+    world = _world(tmp_path, media_server, executor, TRIAGE_FETCH__KEEP_MEDIA="true")
+    await world.submit(media_server.url(f"/media/{UNRELATED_CLIP}"))
+    await world.run_next()
+    assert len(list(world.settings.media_dir.iterdir())) == 1
+
+
+async def test_hash_reference_job_activates_an_uploaded_reference(
+    tmp_path: Path,
+    media_server: MediaServer,
+    executor: ThreadPoolExecutor,
+    shared_data: Path,
+) -> None:
+    world = _world(tmp_path, media_server, executor)
+    upload = tmp_path / "upload.mp4"
+    upload.write_bytes((shared_data / "sources" / REFERENCE_CLIP).read_bytes())
+    await world.store.add_reference(
+        label="door", source="door.mp4", added_by="key_test", upload_path=str(upload)
+    )
+    ctx = await world.run_next()
+    assert ctx.job.kind is JobKind.HASH_REFERENCE
+    reference = await world.store.get_reference(ctx.job.target_id)
+    assert reference.status is ReferenceStatus.ACTIVE
+    assert reference.frame_count > 0 and reference.duration_seconds > 3
+    assert not upload.exists()
+    # The live index picks it up: a copy now matches.
+    await world.index.sync()
+    assert len(world.index) == 1
+    await world.submit(media_server.url(f"/media/{REFERENCE_CLIP}"))
+    await world.run_next()
+    (match,) = await world.store.list_matches()
+    assert match.verdict is Verdict.CONFIRMED
+
+
+async def test_live_index_follows_disable_enable_and_delete(world: World) -> None:
+    assert await world.index.sync() == 1 and len(world.index) == 1
+    assert await world.index.sync() == 0  # nothing changed: nothing reapplied
+    await world.store.set_reference_status("ref-door", ReferenceStatus.DISABLED)
+    await world.index.sync()
+    assert len(world.index) == 0
+    await world.store.set_reference_status("ref-door", ReferenceStatus.ACTIVE)
+    await world.index.sync()
+    assert len(world.index) == 1
+    await world.store.set_reference_status("ref-door", ReferenceStatus.DELETED)
+    await world.index.sync()
+    assert len(world.index) == 0 and world.index.loaded
