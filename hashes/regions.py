@@ -187,23 +187,59 @@ def sub_regions(box: Box) -> list[Region]:
 
 
 def reference_crops(box: Box) -> list[Region]:
-    """Parts of a reference frame that a cropped or zoomed re-upload may show in full."""
+    """Parts of a reference frame that a cropped or zoomed re-upload may show in full.
+
+    Two scales (10% and 20% cut) at nine anchors: any crop of 10-20% lies within a few
+    percent of one of them, which PDQ tolerates.
+    """
     top, bottom, left, right = box
     height, width = bottom - top, right - left
     crops: list[Region] = []
-    for name, (scale, anchor_y, anchor_x) in {
-        "crop90": (0.9, 0.5, 0.5),
-        "crop80": (0.8, 0.5, 0.5),
-        "crop85-tl": (0.85, 0.0, 0.0),
-        "crop85-tr": (0.85, 0.0, 1.0),
-        "crop85-bl": (0.85, 1.0, 0.0),
-        "crop85-br": (0.85, 1.0, 1.0),
-    }.items():
+    for scale in (0.9, 0.8):
         h, w = round(scale * height), round(scale * width)
-        t = top + round(anchor_y * (height - h))
-        lft = left + round(anchor_x * (width - w))
-        crops.append(Region(View.REGION, (t, t + h, lft, lft + w), name))
+        for anchor_y in (0.0, 0.5, 1.0):
+            for anchor_x in (0.0, 0.5, 1.0):
+                t = top + round(anchor_y * (height - h))
+                lft = left + round(anchor_x * (width - w))
+                name = f"crop{round(scale * 100)}-{anchor_y}-{anchor_x}"
+                crops.append(Region(View.REGION, (t, t + h, lft, lft + w), name))
     return crops
+
+
+def frame_active_box(luma: npt.NDArray[np.uint8]) -> Box | None:
+    """Uniform borders of this frame alone: for compilations, whose shots differ in layout."""
+    rows, cols = luma.shape
+    image = luma.astype(np.float32)
+    top, bottom = _edge_run(image.std(axis=1) < UNIFORM_STD)
+    left, right = _edge_run(image.std(axis=0) < UNIFORM_STD)
+    return _accept((top, rows - bottom, left, cols - right), rows, cols, min_cut=0.04)
+
+
+# Common picture shapes (height / width) that get put on a canvas of another shape.
+_PICTURE_SHAPES = (9 / 16, 3 / 4, 1.0, 4 / 3, 16 / 9)
+
+
+def template_bands(box: Box) -> list[Region]:
+    """Centred pictures of common shapes inside a canvas of another shape.
+
+    A landscape video over a blurred copy of itself on a portrait canvas (or the reverse)
+    sits centred, scaled to the canvas width (or height). The blur defeats border
+    detection, but the shape gives the place away.
+    """
+    top, bottom, left, right = box
+    height, width = bottom - top, right - left
+    canvas = height / width
+    bands: list[Region] = []
+    for shape in _PICTURE_SHAPES:
+        if shape < canvas / 1.2:  # a wider picture: a band across the full width
+            h = round(width * shape)
+            t = top + (height - h) // 2
+            bands.append(Region(View.INNER, (t, t + h, left, right), f"band-{shape:.2f}"))
+        elif shape > canvas * 1.2:  # a taller picture: a pillar across the full height
+            w = round(height / shape)
+            lft = left + (width - w) // 2
+            bands.append(Region(View.INNER, (top, bottom, lft, lft + w), f"pillar-{shape:.2f}"))
+    return bands
 
 
 def crop(luma: npt.NDArray[np.uint8], box: Box) -> npt.NDArray[np.uint8]:

@@ -21,7 +21,15 @@ import numpy.typing as npt
 
 from hashes import pdq
 from hashes.decode import DecodeOptions, LumaFrame, is_image, iter_frames, read_image
-from hashes.regions import Box, LayoutTracker, crop, reference_crops, sub_regions
+from hashes.regions import (
+    Box,
+    LayoutTracker,
+    crop,
+    frame_active_box,
+    reference_crops,
+    sub_regions,
+    template_bands,
+)
 from hashes.types import PDQ_BYTES, VideoHashes, View
 
 CHUNK_FRAMES = 16  # layout statistics gather over a chunk before its frames are hashed
@@ -148,13 +156,13 @@ def hash_reference(path: Path, params: ReferenceParams = ReferenceParams()) -> V
             small = _shrink(frame.luma, VIEW_MAX_SIDE)
             box = _scale_box(layout, small.shape) if layout else None
             if box is not None:
-                grids.append(pdq.downsample_64(crop(small, box)))
+                grids.append(pdq.downsample_64_fast(crop(small, box)))
                 stamps.append(frame.timestamp)
                 views.append(View.ACTIVE)
             if params.use_crops:
                 full_box = box or (0, small.shape[0], 0, small.shape[1])
                 for region in reference_crops(full_box):
-                    grids.append(pdq.downsample_64(crop(small, region.box)))
+                    grids.append(pdq.downsample_64_fast(crop(small, region.box)))
                     stamps.append(frame.timestamp)
                     views.append(View.REGION)
         hashes, qualities = pdq.hash_grids(np.stack(grids))
@@ -209,8 +217,18 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
             candidates: list[tuple[View, npt.NDArray[np.uint8], bool]] = [(View.FULL, luma, True)]
             if active is not None:
                 candidates.append((View.ACTIVE, crop(luma, active), True))
+            if params.use_active:
+                own = frame_active_box(luma)
+                if own is not None and own != active:
+                    candidates.append((View.ACTIVE, crop(luma, own), True))
+                    picture = own
             if inner is not None and inner != active:
                 candidates.append((View.INNER, crop(luma, inner), False))
+            if params.use_inner:
+                candidates.extend(
+                    (region.view, crop(luma, region.box), False)
+                    for region in template_bands(picture)
+                )
             if params.use_regions:
                 candidates.extend(
                     (region.view, crop(luma, region.box), False) for region in sub_regions(picture)
@@ -218,7 +236,7 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
             for view, image, turn in candidates:
                 if turn:
                     turnable.append(len(grids))
-                grids.append(pdq.downsample_64(image))
+                grids.append(pdq.downsample_64_fast(image))
                 stamps.append(frame.timestamp)
                 views.append(view)
         stacked = np.stack(grids)
