@@ -1,0 +1,220 @@
+"""Durable jobs in SQL: claims, leases, heartbeats, backoff, dead jobs and retries.
+
+A claim locks the chosen row with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the
+whole claim runs under ``BEGIN IMMEDIATE``, which admits one writer at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from triage.errors import Conflict
+from triage.models import Job, JobKind, JobState, QueueStat, ReferenceStatus
+from triage.store import rows, rules
+from triage.store.sql.base import RUNNING, SqlBase
+from triage.store.tables import jobs, references
+
+
+class SqlJobs(SqlBase):
+    """Job operations; a hashing job's failure and retry also move its reference."""
+
+    async def _set_reference_failed(
+        self, conn: AsyncConnection, reference_id: str, *, failed: bool
+    ) -> None:
+        # A reference follows its hashing job: failed with it, pending again on retry.
+        before, after = (
+            (ReferenceStatus.PENDING, ReferenceStatus.FAILED)
+            if failed
+            else (ReferenceStatus.FAILED, ReferenceStatus.PENDING)
+        )
+        status = await conn.scalar(
+            select(references.c.status).where(references.c.id == reference_id)
+        )
+        if status == before.value:
+            await self._update_reference(conn, reference_id, status=after.value)
+
+    async def _reset_job(self, conn: AsyncConnection, job: Job) -> Job:
+        if job.kind is JobKind.HASH_REFERENCE:
+            await self._set_reference_failed(conn, job.target_id, failed=False)
+        return await self._save_job(
+            conn,
+            job.id,
+            state=JobState.QUEUED,
+            attempts=0,
+            run_after=self._now(),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+
+    async def _finish_failed(
+        self, conn: AsyncConnection, job: Job, state: JobState, error: str
+    ) -> Job:
+        if job.kind is JobKind.HASH_REFERENCE:
+            await self._set_reference_failed(conn, job.target_id, failed=True)
+        return await self._save_job(
+            conn, job.id, state=state, last_error=error, lease_owner=None, lease_expires_at=None
+        )
+
+    async def enqueue_job(
+        self,
+        kind: JobKind,
+        target_id: str,
+        *,
+        max_attempts: int = 5,
+        run_after: datetime | None = None,
+    ) -> Job:
+        async with self._tx() as conn:
+            return await self._insert_job(
+                conn, kind, target_id, max_attempts, run_after or self._now()
+            )
+
+    async def get_job(self, job_id: str) -> Job:
+        async with self._tx(read_only=True) as conn:
+            return await self._job(conn, job_id)
+
+    async def list_jobs(
+        self, *, states: Collection[JobState] | None = None, limit: int = 100
+    ) -> list[Job]:
+        query = select(jobs).order_by(jobs.c.created_at, jobs.c.id).limit(limit)
+        if states is not None:
+            query = query.where(jobs.c.state.in_([s.value for s in states]))
+        async with self._tx(read_only=True) as conn:
+            return [rows.job(row._mapping) for row in await conn.execute(query)]
+
+    async def claim_job(
+        self, worker_id: str, *, lease_seconds: float, kinds: Collection[JobKind] | None = None
+    ) -> Job | None:
+        kind_filter = jobs.c.kind.in_([k.value for k in kinds]) if kinds is not None else None
+        async with self._tx() as conn:
+            now = self._now()
+            expired = and_(jobs.c.state.in_(RUNNING), jobs.c.lease_expires_at <= now)
+            exhausted = select(jobs).where(expired, jobs.c.attempts >= jobs.c.max_attempts)
+            if kind_filter is not None:
+                exhausted = exhausted.where(kind_filter)
+            for stale in await conn.execute(exhausted.with_for_update(skip_locked=True)):
+                job = rows.job(stale._mapping)
+                error = rules.lease_expired_error(job.attempts, job.max_attempts)
+                await self._finish_failed(conn, job, JobState.DEAD, error)
+            due = (
+                select(jobs)
+                .where(
+                    or_(
+                        and_(jobs.c.state == JobState.QUEUED.value, jobs.c.run_after <= now),
+                        and_(expired, jobs.c.attempts < jobs.c.max_attempts),
+                    )
+                )
+                .order_by(jobs.c.run_after, jobs.c.created_at, jobs.c.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if kind_filter is not None:
+                due = due.where(kind_filter)
+            row = (await conn.execute(due)).first()
+            if row is None:
+                return None
+            job = rows.job(row._mapping)
+            return await self._save_job(
+                conn,
+                job.id,
+                state=job.kind.first_state,
+                attempts=job.attempts + 1,
+                lease_owner=worker_id,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                heartbeat_at=now,
+            )
+
+    async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:
+        async with self._tx() as conn:
+            await self._leased(conn, job_id, worker_id)
+            now = self._now()
+            return await self._save_job(
+                conn,
+                job_id,
+                heartbeat_at=now,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+            )
+
+    async def set_job_state(self, job_id: str, worker_id: str, state: JobState) -> Job:
+        rules.check_running_state(state)
+        async with self._tx() as conn:
+            await self._leased(conn, job_id, worker_id)
+            return await self._save_job(conn, job_id, state=state)
+
+    async def complete_job(self, job_id: str, worker_id: str) -> Job:
+        async with self._tx() as conn:
+            await self._leased(conn, job_id, worker_id)
+            return await self._save_job(
+                conn, job_id, state=JobState.DONE, lease_owner=None, lease_expires_at=None
+            )
+
+    async def fail_job(
+        self,
+        job_id: str,
+        worker_id: str,
+        error: str,
+        *,
+        retryable: bool,
+        backoff_base_seconds: float = 2.0,
+        backoff_max_seconds: float = 300.0,
+    ) -> Job:
+        async with self._tx() as conn:
+            job = await self._leased(conn, job_id, worker_id)
+            if not retryable:
+                return await self._finish_failed(conn, job, JobState.FAILED, error)
+            if job.attempts >= job.max_attempts:
+                return await self._finish_failed(conn, job, JobState.DEAD, error)
+            delay = rules.backoff_seconds(job.attempts, backoff_base_seconds, backoff_max_seconds)
+            return await self._save_job(
+                conn,
+                job_id,
+                state=JobState.QUEUED,
+                last_error=error,
+                run_after=self._now() + timedelta(seconds=delay),
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+
+    async def release_job(self, job_id: str, worker_id: str) -> Job:
+        async with self._tx() as conn:
+            job = await self._leased(conn, job_id, worker_id)
+            return await self._save_job(
+                conn,
+                job_id,
+                state=JobState.QUEUED,
+                attempts=max(job.attempts - 1, 0),
+                run_after=self._now(),
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+
+    async def retry_job(self, job_id: str) -> Job:
+        async with self._tx() as conn:
+            job = await self._job(conn, job_id, lock=True)
+            if job.state not in rules.RETRYABLE_JOB_STATES:
+                raise Conflict(f"job {job_id} is {job.state}; only failed or dead jobs are retried")
+            return await self._reset_job(conn, job)
+
+    async def queue_stats(self) -> list[QueueStat]:
+        async with self._tx(read_only=True) as conn:
+            now = self._now()
+            result = await conn.execute(
+                select(jobs.c.state, func.count(), func.min(jobs.c.created_at)).group_by(
+                    jobs.c.state
+                )
+            )
+            by_state = {JobState(state): (int(count), oldest) for state, count, oldest in result}
+        stats = []
+        for state in JobState:
+            count, oldest = by_state.get(state, (0, None))
+            stats.append(
+                QueueStat(
+                    state=state,
+                    count=count,
+                    oldest_age_seconds=(now - oldest).total_seconds() if oldest else None,
+                )
+            )
+        return stats
