@@ -1,0 +1,127 @@
+"""The in-process store's state: dictionaries, counters, the clock and shared helpers.
+
+Each method runs without awaiting, so under asyncio every call is atomic, like a transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from triage.errors import InvalidInput, LeaseLost, NotFound
+from triage.models import (
+    ApiKey,
+    AuditEntry,
+    Job,
+    JobKind,
+    JobState,
+    Media,
+    Reference,
+    Referral,
+    Result,
+    ReviewItem,
+    Submission,
+    Suppression,
+)
+from triage.store import rules
+from triage.store.rules import Clock
+
+
+class MemoryBase:
+    """Every table as a dictionary, with the helpers every concern shares."""
+
+    def __init__(self, *, clock: Clock = rules.utc_now) -> None:
+        self._now = clock
+        self._keys: dict[str, ApiKey] = {}
+        self._key_by_digest: dict[str, str] = {}
+        self._references: dict[str, Reference] = {}
+        self._reference_hashes: dict[str, str | None] = {}
+        self._hashlist_version = 0
+        self._media: dict[str, Media] = {}
+        self._media_by_url: dict[str, str] = {}
+        self._submissions: dict[str, Submission] = {}
+        self._submission_by_idempotency: dict[tuple[str, str], str] = {}
+        self._jobs: dict[str, Job] = {}
+        self._media_job: dict[str, str] = {}
+        self._results: dict[str, Result] = {}
+        self._query_hashes: dict[str, str] = {}
+        self._cursors = {"results": 0, "referrals": 0, "audit": 0}
+        self._referrals: list[Referral] = []
+        self._referral_subjects: set[str] = set()
+        self._sink_cursors: dict[str, int] = {}
+        self._review_items: dict[str, ReviewItem] = {}
+        self._suppressions: list[Suppression] = []
+        self._audit: list[AuditEntry] = []
+
+    async def migrate(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+    def _bump_version(self) -> int:
+        self._hashlist_version += 1
+        return self._hashlist_version
+
+    def _reference(self, reference_id: str) -> Reference:
+        reference = self._references.get(reference_id)
+        if reference is None:
+            raise NotFound(f"no reference {reference_id}")
+        return reference
+
+    def _update_reference(self, reference: Reference, **changes: object) -> Reference:
+        changes.update(updated_at=self._now(), version=self._bump_version())
+        updated = reference.model_copy(update=changes)
+        self._references[reference.id] = updated
+        return updated
+
+    def _next(self, sequence: str) -> int:
+        self._cursors[sequence] += 1
+        return self._cursors[sequence]
+
+    def _new_job(
+        self, kind: JobKind, target_id: str, max_attempts: int, run_after: datetime
+    ) -> Job:
+        if max_attempts < 1:
+            raise InvalidInput(f"max_attempts must be at least 1, got {max_attempts}")
+        now = self._now()
+        job = Job(
+            id=rules.new_id("job"),
+            kind=kind,
+            target_id=target_id,
+            state=JobState.QUEUED,
+            attempts=0,
+            max_attempts=max_attempts,
+            run_after=run_after,
+            created_at=now,
+            updated_at=now,
+        )
+        self._jobs[job.id] = job
+        return job
+
+    def _save(self, job: Job, **changes: object) -> Job:
+        changes["updated_at"] = self._now()
+        updated = job.model_copy(update=changes)
+        self._jobs[job.id] = updated
+        return updated
+
+    def _job(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        return job
+
+    def _leased(self, job_id: str, worker_id: str) -> Job:
+        job = self._job(job_id)
+        if not job.state.running or job.lease_owner != worker_id:
+            raise LeaseLost(f"worker {worker_id} does not hold job {job_id} ({job.state})")
+        return job
+
+    def _is_suppressed(self, sha256: str | None, query_hashes_sha256: str) -> bool:
+        return any(
+            (sha256 is not None and s.sha256 == sha256)
+            or s.query_hashes_sha256 == query_hashes_sha256
+            for s in self._suppressions
+        )

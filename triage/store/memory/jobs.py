@@ -1,0 +1,167 @@
+"""Durable-job semantics in memory: leases, heartbeats, backoff, dead jobs, retries."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+from triage.errors import Conflict
+from triage.models import Job, JobKind, JobState, QueueStat, ReferenceStatus
+from triage.store import rules
+from triage.store.memory.base import MemoryBase
+
+
+class MemoryJobs(MemoryBase):
+    """Job operations; a hashing job's failure and retry also move its reference."""
+
+    def _reset_job(self, job: Job) -> Job:
+        if job.kind is JobKind.HASH_REFERENCE:
+            self._set_reference_failed(job.target_id, failed=False)
+        return self._save(
+            job,
+            state=JobState.QUEUED,
+            attempts=0,
+            run_after=self._now(),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+
+    def _set_reference_failed(self, reference_id: str, *, failed: bool) -> None:
+        # A reference follows its hashing job: failed with it, pending again on retry.
+        reference = self._references.get(reference_id)
+        before, after = (
+            (ReferenceStatus.PENDING, ReferenceStatus.FAILED)
+            if failed
+            else (ReferenceStatus.FAILED, ReferenceStatus.PENDING)
+        )
+        if reference is not None and reference.status is before:
+            self._update_reference(reference, status=after)
+
+    def _finish_failed(self, job: Job, state: JobState, error: str) -> Job:
+        if job.kind is JobKind.HASH_REFERENCE:
+            self._set_reference_failed(job.target_id, failed=True)
+        return self._save(
+            job, state=state, last_error=error, lease_owner=None, lease_expires_at=None
+        )
+
+    async def enqueue_job(
+        self,
+        kind: JobKind,
+        target_id: str,
+        *,
+        max_attempts: int = 5,
+        run_after: datetime | None = None,
+    ) -> Job:
+        return self._new_job(kind, target_id, max_attempts, run_after or self._now())
+
+    async def get_job(self, job_id: str) -> Job:
+        return self._job(job_id)
+
+    async def list_jobs(
+        self, *, states: Collection[JobState] | None = None, limit: int = 100
+    ) -> list[Job]:
+        jobs = [job for job in self._jobs.values() if states is None or job.state in states]
+        return jobs[:limit]
+
+    async def claim_job(
+        self, worker_id: str, *, lease_seconds: float, kinds: Collection[JobKind] | None = None
+    ) -> Job | None:
+        now = self._now()
+        due: list[Job] = []
+        for job in list(self._jobs.values()):
+            if kinds is not None and job.kind not in kinds:
+                continue
+            expired = (
+                job.state.running
+                and job.lease_expires_at is not None
+                and job.lease_expires_at <= now
+            )
+            if expired and job.attempts >= job.max_attempts:
+                self._finish_failed(
+                    job, JobState.DEAD, rules.lease_expired_error(job.attempts, job.max_attempts)
+                )
+            elif expired or (job.state is JobState.QUEUED and job.run_after <= now):
+                due.append(job)
+        if not due:
+            return None
+        job = min(due, key=lambda j: (j.run_after, j.created_at))
+        return self._save(
+            job,
+            state=job.kind.first_state,
+            attempts=job.attempts + 1,
+            lease_owner=worker_id,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            heartbeat_at=now,
+        )
+
+    async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:
+        job = self._leased(job_id, worker_id)
+        now = self._now()
+        return self._save(
+            job, heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds)
+        )
+
+    async def set_job_state(self, job_id: str, worker_id: str, state: JobState) -> Job:
+        rules.check_running_state(state)
+        return self._save(self._leased(job_id, worker_id), state=state)
+
+    async def complete_job(self, job_id: str, worker_id: str) -> Job:
+        job = self._leased(job_id, worker_id)
+        return self._save(job, state=JobState.DONE, lease_owner=None, lease_expires_at=None)
+
+    async def fail_job(
+        self,
+        job_id: str,
+        worker_id: str,
+        error: str,
+        *,
+        retryable: bool,
+        backoff_base_seconds: float = 2.0,
+        backoff_max_seconds: float = 300.0,
+    ) -> Job:
+        job = self._leased(job_id, worker_id)
+        if not retryable:
+            return self._finish_failed(job, JobState.FAILED, error)
+        if job.attempts >= job.max_attempts:
+            return self._finish_failed(job, JobState.DEAD, error)
+        delay = rules.backoff_seconds(job.attempts, backoff_base_seconds, backoff_max_seconds)
+        return self._save(
+            job,
+            state=JobState.QUEUED,
+            last_error=error,
+            run_after=self._now() + timedelta(seconds=delay),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+
+    async def release_job(self, job_id: str, worker_id: str) -> Job:
+        job = self._leased(job_id, worker_id)
+        return self._save(
+            job,
+            state=JobState.QUEUED,
+            attempts=max(job.attempts - 1, 0),
+            run_after=self._now(),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+
+    async def retry_job(self, job_id: str) -> Job:
+        job = self._job(job_id)
+        if job.state not in rules.RETRYABLE_JOB_STATES:
+            raise Conflict(f"job {job_id} is {job.state}; only failed or dead jobs are retried")
+        return self._reset_job(job)
+
+    async def queue_stats(self) -> list[QueueStat]:
+        now = self._now()
+        stats = []
+        for state in JobState:
+            jobs = [job for job in self._jobs.values() if job.state is state]
+            oldest = min((job.created_at for job in jobs), default=None)
+            stats.append(
+                QueueStat(
+                    state=state,
+                    count=len(jobs),
+                    oldest_age_seconds=(now - oldest).total_seconds() if oldest else None,
+                )
+            )
+        return stats

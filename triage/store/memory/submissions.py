@@ -1,0 +1,260 @@
+"""Submissions, media and results in memory, deduplicated like the SQL store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from triage.errors import NotFound
+from triage.models import (
+    FetchEvidence,
+    JobKind,
+    MatchEvidence,
+    Media,
+    QueryHashes,
+    Result,
+    Submission,
+    SubmissionDetail,
+    SubmitOutcome,
+    Verdict,
+    text_sha256,
+)
+from triage.store import rules
+from triage.store.memory.jobs import MemoryJobs
+from triage.store.memory.outbox import MemoryOutbox
+
+
+class MemorySubmissions(MemoryJobs, MemoryOutbox):
+    """Submissions, media and results; a verdict writes its referral or review item."""
+
+    def _replay(self, key_id: str, idempotency_key: str | None) -> SubmitOutcome | None:
+        if idempotency_key is None:
+            return None
+        submission_id = self._submission_by_idempotency.get((key_id, idempotency_key))
+        if submission_id is None:
+            return None
+        return SubmitOutcome(
+            submission=self._submissions[submission_id], replayed=True, deduplicated=False
+        )
+
+    def _requeue_if_failed(self, media_id: str) -> None:
+        job = self._jobs[self._media_job[media_id]]
+        if job.state in rules.RETRYABLE_JOB_STATES:
+            self._reset_job(job)
+
+    def _new_submission(
+        self,
+        *,
+        media_id: str,
+        url: str | None,
+        upload_filename: str | None,
+        key_id: str,
+        note: str | None,
+        external_id: str | None,
+        idempotency_key: str | None,
+        deduplicated: bool,
+    ) -> SubmitOutcome:
+        submission = Submission(
+            id=rules.new_id("sub"),
+            url=url,
+            upload_filename=upload_filename,
+            note=note,
+            external_id=external_id,
+            idempotency_key=idempotency_key,
+            key_id=key_id,
+            media_id=media_id,
+            created_at=self._now(),
+        )
+        self._submissions[submission.id] = submission
+        if idempotency_key is not None:
+            self._submission_by_idempotency[(key_id, idempotency_key)] = submission.id
+        return SubmitOutcome(submission=submission, replayed=False, deduplicated=deduplicated)
+
+    def _new_media(
+        self, *, url: str | None, upload_path: str | None, sha256: str | None, max_attempts: int
+    ) -> Media:
+        now = self._now()
+        media = Media(
+            id=rules.new_id("med"), url=url, upload_path=upload_path, sha256=sha256, created_at=now
+        )
+        self._media[media.id] = media
+        if url is not None:
+            self._media_by_url[url] = media.id
+        job = self._new_job(JobKind.PROCESS_MEDIA, media.id, max_attempts, now)
+        self._media_job[media.id] = job.id
+        return media
+
+    async def create_submission(
+        self,
+        *,
+        url: str,
+        key_id: str,
+        note: str | None = None,
+        external_id: str | None = None,
+        idempotency_key: str | None = None,
+        max_attempts: int = 5,
+    ) -> SubmitOutcome:
+        replay = self._replay(key_id, idempotency_key)
+        if replay is not None:
+            return replay
+        media_id = self._media_by_url.get(url)
+        deduplicated = media_id is not None
+        if media_id is None:
+            media_id = self._new_media(
+                url=url, upload_path=None, sha256=None, max_attempts=max_attempts
+            ).id
+        else:
+            self._requeue_if_failed(media_id)
+        return self._new_submission(
+            media_id=media_id,
+            url=url,
+            upload_filename=None,
+            key_id=key_id,
+            note=note,
+            external_id=external_id,
+            idempotency_key=idempotency_key,
+            deduplicated=deduplicated,
+        )
+
+    async def create_upload_submission(
+        self,
+        *,
+        upload_path: str,
+        sha256: str,
+        upload_filename: str | None,
+        key_id: str,
+        note: str | None = None,
+        external_id: str | None = None,
+        idempotency_key: str | None = None,
+        max_attempts: int = 5,
+    ) -> SubmitOutcome:
+        replay = self._replay(key_id, idempotency_key)
+        if replay is not None:
+            return replay
+        existing = self._canonical_by_sha256(sha256)
+        if existing is None:
+            media_id = self._new_media(
+                url=None, upload_path=upload_path, sha256=sha256, max_attempts=max_attempts
+            ).id
+        else:
+            media_id = existing.id
+            self._requeue_if_failed(media_id)
+        return self._new_submission(
+            media_id=media_id,
+            url=None,
+            upload_filename=upload_filename,
+            key_id=key_id,
+            note=note,
+            external_id=external_id,
+            idempotency_key=idempotency_key,
+            deduplicated=existing is not None,
+        )
+
+    def _canonical_by_sha256(self, sha256: str) -> Media | None:
+        """The earliest media with this content that is not itself a copy."""
+        for media in self._media.values():
+            if media.sha256 == sha256 and media.same_as is None:
+                return media
+        return None
+
+    async def get_submission(self, submission_id: str) -> SubmissionDetail:
+        submission = self._submissions.get(submission_id)
+        if submission is None:
+            raise NotFound(f"no submission {submission_id}")
+        media = self._media[submission.media_id]
+        shared_id = media.same_as or media.id
+        return SubmissionDetail(
+            submission=submission,
+            media=media,
+            job=self._jobs[self._media_job[shared_id]],
+            result=self._results.get(shared_id),
+        )
+
+    async def get_media(self, media_id: str) -> Media:
+        media = self._media.get(media_id)
+        if media is None:
+            raise NotFound(f"no media {media_id}")
+        return media
+
+    async def link_media_by_sha256(self, media_id: str, evidence: FetchEvidence) -> Media | None:
+        media = await self.get_media(media_id)
+        earlier = next(
+            (
+                other
+                for other in self._media.values()
+                if other.sha256 == evidence.sha256
+                and other.same_as is None
+                and other.id != media_id
+                and other.id in self._results
+            ),
+            None,
+        )
+        linked = media.model_copy(
+            update={
+                "sha256": evidence.sha256,
+                "evidence": evidence,
+                "same_as": earlier.id if earlier is not None else None,
+            }
+        )
+        self._media[media_id] = linked
+        if earlier is not None:
+            shared = self._results[earlier.id]
+            if shared.verdict is Verdict.CONFIRMED and not shared.suppressed and shared.best:
+                self._refer(linked, shared.best)
+        return earlier
+
+    async def record_result(
+        self,
+        media_id: str,
+        *,
+        verdict: Verdict,
+        matches: Sequence[MatchEvidence],
+        query_hashes: str,
+        job_id: str | None = None,
+        worker_id: str | None = None,
+    ) -> Result:
+        media = await self.get_media(media_id)
+        if job_id is not None:
+            self._leased(job_id, worker_id or "")
+        suppressed = self._is_suppressed(media.sha256, text_sha256(query_hashes))
+        result = Result(
+            media_id=media_id,
+            verdict=verdict,
+            matches=tuple(matches),
+            created_at=self._now(),
+            suppressed=suppressed,
+            cursor=self._next("results"),
+        )
+        if job_id is not None:
+            await self.complete_job(job_id, worker_id or "")
+        self._results[media_id] = result
+        self._query_hashes[media_id] = query_hashes
+        best = result.best
+        if not suppressed and best is not None:
+            if result.verdict is Verdict.CONFIRMED:
+                self._refer_with_copies(media, best)
+            elif result.verdict is Verdict.REVIEW:
+                self._open_review(media, best)
+        return result
+
+    async def get_result(self, media_id: str) -> Result | None:
+        media = await self.get_media(media_id)
+        return self._results.get(media.same_as or media.id)
+
+    async def get_query_hashes(self, media_id: str) -> str | None:
+        media = await self.get_media(media_id)
+        return self._query_hashes.get(media.same_as or media.id)
+
+    async def list_query_hashes(
+        self, *, since: datetime, after_media_id: str | None = None, limit: int = 100
+    ) -> list[QueryHashes]:
+        found = sorted(
+            (
+                QueryHashes(media_id=media_id, query_hashes=record, created_at=result.created_at)
+                for media_id, record in self._query_hashes.items()
+                if (result := self._results[media_id]).created_at >= since
+                and (after_media_id is None or media_id > after_media_id)
+            ),
+            key=lambda q: q.media_id,
+        )
+        return found[:limit]
