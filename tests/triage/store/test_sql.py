@@ -74,6 +74,15 @@ async def test_migrations_reach_the_single_head(sql_url: str, clock: FakeClock) 
         await store.close()
 
 
+async def test_unknown_revision_is_a_store_error(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'triage.sqlite3'}")
+    try:
+        with pytest.raises(StoreError, match="9999"):
+            await store.migrate("9999")
+    finally:
+        await store.close()
+
+
 async def test_concurrent_migrations_on_a_new_database_both_succeed(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'triage.sqlite3'}"
     stores = [open_store(url), open_store(url)]

@@ -14,6 +14,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.util.exc import CommandError
 from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,12 +59,15 @@ class SqlBase:
 
     async def migrate(self, revision: str = "head") -> None:
         """Upgrade the schema to `revision` (default: the newest); never downgrades."""
-        async with self._tx() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
-                )
-            await conn.run_sync(_run_alembic_upgrade, revision)
+        try:
+            async with self._tx() as conn:
+                if conn.dialect.name == "postgresql":
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+                    )
+                await conn.run_sync(_run_alembic_upgrade, revision)
+        except CommandError as exc:
+            raise StoreError(f"cannot migrate to {revision}: {exc}") from exc
 
     async def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""
