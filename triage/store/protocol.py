@@ -296,7 +296,9 @@ class Store(Protocol):
 
         Retryable with attempts left: back to `queued`, due after
         min(backoff_max, backoff_base * 2 ** (attempts - 1)) seconds. Retryable with none
-        left: `dead`. Not retryable: `failed`. `LeaseLost` if not held by the worker.
+        left: `dead`. Not retryable: `failed`. A `hash_reference` job that ends `failed` or
+        `dead` takes its pending reference to `failed` with it. `LeaseLost` if not held by the
+        worker.
         """
 
     async def release_job(self, job_id: str, worker_id: str) -> Job:
@@ -305,7 +307,8 @@ class Store(Protocol):
 
     async def retry_job(self, job_id: str) -> Job:
         """Queue a `dead` or `failed` job again with its attempts reset (the last error is
-        kept until the next failure). `Conflict` in any other state; `NotFound`."""
+        kept until the next failure); a failed reference it hashes is `pending` again.
+        `Conflict` in any other state; `NotFound`."""
 
     async def queue_stats(self) -> list[QueueStat]:
         """One entry per job state, every state listed (count 0 and age None when empty)."""
