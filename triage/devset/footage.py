@@ -19,17 +19,17 @@ def _encode(out: Path, crf: str = REFERENCE_CRF) -> list[str]:
     return [*ENCODE_ARGS, "-crf", crf, "-r", str(FRAME_RATE), "-y", str(out)]
 
 
-def _fit_filter() -> str:
-    long_side = f"{MAX_SIDE}/max(iw,ih)"
+def _fit_filter(max_side: int = MAX_SIDE) -> str:
+    long_side = f"{max_side}/max(iw,ih)"
     return (
         f"scale=w='trunc(min(1,{long_side})*iw/2)*2':h='trunc(min(1,{long_side})*ih/2)*2',setsar=1"
     )
 
 
-def cut(source: Path, out: Path, start: float, seconds: float) -> Clip:
-    """`seconds` of `source` from `start`, re-encoded at most MAX_SIDE on its long side."""
+def cut(source: Path, out: Path, start: float, seconds: float, max_side: int = MAX_SIDE) -> Clip:
+    """`seconds` of `source` from `start`, re-encoded at most `max_side` on its long side."""
     run(["ffmpeg", "-v", "error", "-nostdin", "-ss", f"{start:.3f}", "-i", str(source),
-         "-t", f"{seconds:.3f}", "-vf", _fit_filter(), *_encode(out)])  # fmt: skip
+         "-t", f"{seconds:.3f}", "-vf", _fit_filter(max_side), *_encode(out)])  # fmt: skip
     return probe(out)
 
 

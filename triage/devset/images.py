@@ -25,13 +25,13 @@ def _color(rng: np.random.Generator) -> tuple[int, int, int]:
 def texture(rng: np.random.Generator, width: int, height: int) -> Image:
     """Coloured noise summed over several scales: cloud- or terrain-like, full of detail."""
     out: npt.NDArray[np.float64] = np.zeros((height, width, 3), np.float64)
-    for octave in range(5):
+    for octave in range(7):  # down to fine grain, so pans over it keep PDQ detail
         cells = 4 * 2**octave
         small = rng.standard_normal((max(2, height * cells // width), cells, 3)).astype(np.float32)
         layer: npt.NDArray[np.float64] = cv2.resize(
             small, (width, height), interpolation=cv2.INTER_CUBIC
         ).astype(np.float64)
-        out += layer / 1.7**octave
+        out += layer / 1.35**octave
     out -= out.min()
     out *= 255.0 / max(float(out.max()), 1e-6)
     tint = rng.uniform(0.4, 1.0, size=3)

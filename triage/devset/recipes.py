@@ -193,7 +193,8 @@ def compilation(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tu
 
 
 def speed(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[Stream, str]:
-    factor = _u(rng, 0.8, 1.25)
+    # Away from 1.0: a speed change the matcher must see, within 0.8x-1.25x.
+    factor = _u(rng, 0.8, 0.93) if rng.random() < 0.5 else _u(rng, 1.07, 1.25)
     filters = f"setpts=PTS/{factor:.4f}"
     return g.apply(s, filters, duration=s.duration / factor), f"speed {factor:.2f}x"
 

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from triage.devset.build import build, plan_edits, plan_footage
+from triage.devset.ffmpeg import DevsetError
+from triage.devset.recipes import FAMILIES
+
+
+def test_every_family_gets_distinct_references_and_negatives_expect_nothing() -> None:
+    rng = np.random.default_rng(0)
+    references, unrelated, hard = plan_footage(rng, Path("sources"))
+    edits = plan_edits(rng, references, unrelated, hard, per_family=3)
+    for family in FAMILIES:
+        bases = [base for base, _, fam, _, _ in edits if fam == family]
+        assert len(bases) == 3 and len(set(bases)) == 3
+    negatives = [e for e in edits if e[2] in ("unrelated", "hard_negative")]
+    assert negatives and all(expect is None for _, _, _, expect, _ in negatives)
+    assert all(is_hard == (fam == "hard_negative") for _, _, fam, _, is_hard in edits)
+    ids = [f.id for f in [*references, *unrelated, *hard]]
+    assert len(ids) == len(set(ids))
+    assert 8 <= len(references) <= 12
+    assert all(f.family == "hard_negative" for f in hard)
+
+
+def test_plan_depends_only_on_the_seed() -> None:
+    def plan(seed: int) -> list[tuple[str, str, str, str | None, bool]]:
+        rng = np.random.default_rng(seed)
+        return plan_edits(rng, *plan_footage(rng, Path("s")), per_family=2)
+
+    assert plan(5) == plan(5)
+    assert plan(5) != plan(6)
+
+
+def test_missing_sources_are_named(tmp_path: Path) -> None:
+    with pytest.raises(DevsetError, match=r"te-chair-orig-22-sd-bar\.mp4"):
+        build(tmp_path / "out", tmp_path, progress=False)
