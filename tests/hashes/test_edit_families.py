@@ -1,0 +1,178 @@
+"""Each failure mode of edited re-uploads, built in the test from the shared clips.
+
+Short cuts of the source clips are the references; every query is made with the recipe of its
+edit family from the development set (fixed seeds), hashed and matched like any submission,
+and must end `confirmed` on the right reference, or `none` for hard negatives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hashes.index import ExactIndex
+from hashes.matcher import Matcher
+from hashes.policy import Verdict, VerdictPolicy
+from hashes.types import VideoMatch
+from hashes.video import QueryParams, hash_query, hash_reference
+from triage.config import load_settings
+from triage.devset import footage, images
+from triage.devset.ffmpeg import Clip, run
+from triage.devset.graph import Graph
+from triage.devset.recipes import FAMILIES, Context
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# (reference id, source clip, start, seconds): short, small cuts keep the file fast.
+CUTS = (
+    ("chair", "te-chair-orig-22-sd-bar.mp4", 0.0, 4.0),
+    ("doorknob", "te-doorknob-hd-no-bar.mp4", 0.0, 4.0),
+    ("pattern", "te-pattern-longer-no-bar.mp4", 0.0, 3.5),
+)
+MAX_SIDE = 480
+
+
+@dataclass(frozen=True)
+class EditBench:
+    folder: Path
+    references: dict[str, Clip]
+    filler: Clip
+    hard_segment: Clip
+    matcher: Matcher
+    policy: VerdictPolicy
+    query_params: QueryParams
+
+    def matches(self, path: Path) -> list[VideoMatch]:
+        return self.matcher.match(hash_query(path, self.query_params))
+
+
+@pytest.fixture(scope="session")
+def edit_bench(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> EditBench:
+    folder = tmp_path_factory.mktemp("edit-families")
+    sources = shared_data / "sources"
+    references = {
+        name: footage.cut(sources / source, folder / f"ref-{name}.mp4", start, seconds, MAX_SIDE)
+        for name, source, start, seconds in CUTS
+    }
+    # The same recording as `chair`, but a stretch the reference does not contain.
+    hard_segment = footage.cut(
+        sources / CUTS[0][1], folder / "chair-later.mp4", 15.0, 4.0, MAX_SIDE
+    )
+    rng = np.random.default_rng(5)
+    filler = footage.pan(images.scene(rng, 1000, 700), folder / "filler.mp4", (480, 270), 4.0,
+                         rng)  # fmt: skip
+    index = ExactIndex()
+    for name, clip in references.items():
+        index.add(name, hash_reference(clip.path))
+    settings = load_settings(REPO_ROOT / "config.yaml", environ={}).match
+    return EditBench(
+        folder=folder,
+        references=references,
+        filler=filler,
+        hard_segment=hard_segment,
+        matcher=Matcher(index),
+        policy=VerdictPolicy(settings.confirm_at, settings.review_at),
+        query_params=QueryParams(fps=settings.query_fps),
+    )
+
+
+def _edited(bench: EditBench, family: str, reference: str, seed: int) -> tuple[Path, str]:
+    out = bench.folder / f"{family}-{reference}-{seed}.mp4"
+    graph = Graph(bench.folder)
+    stream = graph.clip(bench.references[reference])
+    rng = np.random.default_rng(seed)
+    edited, description = FAMILIES[family](graph, stream, rng, Context([bench.filler]))
+    run(graph.command(edited, out))
+    return out, description
+
+
+def _describe(matches: list[VideoMatch]) -> str:
+    return ", ".join(f"{m.reference_id}={m.score:.3f}" for m in matches[:3]) or "no match"
+
+
+def _assert_confirmed(bench: EditBench, path: Path, expected: str, what: str) -> None:
+    matches = bench.matches(path)
+    best = matches[0] if matches else None
+    verdict = bench.policy.decide(best.score if best else None)
+    assert best is not None and best.reference_id == expected and verdict is Verdict.CONFIRMED, (
+        f"{what}: verdict {verdict.value}, scores {_describe(matches)}"
+    )
+
+
+def _assert_none(bench: EditBench, path: Path, what: str) -> None:
+    matches = bench.matches(path)
+    verdict = bench.policy.decide(matches[0].score if matches else None)
+    assert verdict is Verdict.NONE, f"{what}: verdict {verdict.value}, scores {_describe(matches)}"
+
+
+CASES = [
+    # Geometry: borders and padding, blurred background, mirror, quarter turns.
+    ("letterbox", "chair", 1),
+    ("letterbox", "doorknob", 2),
+    ("letterbox", "pattern", 4),
+    ("letterbox", "chair", 3),  # padding on every side
+    ("blurred_bg", "chair", 1),
+    ("hflip", "doorknob", 1),
+    ("hflip", "pattern", 1),
+    ("rotate90", "chair", 1),
+    ("rotate90", "doorknob", 2),
+    # Overlays.
+    ("logo_overlay", "pattern", 1),
+    # Time: excerpts, compilations, speed and frame-rate changes.
+    ("excerpt", "chair", 1),
+    ("compilation", "chair", 1),
+    ("compilation", "pattern", 2),
+    ("speed", "chair", 1),
+    ("speed", "doorknob", 3),
+    ("fps_change", "chair", 2),
+    # Picture changes the geometry leaves alone.
+    ("color", "pattern", 1),
+    ("noise", "chair", 1),
+]
+
+
+@pytest.mark.parametrize(("family", "reference", "seed"), CASES)
+def test_edited_copy_is_confirmed_on_its_reference(
+    edit_bench: EditBench, family: str, reference: str, seed: int
+) -> None:
+    path, description = _edited(edit_bench, family, reference, seed)
+    _assert_confirmed(edit_bench, path, reference, f"{family} of {reference} ({description})")
+
+
+def test_other_footage_of_the_same_recording_is_not_matched(edit_bench: EditBench) -> None:
+    _assert_none(edit_bench, edit_bench.hard_segment.path, "chair 15-19 s")
+
+
+def test_the_same_recording_letterboxed_is_not_matched(edit_bench: EditBench) -> None:
+    graph = Graph(edit_bench.folder)
+    stream = graph.clip(edit_bench.hard_segment)
+    edited, _ = FAMILIES["letterbox"](graph, stream, np.random.default_rng(1),
+                                      Context([edit_bench.filler]))  # fmt: skip
+    out = edit_bench.folder / "chair-later-letterbox.mp4"
+    run(graph.command(edited, out))
+    _assert_none(edit_bench, out, "chair 15-19 s letterboxed")
+
+
+LOW_INFORMATION = {
+    "black": ("color=c=black:s=480x270:r=30", ""),
+    "grey wall": ("color=c=0x7a7570:s=480x270:r=30", "noise=alls=5:allf=t"),
+    "test pattern": ("smptebars=s=480x270:r=30", ""),
+    "moving test pattern": ("testsrc2=s=480x270:r=30", ""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOW_INFORMATION))
+def test_low_information_frames_are_not_matched(edit_bench: EditBench, name: str) -> None:
+    source, filters = LOW_INFORMATION[name]
+    out = edit_bench.folder / f"low-{name.replace(' ', '-')}.mp4"
+    footage.generated(source, out, 3.0, filters)
+    _assert_none(edit_bench, out, name)
+
+
+def test_title_card_is_not_matched(edit_bench: EditBench) -> None:
+    card = images.title_card(np.random.default_rng(3), 480, 270)
+    out = footage.still(card, edit_bench.folder / "title.mp4", 3.0)
+    _assert_none(edit_bench, out.path, "title card")
