@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -30,6 +31,7 @@ from workers.service import WorkerService
 EXIT_OK = 0
 EXIT_INPUT_FAILED = 1
 EXIT_USAGE = 2
+CLI_ACTOR = "cli"
 
 _log = logging.getLogger("triage")
 
@@ -87,8 +89,14 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
         await _first_key_hint(store)
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        async with WorkerService(store, settings, slots=settings.jobs.in_process_workers) as svc:
-            app = create_app(store, settings, readiness={"index": lambda: svc.index.loaded})
+        slots = settings.jobs.in_process_workers
+        async with WorkerService(store, settings, slots=slots, primary=True) as svc:
+            app = create_app(
+                store,
+                settings,
+                readiness={"index": lambda: svc.index.loaded},
+                lookup=svc.pipeline.lookup,
+            )
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             try:
@@ -148,6 +156,12 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
 
     async def work(store: Store) -> int:
         key = await store.create_api_key(args.name, scopes, ApiKey.digest(token), hosts=hosts)
+        await store.append_audit(
+            actor=CLI_ACTOR,
+            action="key.create",
+            target=key.id,
+            details={"name": key.name, "scopes": sorted(scopes), "hosts": list(hosts or ())},
+        )
         print(token, flush=True)
         print(
             f"created key {key.id} ({', '.join(sorted(scopes))}); it is shown only once",
@@ -176,6 +190,7 @@ def _cmd_keys_list(args: argparse.Namespace) -> int:
 def _cmd_keys_revoke(args: argparse.Namespace) -> int:
     async def work(store: Store) -> int:
         key = await store.revoke_api_key(args.id)
+        await store.append_audit(actor=CLI_ACTOR, action="key.revoke", target=key.id)
         print(f"revoked {key.id} ({key.name})", file=sys.stderr)
         return EXIT_OK
 
@@ -206,8 +221,35 @@ def _cmd_jobs_list(args: argparse.Namespace) -> int:
 def _cmd_jobs_retry(args: argparse.Namespace) -> int:
     async def work(store: Store) -> int:
         job = await store.retry_job(args.id)
+        await store.append_audit(
+            actor=CLI_ACTOR,
+            action="job.retry",
+            target=job.id,
+            details={"kind": job.kind.value, "target_id": job.target_id},
+        )
         print(f"job {job.id} is {job.state} again", file=sys.stderr)
         return EXIT_OK
+
+    return asyncio.run(_with_store(load_settings(args.config), work))
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    async def work(store: Store) -> int:
+        after = args.after
+        while True:
+            entries = await store.list_audit(after=after, limit=500)
+            for entry in entries:
+                details = json.dumps(entry.details, sort_keys=True) if entry.details else ""
+                print(
+                    f"{entry.cursor}\t{entry.at:%Y-%m-%d %H:%M:%S}\t{entry.actor}\t"
+                    f"{entry.action}\t{entry.target or ''}\t{details}"
+                )
+            if len(entries) < 500:
+                return EXIT_OK
+            after = entries[-1].cursor
 
     return asyncio.run(_with_store(load_settings(args.config), work))
 
@@ -267,6 +309,13 @@ def _register_jobs(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     retry.set_defaults(handler=_cmd_jobs_retry)
 
 
+def _register_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = commands.add_parser("audit", help="print the audit log, oldest first")
+    _add_config(audit)
+    audit.add_argument("--after", type=int, default=0, help="only entries after this cursor")
+    audit.set_defaults(handler=_cmd_audit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="triage",
@@ -279,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     _register_service(commands)
     _register_keys(commands)
     _register_jobs(commands)
+    _register_audit(commands)
     return parser
 
 

@@ -71,10 +71,29 @@ worker_last_heartbeat_timestamp_seconds = Gauge(
     "Unix time of the last heartbeat sent by a worker of this process.",
 )
 workers_busy = Gauge("triage_workers_busy", "Worker slots of this process running a job.")
+referral_deliveries_total = Counter(
+    "triage_referral_deliveries_total",
+    "Referral delivery attempts, by sink and outcome (delivered, failed).",
+    ["sink", "outcome"],
+)
+referral_delivery_lag_seconds = Gauge(
+    "triage_referral_delivery_lag_seconds",
+    "Age of the oldest referral a sink has not delivered yet (0 when caught up).",
+    ["sink"],
+)
+review_queue_items = Gauge("triage_review_queue_items", "Review items awaiting a person.")
+retro_matches_total = Counter(
+    "triage_retro_matches_total",
+    "Stored queries that matched a newly added reference, by the verdict they got.",
+    ["verdict"],
+)
+lookups_total = Counter("triage_lookups_total", "Hash lookups answered, by verdict.", ["verdict"])
 
 
-def refresh_store_gauges(stats: list[QueueStat]) -> None:
-    """Set the queue gauges from `Store.queue_stats()`; states without jobs read 0."""
+def refresh_store_gauges(stats: list[QueueStat], open_review_items: int) -> None:
+    """Set the gauges that describe the store: the queue from `Store.queue_stats()` (states
+    without jobs read 0) and the review queue size."""
+    review_queue_items.set(open_review_items)
     for stat in stats:
         queue_jobs.labels(state=stat.state.value).set(stat.count)
         queue_oldest_job_age_seconds.labels(state=stat.state.value).set(

@@ -92,6 +92,28 @@ def failure_from_fetch(error: FetchError) -> JobFailure:
     return JobFailure(error.reason, str(error), retryable=retryable)
 
 
+def match_evidence(match: VideoMatch, label: str) -> MatchEvidence:
+    """What the store keeps of a match: scores, coverage and every aligned segment."""
+    return MatchEvidence(
+        reference_id=match.reference_id,
+        label=label,
+        score=match.score,
+        query_coverage=match.query_coverage,
+        reference_coverage=match.reference_coverage,
+        matched_seconds=match.matched_seconds,
+        segments=tuple(
+            SegmentEvidence(
+                query_start=s.query_start,
+                query_end=s.query_end,
+                reference_start=s.reference_start,
+                reference_end=s.reference_end,
+                score=s.score,
+            )
+            for s in match.segments
+        ),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Fetched:
     path: Path
@@ -163,11 +185,7 @@ class Pipeline:
         matches = await self._index.match(hashes)
         metrics.match_duration_seconds.observe(time.perf_counter() - started)
         verdict = self._policy.decide(matches[0].score if matches else None)
-        evidence = [
-            self._evidence(m)
-            for m in matches[:MAX_EVIDENCE_MATCHES]
-            if m.score >= self._policy.review_at
-        ]
+        evidence = self._evidence_for(matches)
         record = dumps_record(
             HashListEntry(reference_id=media.id, hashes=hashes, source=media.url or "upload")
         )
@@ -249,25 +267,17 @@ class Pipeline:
         )
         return _Fetched(path, evidence, downloaded=False)
 
-    def _evidence(self, match: VideoMatch) -> MatchEvidence:
-        return MatchEvidence(
-            reference_id=match.reference_id,
-            label=self._index.label(match.reference_id),
-            score=match.score,
-            query_coverage=match.query_coverage,
-            reference_coverage=match.reference_coverage,
-            matched_seconds=match.matched_seconds,
-            segments=tuple(
-                SegmentEvidence(
-                    query_start=s.query_start,
-                    query_end=s.query_end,
-                    reference_start=s.reference_start,
-                    reference_end=s.reference_end,
-                    score=s.score,
-                )
-                for s in match.segments
-            ),
-        )
+    async def lookup(self, hashes: VideoHashes) -> list[MatchEvidence]:
+        """Matches of query hashes (e.g. sent by a platform) at or above `review_at`."""
+        await self._index.sync()
+        return self._evidence_for(await self._index.match(hashes))
+
+    def _evidence_for(self, matches: list[VideoMatch]) -> list[MatchEvidence]:
+        return [
+            match_evidence(m, self._index.label(m.reference_id))
+            for m in matches[:MAX_EVIDENCE_MATCHES]
+            if m.score >= self._policy.review_at
+        ]
 
     # --- hash_reference -----------------------------------------------------------------------
 

@@ -11,13 +11,16 @@ from types import TracebackType
 
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
+from hashes.policy import VerdictPolicy
 from hashes.video import QueryParams, hash_query, hash_reference
 from triage.config import Settings
 from triage.store.protocol import Store
 from workers.fetch import fetch_media
 from workers.index_cache import LiveIndex
-from workers.pipeline import MediaTools, Pipeline
+from workers.pipeline import MediaTools, Pipeline, fetch_limits
+from workers.relay import WebhookRelay
 from workers.resolve import resolve_post_page
+from workers.retro import RetroMatcher
 from workers.runner import Runner
 
 GRACE_SECONDS = 20.0
@@ -32,21 +35,26 @@ def media_tools(settings: Settings) -> MediaTools:
     )
 
 
-def live_index(store: Store) -> LiveIndex:
+def live_index(store: Store, *, track_new: bool = False) -> LiveIndex:
     index = ExactIndex()
-    return LiveIndex(store, index, Matcher(index).match)
+    return LiveIndex(store, index, Matcher(index).match, track_new=track_new)
 
 
 class WorkerService:
-    """Owns the hashing processes; use as an async context manager around `run`."""
+    """Owns the hashing processes; use as an async context manager around `run`.
+
+    With `primary` (the `triage serve` process) it also delivers referrals to the webhook and
+    retro-matches new references; separate `triage worker` processes only run jobs.
+    """
 
     def __init__(
-        self, store: Store, settings: Settings, *, slots: int, index: LiveIndex | None = None
+        self, store: Store, settings: Settings, *, slots: int, primary: bool = False
     ) -> None:
         self.store = store
         self.settings = settings
         self.slots = slots
-        self.index = index or live_index(store)
+        self.primary = primary
+        self.index = live_index(store, track_new=primary)
         # Spawned, not forked: the parent runs an event loop and threads.
         self._executor = ProcessPoolExecutor(
             max_workers=max(1, slots), mp_context=multiprocessing.get_context("spawn")
@@ -64,12 +72,35 @@ class WorkerService:
     ) -> None:
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
 
+    def _relay(self) -> WebhookRelay | None:
+        referrals = self.settings.referrals
+        if referrals.webhook_url is None or referrals.webhook_secret is None:
+            return None
+        return WebhookRelay(
+            self.store,
+            referrals.webhook_url,
+            referrals.webhook_secret.get_secret_value(),
+            fetch_limits(self.settings),
+            poll_seconds=self.settings.jobs.poll_seconds,
+            backoff_base_seconds=self.settings.jobs.backoff_base_seconds,
+            backoff_max_seconds=self.settings.jobs.backoff_max_seconds,
+        )
+
     async def run(self, stop: asyncio.Event) -> None:
         """Sync the index and run the workers until `stop`; running jobs finish or go back."""
         self.settings.media_dir.mkdir(parents=True, exist_ok=True)
         await self.index.sync()
         async with asyncio.TaskGroup() as group:
             group.create_task(self.index.run(stop, poll_seconds=1.0))
+            if self.primary:
+                policy = VerdictPolicy(
+                    self.settings.match.confirm_at, self.settings.match.review_at
+                )
+                retro = RetroMatcher(self.store, self.index, policy, self.settings.retro_match_days)
+                group.create_task(retro.run(stop))
+                relay = self._relay()
+                if relay is not None:
+                    group.create_task(relay.run(stop))
             if self.slots > 0:
                 runner = Runner(
                     self.store,

@@ -16,11 +16,11 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from triage import metrics
 from triage.api.auth import authenticate
-from triage.api.context import CONTEXT, ApiContext, ReadinessCheck
+from triage.api.context import CONTEXT, ApiContext, LookupFunction, ReadinessCheck
 from triage.api.openapi import build_spec
 from triage.api.operation import Handler, Operation
-from triage.api.problems import Problem, problem_middleware
-from triage.api.routes import health, jobs, references, submissions
+from triage.api.problems import problem_middleware
+from triage.api.routes import audit, feeds, health, jobs, lookup, references, review, submissions
 from triage.config import Settings
 from triage.store.protocol import Store
 
@@ -36,6 +36,10 @@ def all_operations() -> list[Operation]:
         *submissions.OPERATIONS,
         *references.OPERATIONS,
         *jobs.OPERATIONS,
+        *feeds.OPERATIONS,
+        *lookup.OPERATIONS,
+        *review.OPERATIONS,
+        *audit.OPERATIONS,
         *health.OPERATIONS,
     ]
 
@@ -71,9 +75,11 @@ def create_app(
     settings: Settings,
     *,
     readiness: Mapping[str, ReadinessCheck] | None = None,
+    lookup: LookupFunction | None = None,
     rate_limit: str = DEFAULT_RATE_LIMIT,
 ) -> web.Application:
-    """The API over `store`. `readiness` adds named checks to `/readyz` (e.g. the index)."""
+    """The API over `store`. `readiness` adds named checks to `/readyz` (e.g. the index);
+    `lookup` matches hashes against the live hash list for `/v1/lookup`."""
     app = web.Application(
         middlewares=[_count_requests, problem_middleware], client_max_size=MAX_PLAIN_BODY_BYTES
     )
@@ -83,6 +89,7 @@ def create_app(
         limiter=MovingWindowRateLimiter(MemoryStorage()),
         rate=parse(rate_limit),
         readiness=dict(readiness or {}),
+        lookup=lookup,
     )
     operations = all_operations()
     for op in operations:

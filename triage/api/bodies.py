@@ -22,14 +22,28 @@ def describe_validation(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-async def read_json(request: web.Request, model: type[_M]) -> _M:
+async def read_capped(request: web.Request, max_bytes: int, too_large: Problem) -> bytes:
+    """The whole body, refusing with `too_large` as soon as it passes `max_bytes`."""
+    chunks: list[bytes] = []
+    size = 0
+    # StreamReader.read(n) may return less than n before the end: read to EOF.
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(
+    request: web.Request, model: type[_M], *, max_bytes: int = MAX_JSON_BYTES
+) -> _M:
     if request.content_type != "application/json":
         raise Problem(415, "expected application/json")
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise Problem(413, f"a JSON body may not exceed {MAX_JSON_BYTES} bytes")
-    raw = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise Problem(413, f"a JSON body may not exceed {MAX_JSON_BYTES} bytes")
+    too_large = Problem(413, f"a JSON body may not exceed {max_bytes} bytes")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise too_large
+    raw = await read_capped(request, max_bytes, too_large)
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:

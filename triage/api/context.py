@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from limits import RateLimitItem
 from limits.aio.strategies import RateLimiter
 
+from hashes.types import VideoHashes
 from triage.config import Settings
+from triage.models import MatchEvidence
 from triage.store.protocol import Store
 
 ReadinessCheck = Callable[[], bool]
+LookupFunction = Callable[[VideoHashes], Awaitable[list[MatchEvidence]]]
+"""Matches of query hashes against the live hash list, best first (from the composition root)."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class ApiContext:
     limiter: RateLimiter
     rate: RateLimitItem
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    lookup: LookupFunction | None = None
 
 
 CONTEXT = web.AppKey("context", ApiContext)

@@ -8,7 +8,15 @@ from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from triage.models import JobKind, JobState, ReferenceStatus, SubmissionStatus, Verdict
+from triage.models import (
+    JobKind,
+    JobState,
+    ReferenceStatus,
+    ReviewDecision,
+    ReviewState,
+    SubmissionStatus,
+    Verdict,
+)
 
 
 class _Body(BaseModel):
@@ -135,3 +143,94 @@ class JobView(BaseModel):
 class HealthView(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool] = Field(default_factory=dict)
+
+
+class ReferralView(BaseModel):
+    cursor: int
+    id: str = Field(description="The event id every delivery of this referral carries.")
+    media_id: str
+    url: str | None = Field(description="The URL to take down; null for an upload.")
+    host: str | None
+    sha256: str | None
+    reference_id: str
+    label: str
+    evidence: MatchEvidence
+    created_at: datetime
+
+
+class ReferralPage(BaseModel):
+    items: list[ReferralView]
+    next_cursor: int = Field(description="Pass as `after` to get what follows.")
+
+
+class MatchView(BaseModel):
+    cursor: int
+    media_id: str
+    url: str | None
+    host: str | None
+    sha256: str | None
+    verdict: Verdict
+    matches: list[MatchEvidence]
+    suppressed: bool
+    created_at: datetime
+
+
+class MatchPage(BaseModel):
+    items: list[MatchView]
+    next_cursor: int
+
+
+class FrameHashIn(_Body):
+    timestamp: float = Field(ge=0)
+    hash: str = Field(min_length=64, max_length=64, description="64 hex digits (PDQ).")
+    quality: int = Field(default=100, ge=0, le=100)
+
+
+class LookupRequest(_Body):
+    """PDQ frame hashes of a video, instead of the video itself."""
+
+    frames: list[FrameHashIn] = Field(min_length=1, max_length=200_000)
+
+
+class LookupResult(BaseModel):
+    verdict: Verdict
+    score: float | None
+    matches: list[MatchEvidence]
+
+
+class ReviewItemView(BaseModel):
+    id: str
+    media_id: str
+    url: str | None
+    sha256: str | None
+    reference_id: str | None
+    label: str | None
+    score: float | None
+    state: ReviewState
+    created_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+
+
+class ReviewList(BaseModel):
+    items: list[ReviewItemView]
+
+
+class ReviewDecisionIn(_Body):
+    decision: ReviewDecision
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class AuditEntryView(BaseModel):
+    cursor: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryView]
+    next_cursor: int

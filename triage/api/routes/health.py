@@ -14,6 +14,8 @@ from triage.api.operation import Operation
 from triage.api.schemas import HealthView
 from triage.errors import TriageError
 
+MAX_REVIEW_COUNT = 100_000
+
 
 async def healthz(request: web.Request) -> web.Response:
     return send(HealthView(status="ok"))
@@ -38,7 +40,9 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics_page(request: web.Request) -> web.Response:
     # Without the store, the scrape still shows what this process counted.
     with contextlib.suppress(TriageError):
-        metrics.refresh_store_gauges(await context(request).store.queue_stats())
+        store = context(request).store
+        review = await store.list_review_items(limit=MAX_REVIEW_COUNT)
+        metrics.refresh_store_gauges(await store.queue_stats(), len(review))
     response = web.Response(body=generate_latest(REGISTRY))
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response

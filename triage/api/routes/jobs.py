@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
+from triage.api.auth import current_key
 from triage.api.bodies import send
 from triage.api.context import context
 from triage.api.operation import Operation, Param
@@ -45,7 +46,14 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 
 async def retry_job(request: web.Request) -> web.Response:
-    job = await context(request).store.retry_job(request.match_info["id"])
+    store = context(request).store
+    job = await store.retry_job(request.match_info["id"])
+    await store.append_audit(
+        actor=current_key(request).id,
+        action="job.retry",
+        target=job.id,
+        details={"kind": job.kind.value, "target_id": job.target_id},
+    )
     return send(job_view(job))
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 from aiohttp import web
 
 from hashes.formats.jsonl import HashListEntry, dumps_record, loads_record
-from hashes.formats.vpdq import read_vpdq
+from hashes.formats.vpdq import read_vpdq, write_vpdq
 from hashes.types import FormatError
 from triage.api.auth import current_key
 from triage.api.bodies import send
@@ -128,6 +129,7 @@ async def add_reference(request: web.Request) -> web.Response:
                 max_attempts=ctx.settings.jobs.max_attempts,
             )
             keep_file = True  # the hash_reference job reads and then deletes it
+            await _audit(request, "reference.add", reference, source="video upload")
             return send(reference_view(reference), 202)
         if upload.size_bytes > MAX_HASH_FILE_BYTES:
             raise Problem(413, f"a hash file may not exceed {MAX_HASH_FILE_BYTES} bytes")
@@ -147,6 +149,8 @@ async def add_reference(request: web.Request) -> web.Response:
                     reference_id=entry.reference_id,
                 )
             )
+        for reference in added:
+            await _audit(request, "reference.add", reference, source=f"{fmt} import")
         return send(ReferenceList(items=[reference_view(r) for r in added]), 201)
     finally:
         if not keep_file:
@@ -170,9 +174,53 @@ async def get_reference(request: web.Request) -> web.Response:
     return send(reference_view(reference))
 
 
+async def _audit(request: web.Request, action: str, reference: Reference, **details: str) -> None:
+    await context(request).store.append_audit(
+        actor=current_key(request).id,
+        action=action,
+        target=reference.id,
+        details={"label": reference.label, "status": reference.status.value, **details},
+    )
+
+
 async def _set_status(request: web.Request, status: ReferenceStatus) -> web.Response:
     reference = await context(request).store.set_reference_status(request.match_info["id"], status)
+    await _audit(request, f"reference.{status.value}", reference)
     return send(reference_view(reference))
+
+
+async def export_references(request: web.Request) -> web.StreamResponse:
+    fmt = request.query.get("format", "jsonl")
+    if fmt not in ("jsonl", "vpdq"):
+        raise Problem(400, f"format must be jsonl or vpdq, got {fmt!r}")
+    store = context(request).store
+    records: list[tuple[str, str]] = []
+    for reference in await store.list_references(statuses=[ReferenceStatus.ACTIVE]):
+        record = await store.get_reference_hashes(reference.id)
+        if record is not None:
+            records.append((reference.id, record))
+    if fmt == "jsonl":
+        return web.Response(
+            text="".join(record for _, record in records),
+            content_type="application/x-ndjson",
+            headers={"Content-Disposition": 'attachment; filename="hashlist.jsonl"'},
+        )
+    # vPDQ describes one video per file: one file per reference, in a zip.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for reference_id, record in records:
+            text = io.StringIO()
+            write_vpdq(loads_record(record).hashes, text)
+            archive.writestr(f"{_safe_name(reference_id)}.txt", text.getvalue())
+    return web.Response(
+        body=buffer.getvalue(),
+        content_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="hashlist-vpdq.zip"'},
+    )
+
+
+def _safe_name(reference_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in reference_id).lstrip(".")
 
 
 async def disable_reference(request: web.Request) -> web.Response:
@@ -191,6 +239,17 @@ _ID = Param("id", "path", "The reference id.")
 _TAG = "references"
 
 OPERATIONS = [
+    Operation(
+        "GET",
+        "/v1/references/export",
+        export_references,
+        "The active hash list to share: JSONL, or vPDQ files (one per reference) in a zip.",
+        Scope.ADMIN,
+        _TAG,
+        response_content="application/x-ndjson",
+        params=(Param("format", "query", "jsonl (default) or vpdq."),),
+        errors=(400,),
+    ),
     Operation(
         "POST",
         "/v1/references",

@@ -101,7 +101,7 @@ async def create_submission(request: web.Request) -> web.Response:
     return send(accepted, 202, headers)
 
 
-def _match_view(match: StoredMatch) -> MatchEvidence:
+def match_view(match: StoredMatch) -> MatchEvidence:
     return MatchEvidence(
         reference_id=match.reference_id,
         label=match.label,
@@ -139,7 +139,7 @@ def submission_view(detail: SubmissionDetail) -> SubmissionView:
         external_id=submission.external_id,
         created_at=submission.created_at,
         updated_at=detail.job.updated_at if detail.job else None,
-        matches=[_match_view(m) for m in result.matches] if result else [],
+        matches=[match_view(m) for m in result.matches] if result else [],
         fetch=_fetch_view(detail.media.evidence),
         error=error_info(detail.error),
     )

@@ -1,0 +1,112 @@
+"""`/v1/matches` and `/v1/referrals`: cursor feeds for trust teams and takedown sinks.
+
+A read key limited to hosts (`triage keys create --scope read --hosts ...`) sees only items
+whose URL is on those hosts.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from triage.api.auth import current_key
+from triage.api.bodies import send
+from triage.api.context import context
+from triage.api.operation import Operation, Param
+from triage.api.paging import PAGE_PARAMS, next_cursor, page_request
+from triage.api.problems import Problem
+from triage.api.routes.submissions import match_view
+from triage.api.schemas import MatchPage, MatchView, ReferralPage, ReferralView
+from triage.models import MatchRecord, Referral, Scope, Verdict
+
+
+def referral_view(referral: Referral) -> ReferralView:
+    return ReferralView(
+        cursor=referral.cursor,
+        id=referral.id,
+        media_id=referral.media_id,
+        url=referral.url,
+        host=referral.host,
+        sha256=referral.sha256,
+        reference_id=referral.reference_id,
+        label=referral.label,
+        evidence=match_view(referral.evidence),
+        created_at=referral.created_at,
+    )
+
+
+def _match_record_view(record: MatchRecord) -> MatchView:
+    return MatchView(
+        cursor=record.cursor,
+        media_id=record.media_id,
+        url=record.url,
+        host=record.host,
+        sha256=record.sha256,
+        verdict=record.verdict,
+        matches=[match_view(m) for m in record.matches],
+        suppressed=record.suppressed,
+        created_at=record.created_at,
+    )
+
+
+async def list_referrals(request: web.Request) -> web.Response:
+    after, limit = page_request(request)
+    key = current_key(request)
+    items = await context(request).store.list_referrals(after=after, limit=limit, hosts=key.hosts)
+    return send(
+        ReferralPage(
+            items=[referral_view(r) for r in items],
+            next_cursor=next_cursor([r.cursor for r in items], after),
+        )
+    )
+
+
+async def list_matches(request: web.Request) -> web.Response:
+    after, limit = page_request(request)
+    raw = request.query.get("verdict")
+    try:
+        verdicts = [Verdict(v.strip()) for v in raw.split(",") if v.strip()] if raw else None
+    except ValueError as exc:
+        raise Problem(400, f"verdict must be confirmed, review or none, got {raw!r}") from exc
+    items = await context(request).store.list_matches(
+        after=after,
+        limit=limit,
+        verdicts=verdicts,
+        reference_id=request.query.get("reference_id") or None,
+        hosts=current_key(request).hosts,
+    )
+    return send(
+        MatchPage(
+            items=[_match_record_view(m) for m in items],
+            next_cursor=next_cursor([m.cursor for m in items], after),
+        )
+    )
+
+
+OPERATIONS = [
+    Operation(
+        "GET",
+        "/v1/matches",
+        list_matches,
+        "Verdicts with their evidence, in a stable order, after a cursor.",
+        Scope.READ,
+        "feeds",
+        response=MatchPage,
+        params=(
+            *PAGE_PARAMS,
+            Param("verdict", "query", "Comma-separated verdicts to keep."),
+            Param("reference_id", "query", "Only results matching this reference."),
+        ),
+        errors=(400,),
+    ),
+    Operation(
+        "GET",
+        "/v1/referrals",
+        list_referrals,
+        "URLs to take down (one per URL), in a stable order, after a cursor.",
+        Scope.READ,
+        "feeds",
+        response=ReferralPage,
+        params=PAGE_PARAMS,
+        errors=(400,),
+    ),
+]

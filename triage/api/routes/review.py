@@ -1,0 +1,66 @@
+"""`/v1/review`: verdicts awaiting a person; confirm refers the content, reject suppresses it."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from triage.api.auth import current_key
+from triage.api.bodies import read_json, send
+from triage.api.context import context
+from triage.api.operation import Operation, Param
+from triage.api.paging import MAX_PAGE
+from triage.api.problems import Problem
+from triage.api.schemas import ReviewDecisionIn, ReviewItemView, ReviewList
+from triage.models import ReviewItem, ReviewState, Scope
+
+
+def review_view(item: ReviewItem) -> ReviewItemView:
+    return ReviewItemView.model_validate(item.model_dump())
+
+
+async def list_review(request: web.Request) -> web.Response:
+    raw = request.query.get("state", "open")
+    try:
+        states = [ReviewState(s.strip()) for s in raw.split(",") if s.strip()]
+    except ValueError as exc:
+        raise Problem(400, f"state must be open, confirmed or rejected, got {raw!r}") from exc
+    items = await context(request).store.list_review_items(states=states, limit=MAX_PAGE)
+    return send(ReviewList(items=[review_view(i) for i in items]))
+
+
+async def decide_review(request: web.Request) -> web.Response:
+    body = await read_json(request, ReviewDecisionIn)
+    item = await context(request).store.decide_review(
+        request.match_info["id"],
+        body.decision,
+        decided_by=current_key(request).id,
+        note=body.note,
+    )
+    return send(review_view(item))
+
+
+OPERATIONS = [
+    Operation(
+        "GET",
+        "/v1/review",
+        list_review,
+        "Review items, oldest first (open ones by default).",
+        Scope.REVIEW,
+        "review",
+        response=ReviewList,
+        params=(Param("state", "query", "Comma-separated: open, confirmed, rejected."),),
+        errors=(400,),
+    ),
+    Operation(
+        "POST",
+        "/v1/review/{id}",
+        decide_review,
+        "Confirm (refer the content) or reject (clear it and suppress the same content).",
+        Scope.REVIEW,
+        "review",
+        response=ReviewItemView,
+        requests=(("application/json", ReviewDecisionIn),),
+        params=(Param("id", "path", "The review item id."),),
+        errors=(400, 404, 409, 415, 422),
+    ),
+]
