@@ -90,7 +90,9 @@ def bench_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     result = run_bench(manifest, settings, ablate=args.ablate, progress=not args.no_progress)
     for failure in result.failures:
-        print(f"triage bench: {failure.path}: {failure.problem}", file=sys.stderr)
+        # Errors from `hashes` already name their file.
+        where = "" if str(failure.path) in failure.problem else f"{failure.path}: "
+        print(f"triage bench: {where}{failure.problem}", file=sys.stderr)
     sys.stdout.write(to_json(result) + "\n" if args.json else markdown(result))
     return EXIT_INPUT_FAILED if result.failures else EXIT_OK
 

@@ -216,6 +216,8 @@ def build(out_dir: Path, sources: Path, *, seed: int = 0, per_family: int = 3,
     rng = np.random.default_rng(seed)
     references, unrelated, hard = plan_footage(rng, sources)
     edits = plan_edits(rng, references, unrelated, hard, per_family)
+    # A half-built set must not pass for a whole one: the manifest is written last.
+    (out_dir / "manifest.json").unlink(missing_ok=True)
     for folder in ("references", "queries"):
         shutil.rmtree(out_dir / folder, ignore_errors=True)
         (out_dir / folder).mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hashes.matcher import MatchParams
+from hashes.video import QueryParams, ReferenceParams
+from triage.bench.ablation import switches
 from triage.commands import bench
 from triage.devset import footage, images
 
@@ -94,3 +97,21 @@ def test_missing_bench_dir_is_a_usage_error(
     err = capsys.readouterr().err
     assert code == bench.EXIT_USAGE
     assert len(err.strip().splitlines()) == 1 and "manifest.json" in err
+
+
+def test_ablation_runs_one_variant_per_mechanism(
+    tiny_bench: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _run("bench", "--bench-dir", str(tiny_bench), "--limit", "2", "--ablate", "--json",
+                "--no-progress")  # fmt: skip
+    document = json.loads(capsys.readouterr().out)
+    assert code == bench.EXIT_OK
+    expected = (
+        [f"reference.{name}" for name in switches(ReferenceParams())]
+        + [f"query.{name}" for name in switches(QueryParams())]
+        + [f"match.{name}" for name in switches(MatchParams())]
+    )
+    runs = document["ablation"]
+    assert [run["switch"] for run in runs] == [None, *expected]
+    assert runs[0]["totals"] == document["totals"]
+    assert all(run["cpu_seconds"] > 0 for run in runs)
