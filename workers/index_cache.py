@@ -43,13 +43,8 @@ class LiveIndex:
     the index never changes under a running match.
     """
 
-    def __init__(
-        self, store: Store, index: MutableIndex, match: MatchFunction, *, track_new: bool = False
-    ) -> None:
+    def __init__(self, store: Store, index: MutableIndex, match: MatchFunction) -> None:
         self._store = store
-        self._track_new = track_new
-        self.new_references: asyncio.Queue[tuple[str, VideoHashes]] = asyncio.Queue()
-        """With `track_new`: references indexed after the first load, for retro-matching."""
         self._index = index
         self._match = match
         self._version = 0
@@ -84,10 +79,7 @@ class LiveIndex:
         parsed = [(item, self._parse(item)) for item in changes.changed]
         async with self._lock:
             for item, hashes in parsed:
-                was_indexed = item.reference.id in self._indexed
                 self._apply(item, hashes)
-                if self._track_new and self._loaded and hashes is not None and not was_indexed:
-                    self.new_references.put_nowait((item.reference.id, hashes))
             self._version = changes.version
         self._loaded = True
         metrics.hashlist_references.set(len(self._indexed))

@@ -37,6 +37,7 @@ from triage.models import (
     Media,
     SegmentEvidence,
 )
+from triage.retro import schedule_retro_match
 from triage.store.protocol import Store
 from workers.fetch_errors import (
     FetchError,
@@ -300,6 +301,7 @@ class Pipeline:
             frame_count=hashes.frame_count or len(hashes),
             duration_seconds=hashes.duration_seconds,
         )
+        await schedule_retro_match(self._store, reference.id, max_attempts=ctx.job.max_attempts)
         await self._store.complete_job(ctx.job.id, ctx.worker_id)
         self._discard(path)
 

@@ -1,8 +1,10 @@
-"""Retro-matching: a reference added during an event is matched against recent queries.
+"""The `retro_match` job: a reference added during an event is matched against recent queries.
 
 Query hash records stored with each result (within `retro_match_days`) are matched against
-the new reference alone; a query it matches gets a new result that merges the old evidence
-with the new match, so its verdict, referral and review item follow as for any result.
+the new reference alone (a one-reference index); a query it matches gets a new result that
+merges the old evidence with the new match, so its verdict, referral and review item follow
+through the store as for any result. Queries that already list the reference are left alone,
+so running the job again (a retry, a re-enable) changes nothing twice.
 """
 
 from __future__ import annotations
@@ -17,50 +19,55 @@ from hashes.matcher import Matcher
 from hashes.policy import VerdictPolicy
 from hashes.types import HashError, VideoHashes
 from triage import metrics
-from triage.errors import TriageError
-from triage.models import MatchEvidence
+from triage.models import MatchEvidence, ReferenceStatus, Verdict
 from triage.store.protocol import Store
 from triage.store.rules import utc_now
-from workers.index_cache import LiveIndex
 from workers.pipeline import MAX_EVIDENCE_MATCHES, match_evidence
+from workers.runner import JobContext, permanent
 
 _log = logging.getLogger(__name__)
 _PAGE = 100
+AUDIT_ACTOR = "system"
+_RANK = {Verdict.NONE: 0, Verdict.REVIEW: 1, Verdict.CONFIRMED: 2}
 
 
 class RetroMatcher:
-    def __init__(
-        self, store: Store, index: LiveIndex, policy: VerdictPolicy, window_days: float
-    ) -> None:
+    """Handles `retro_match` jobs (target: the reference id)."""
+
+    def __init__(self, store: Store, policy: VerdictPolicy, window_days: float) -> None:
         self._store = store
-        self._index = index
         self._policy = policy
         self._window = timedelta(days=window_days)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Retro-match each reference the live index reports as new, until `stop`."""
-        while not stop.is_set():
-            getter = asyncio.ensure_future(self._index.new_references.get())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if not getter.done():
-                getter.cancel()
-                return
-            reference_id, hashes = getter.result()
-            try:
-                count = await self.match_reference(reference_id, hashes)
-                _log.info("retro-matching %s: %d earlier queries matched", reference_id, count)
-            except (TriageError, HashError):
-                _log.exception("retro-matching %s failed", reference_id)
+    async def handle(self, ctx: JobContext) -> None:
+        reference = await self._store.get_reference(ctx.job.target_id)
+        record = None
+        if reference.status is ReferenceStatus.ACTIVE:
+            record = await self._store.get_reference_hashes(reference.id)
+        if record is None:
+            # Disabled, deleted or not hashed since: nothing to match against.
+            await self._store.complete_job(ctx.job.id, ctx.worker_id)
+            return
+        try:
+            hashes = loads_record(record).hashes
+        except HashError as exc:
+            raise permanent("bad_hashes", f"unreadable hash record: {exc}") from exc
+        updated = await self.match_reference(reference.id, reference.label, hashes)
+        _log.info("retro-matching %s: %d earlier queries matched", reference.id, updated)
+        await self._store.append_audit(
+            actor=AUDIT_ACTOR,
+            action="reference.retro_match",
+            target=reference.id,
+            details={"queries_matched": updated},
+        )
+        await self._store.complete_job(ctx.job.id, ctx.worker_id)
 
-    async def match_reference(self, reference_id: str, hashes: VideoHashes) -> int:
-        """Match stored queries of the window against one reference; returns how many
+    async def match_reference(self, reference_id: str, label: str, hashes: VideoHashes) -> int:
+        """Match the stored queries of the window against one reference; returns how many
         got a new result."""
         index = ExactIndex()
         index.add(reference_id, hashes)
         matcher = Matcher(index)
-        label = self._index.label(reference_id)
         since = utc_now() - self._window
         after: str | None = None
         updated = 0
@@ -72,6 +79,7 @@ class RetroMatcher:
                 try:
                     query = loads_record(stored.query_hashes).hashes
                 except HashError:
+                    _log.warning("media %s has an unreadable query record", stored.media_id)
                     continue
                 matches = await asyncio.to_thread(matcher.match, query)
                 if not matches or matches[0].score < self._policy.review_at:
@@ -87,12 +95,15 @@ class RetroMatcher:
         existing = await self._store.get_result(media_id)
         earlier = existing.matches if existing is not None else ()
         if any(m.reference_id == new.reference_id for m in earlier):
-            return False  # already matched when it was first analysed
+            return False  # matched already, when it was analysed or by an earlier run
         merged = sorted([*earlier, new], key=lambda m: m.score, reverse=True)
         merged = merged[:MAX_EVIDENCE_MATCHES]
         verdict = self._policy.decide(merged[0].score)
+        if existing is not None and _RANK[existing.verdict] > _RANK[verdict]:
+            verdict = existing.verdict  # never undo a stronger verdict (a person's confirm)
         await self._store.record_result(
             media_id, verdict=verdict, matches=merged, query_hashes=query_hashes
         )
         metrics.retro_matches_total.labels(verdict=verdict.value).inc()
+        metrics.verdicts_total.labels(verdict=verdict.value).inc()
         return True

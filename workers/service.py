@@ -14,6 +14,7 @@ from hashes.matcher import Matcher
 from hashes.policy import VerdictPolicy
 from hashes.video import QueryParams, hash_query, hash_reference
 from triage.config import Settings
+from triage.models import JobKind
 from triage.store.protocol import Store
 from workers.fetch import fetch_media
 from workers.index_cache import LiveIndex
@@ -35,16 +36,16 @@ def media_tools(settings: Settings) -> MediaTools:
     )
 
 
-def live_index(store: Store, *, track_new: bool = False) -> LiveIndex:
+def live_index(store: Store) -> LiveIndex:
     index = ExactIndex()
-    return LiveIndex(store, index, Matcher(index).match, track_new=track_new)
+    return LiveIndex(store, index, Matcher(index).match)
 
 
 class WorkerService:
     """Owns the hashing processes; use as an async context manager around `run`.
 
-    With `primary` (the `triage serve` process) it also delivers referrals to the webhook and
-    retro-matches new references; separate `triage worker` processes only run jobs.
+    With `primary` (the `triage serve` process) it also delivers referrals to the webhook;
+    separate `triage worker` processes only run jobs.
     """
 
     def __init__(
@@ -54,12 +55,14 @@ class WorkerService:
         self.settings = settings
         self.slots = slots
         self.primary = primary
-        self.index = live_index(store, track_new=primary)
+        self.index = live_index(store)
         # Spawned, not forked: the parent runs an event loop and threads.
         self._executor = ProcessPoolExecutor(
             max_workers=max(1, slots), mp_context=multiprocessing.get_context("spawn")
         )
         self.pipeline = Pipeline(store, self.index, media_tools(settings), settings, self._executor)
+        policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
+        self.retro = RetroMatcher(store, policy, settings.retro_match_days)
 
     async def __aenter__(self) -> WorkerService:
         return self
@@ -93,18 +96,13 @@ class WorkerService:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.index.run(stop, poll_seconds=1.0))
             if self.primary:
-                policy = VerdictPolicy(
-                    self.settings.match.confirm_at, self.settings.match.review_at
-                )
-                retro = RetroMatcher(self.store, self.index, policy, self.settings.retro_match_days)
-                group.create_task(retro.run(stop))
                 relay = self._relay()
                 if relay is not None:
                     group.create_task(relay.run(stop))
             if self.slots > 0:
                 runner = Runner(
                     self.store,
-                    self.pipeline.handlers(),
+                    {**self.pipeline.handlers(), JobKind.RETRO_MATCH: self.retro.handle},
                     self.settings.jobs,
                     slots=self.slots,
                     grace_seconds=GRACE_SECONDS,

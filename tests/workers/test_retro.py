@@ -2,67 +2,148 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.formats.vpdq import read_vpdq
 from hashes.policy import VerdictPolicy
-from triage.models import Verdict
+from triage.models import JobKind, JobState, ReferenceStatus, ReviewDecision, Verdict
+from triage.retro import RETRO_DELAY_SECONDS, schedule_retro_match
 from triage.store.memory import MemoryStore
+from triage.store.rules import utc_now
 from workers.retro import RetroMatcher
-from workers.service import live_index
+from workers.runner import JobContext
 
 REFERENCE = "chair-orig-22-hd-no-bar.txt"
 UNRELATED = "doorknob-hd-no-bar.txt"
+WORKER = "worker-1"
+# Scores of an exact copy are far above 1.0; a policy that sends them to review instead.
+CONFIRM_POLICY = VerdictPolicy(1.0, 0.5)
+REVIEW_POLICY = VerdictPolicy(1e9, 0.5)
 
 
-async def _analysed(store: MemoryStore, url: str, vpdq: Path) -> str:
+@pytest.fixture
+def vpdq(shared_data: Path) -> Path:
+    return shared_data / "interop" / "vpdq"
+
+
+async def _analysed(store: MemoryStore, url: str, hashes_file: Path) -> str:
     outcome = await store.create_submission(url=url, key_id="key_x")
     media_id = outcome.submission.media_id
-    record = dumps_record(HashListEntry(reference_id=media_id, hashes=read_vpdq(vpdq)))
+    record = dumps_record(HashListEntry(reference_id=media_id, hashes=read_vpdq(hashes_file)))
     await store.record_result(media_id, verdict=Verdict.NONE, matches=[], query_hashes=record)
     return media_id
 
 
-async def test_new_reference_confirms_an_earlier_query_and_refers_it(shared_data: Path) -> None:
-    vpdq = shared_data / "interop" / "vpdq"
+async def _add_reference(store: MemoryStore, hashes_file: Path, reference_id: str) -> None:
+    entry = HashListEntry(reference_id=reference_id, hashes=read_vpdq(hashes_file))
+    await store.add_reference(
+        label=f"label {reference_id}",
+        source="test",
+        added_by="key_x",
+        hash_record=dumps_record(entry),
+        reference_id=reference_id,
+    )
+
+
+async def _run_job(store: MemoryStore, retro: RetroMatcher, reference_id: str) -> None:
+    await store.enqueue_job(JobKind.RETRO_MATCH, reference_id)
+    job = await store.claim_job(WORKER, lease_seconds=30, kinds=[JobKind.RETRO_MATCH])
+    assert job is not None
+    await retro.handle(JobContext(store=store, worker_id=WORKER, job=job))
+    assert (await store.get_job(job.id)).state is JobState.DONE
+
+
+async def test_new_reference_confirms_an_earlier_query_and_refers_it(vpdq: Path) -> None:
     store = MemoryStore()
-    index = live_index(store, track_new=True)
-    await index.sync()  # the first load: nothing is "new"
     copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
     other = await _analysed(store, "https://a.example/v/2", vpdq / UNRELATED)
+    await _add_reference(store, vpdq / REFERENCE, "chair")
+    retro = RetroMatcher(store, CONFIRM_POLICY, window_days=30)
 
-    reference = read_vpdq(vpdq / REFERENCE)
-    record = dumps_record(HashListEntry(reference_id="chair", hashes=reference, label="chair"))
-    await store.add_reference(
-        label="chair", source="test", added_by="key_x", hash_record=record, reference_id="chair"
-    )
-    await index.sync()
-    reference_id, hashes = index.new_references.get_nowait()
-    assert reference_id == "chair"
+    await _run_job(store, retro, "chair")
 
-    retro = RetroMatcher(store, index, VerdictPolicy(1.0, 0.5), window_days=30)
-    assert await retro.match_reference(reference_id, hashes) == 1
     result = await store.get_result(copy)
     assert result is not None and result.verdict is Verdict.CONFIRMED
-    assert result.matches[0].reference_id == "chair" and result.matches[0].label == "chair"
+    assert result.matches[0].reference_id == "chair"
+    assert result.matches[0].label == "label chair" and result.matches[0].segments
     unrelated = await store.get_result(other)
     assert unrelated is not None and unrelated.verdict is Verdict.NONE
     assert [r.url for r in await store.list_referrals()] == ["https://a.example/v/1"]
-    # Matching again changes nothing: the query already has that reference.
-    assert await retro.match_reference(reference_id, hashes) == 0
+    audit = [e for e in await store.list_audit() if e.action == "reference.retro_match"]
+    assert [(e.actor, e.target, e.details) for e in audit] == [
+        ("system", "chair", {"queries_matched": 1})
+    ]
 
 
-async def test_first_load_does_not_count_as_new(shared_data: Path) -> None:
+async def test_running_again_changes_nothing(vpdq: Path) -> None:
     store = MemoryStore()
-    hashes = read_vpdq(shared_data / "interop" / "vpdq" / REFERENCE)
-    await store.add_reference(
-        label="chair",
-        source="test",
-        added_by="key_x",
-        hash_record=dumps_record(HashListEntry(reference_id="chair", hashes=hashes)),
-        reference_id="chair",
+    copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
+    await _add_reference(store, vpdq / REFERENCE, "chair")
+    retro = RetroMatcher(store, CONFIRM_POLICY, window_days=30)
+    await _run_job(store, retro, "chair")
+    first = await store.get_result(copy)
+    await _run_job(store, retro, "chair")
+    assert await store.get_result(copy) == first
+    assert len(await store.list_referrals()) == 1
+
+
+async def test_a_review_level_match_opens_a_review_item(vpdq: Path) -> None:
+    store = MemoryStore()
+    copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
+    await _add_reference(store, vpdq / REFERENCE, "chair")
+    await _run_job(store, RetroMatcher(store, REVIEW_POLICY, window_days=30), "chair")
+    items = await store.list_review_items()
+    assert [i.media_id for i in items] == [copy]
+    assert await store.list_referrals() == []
+
+
+async def test_a_person_s_confirm_is_not_downgraded_by_a_weaker_new_match(vpdq: Path) -> None:
+    store = MemoryStore()
+    copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
+    await _add_reference(store, vpdq / REFERENCE, "first")
+    retro = RetroMatcher(store, REVIEW_POLICY, window_days=30)
+    await _run_job(store, retro, "first")
+    (item,) = await store.list_review_items()
+    await store.decide_review(item.id, ReviewDecision.CONFIRM, decided_by="key_r")
+    await _add_reference(store, vpdq / REFERENCE, "second")
+    await _run_job(store, retro, "second")
+    result = await store.get_result(copy)
+    assert result is not None and result.verdict is Verdict.CONFIRMED
+    assert {m.reference_id for m in result.matches} == {"first", "second"}
+    assert await store.list_review_items() == []
+
+
+async def test_queries_older_than_the_window_are_not_matched(vpdq: Path) -> None:
+    store = MemoryStore()
+    copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
+    await _add_reference(store, vpdq / REFERENCE, "chair")
+    await _run_job(store, RetroMatcher(store, CONFIRM_POLICY, window_days=0), "chair")
+    result = await store.get_result(copy)
+    assert result is not None and result.verdict is Verdict.NONE
+
+
+async def test_a_disabled_reference_matches_nothing(vpdq: Path) -> None:
+    store = MemoryStore()
+    copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
+    await _add_reference(store, vpdq / REFERENCE, "chair")
+    await store.set_reference_status("chair", ReferenceStatus.DISABLED)
+    await _run_job(store, RetroMatcher(store, CONFIRM_POLICY, window_days=30), "chair")
+    result = await store.get_result(copy)
+    assert result is not None and result.verdict is Verdict.NONE
+
+
+async def test_schedule_queues_a_delayed_retro_match_job() -> None:
+    store = MemoryStore()
+    before = utc_now()
+    job = await schedule_retro_match(store, "chair", max_attempts=3)
+    assert (job.kind, job.target_id, job.state, job.max_attempts) == (
+        JobKind.RETRO_MATCH,
+        "chair",
+        JobState.QUEUED,
+        3,
     )
-    index = live_index(store, track_new=True)
-    await index.sync()
-    assert len(index) == 1 and index.new_references.empty()
+    assert job.run_after >= before + timedelta(seconds=RETRO_DELAY_SECONDS)

@@ -20,6 +20,7 @@ from triage.api.schemas import ReferenceList, ReferenceUploadForm, ReferenceView
 from triage.api.uploads import Upload, receive_upload
 from triage.errors import NotFound
 from triage.models import Reference, ReferenceStatus, Scope
+from triage.retro import schedule_retro_match
 
 MAX_HASH_FILE_BYTES = 64 * 1024 * 1024
 MAX_LABEL = 200
@@ -151,6 +152,7 @@ async def add_reference(request: web.Request) -> web.Response:
             )
         for reference in added:
             await _audit(request, "reference.add", reference, source=f"{fmt} import")
+            await schedule_retro_match(ctx.store, reference.id, max_attempts=_attempts(request))
         return send(ReferenceList(items=[reference_view(r) for r in added]), 201)
     finally:
         if not keep_file:
@@ -183,9 +185,17 @@ async def _audit(request: web.Request, action: str, reference: Reference, **deta
     )
 
 
+def _attempts(request: web.Request) -> int:
+    return context(request).settings.jobs.max_attempts
+
+
 async def _set_status(request: web.Request, status: ReferenceStatus) -> web.Response:
     reference = await context(request).store.set_reference_status(request.match_info["id"], status)
     await _audit(request, f"reference.{status.value}", reference)
+    if status is ReferenceStatus.ACTIVE:
+        await schedule_retro_match(
+            context(request).store, reference.id, max_attempts=_attempts(request)
+        )
     return send(reference_view(reference))
 
 
