@@ -187,8 +187,10 @@ class Pipeline:
         metrics.match_duration_seconds.observe(time.perf_counter() - started)
         verdict = self._policy.decide(matches[0].score if matches else None)
         evidence = self._evidence_for(matches)
+        # Named by content, not by media or URL: the same content always gives the same
+        # record, which is what review suppression recognises.
         record = dumps_record(
-            HashListEntry(reference_id=media.id, hashes=hashes, source=media.url or "upload")
+            HashListEntry(reference_id=fetched.evidence.sha256 or media.id, hashes=hashes)
         )
         await self._store.record_result(
             media.id,

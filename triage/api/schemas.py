@@ -84,6 +84,9 @@ class SubmissionView(BaseModel):
     status: SubmissionStatus
     verdict: Verdict | None = None
     score: float | None = None
+    suppressed: bool = Field(
+        default=False, description="Content a reviewer rejected earlier: no referral, no review."
+    )
     url: str | None = None
     note: str | None = None
     external_id: str | None = None

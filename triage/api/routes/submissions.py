@@ -134,6 +134,7 @@ def submission_view(detail: SubmissionDetail) -> SubmissionView:
         status=detail.status,
         verdict=result.verdict if result else None,
         score=result.best.score if result and result.best else None,
+        suppressed=result.suppressed if result else False,
         url=submission.url,
         note=submission.note,
         external_id=submission.external_id,
