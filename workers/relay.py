@@ -1,134 +1,115 @@
-"""Referral delivery to an HTTP webhook, at least once, in outbox order.
+"""Referral delivery: the outbox in the store, relayed to each sink at least once, in order.
 
-Each referral is POSTed as JSON with `X-Triage-Event-Id` (the referral id: a redelivery
-carries the same one), `X-Triage-Timestamp` (Unix seconds) and `X-Triage-Signature:
-sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. The sink's cursor moves past a referral
-only after a 2xx answer; a failure is retried with backoff, so nothing is skipped and nothing
-is lost across restarts (the cursor is in the store). Connections go through the address guard.
+A sink has a name (its cursor in the store) and a `deliver` that raises `DeliveryFailed`
+unless the receiver took the referral. The relay moves the sink's cursor past a referral only
+after it was delivered, so a crash or a restart redelivers rather than skips; a failure is
+retried with exponential backoff, and nothing behind it is delivered first (order is kept).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
-import json
 import logging
-import time
-
-import aiohttp
+from typing import Protocol
 
 from triage import metrics
 from triage.errors import TriageError
 from triage.models import Referral
 from triage.store.protocol import Store
 from triage.store.rules import utc_now
-from workers.fetch import open_guarded_session
-from workers.fetch_types import FetchLimits
-from workers.guard import AddressGuard, AllowList
 
 _log = logging.getLogger(__name__)
 
-SINK = "webhook"
 BATCH = 50
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The `X-Triage-Signature` value for `body` sent at `timestamp`."""
-    message = timestamp.encode() + b"." + body
-    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def referral_body(referral: Referral) -> bytes:
-    payload = {"type": "referral", **referral.model_dump(mode="json")}
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+AUDIT_ACTOR = "system"
 
 
 class DeliveryFailed(TriageError):
-    pass
+    """The receiver did not take the referral; it is offered again later."""
 
 
-class WebhookRelay:
+class Sink(Protocol):
+    @property
+    def name(self) -> str:
+        """Names the sink's cursor in the store and its metrics; keep it stable."""
+
+    async def deliver(self, referral: Referral) -> None:
+        """Hand over one referral; raise `DeliveryFailed` unless the receiver took it."""
+
+
+def backoff_seconds(failures: int, base_seconds: float, max_seconds: float) -> float:
+    """The wait after `failures` consecutive failed attempts (1, 2, ...)."""
+    return float(min(max_seconds, base_seconds * 2 ** (failures - 1)))
+
+
+class Relay:
     def __init__(
         self,
         store: Store,
-        url: str,
-        secret: str,
-        limits: FetchLimits,
+        sink: Sink,
         *,
         poll_seconds: float = 1.0,
         backoff_base_seconds: float = 1.0,
         backoff_max_seconds: float = 60.0,
     ) -> None:
         self._store = store
-        self._url = url
-        self._secret = secret
-        self._limits = limits
+        self._sink = sink
         self._poll_seconds = poll_seconds
         self._backoff_base = backoff_base_seconds
         self._backoff_max = backoff_max_seconds
 
     async def run(self, stop: asyncio.Event) -> None:
-        guard = AddressGuard(AllowList.parse(self._limits.allow_hosts))
+        """Deliver new referrals until `stop`, polling the outbox every `poll_seconds`."""
         failures = 0
-        async with open_guarded_session(self._limits, guard) as session:
-            while not stop.is_set():
-                try:
-                    await self.deliver_pending(session)
-                    failures = 0
-                    wait = self._poll_seconds
-                except (DeliveryFailed, TriageError) as exc:
-                    failures += 1
-                    wait = min(self._backoff_max, self._backoff_base * 2 ** (failures - 1))
-                    _log.warning("webhook delivery failed (%s); retrying in %.1f s", exc, wait)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), wait)
+        while not stop.is_set():
+            try:
+                await self.deliver_pending()
+                failures = 0
+                wait = self._poll_seconds
+            except TriageError as exc:  # DeliveryFailed, or the store being unreachable
+                failures += 1
+                wait = backoff_seconds(failures, self._backoff_base, self._backoff_max)
+                _log.warning(
+                    "%s delivery failed (%s); retrying in %.1f s", self._sink.name, exc, wait
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
 
-    async def deliver_pending(self, session: aiohttp.ClientSession) -> int:
-        """Deliver every referral after the sink's cursor, in order; stop at the first
-        failure (raising `DeliveryFailed`), so the next attempt starts there again."""
+    async def deliver_pending(self) -> int:
+        """Deliver every referral after the sink's cursor, in order; returns how many.
+
+        Stops at the first failure (raising `DeliveryFailed`), so the next call starts there.
+        """
+        sink = self._sink.name
         delivered = 0
         while True:
-            cursor = await self._store.get_sink_cursor(SINK)
+            cursor = await self._store.get_sink_cursor(sink)
             referrals = await self._store.list_referrals(after=cursor, limit=BATCH)
             self._set_lag(referrals)
             if not referrals:
                 return delivered
             for referral in referrals:
-                await self._deliver(session, referral)
-                await self._store.set_sink_cursor(SINK, referral.cursor)
+                try:
+                    await self._sink.deliver(referral)
+                except DeliveryFailed:
+                    metrics.referral_deliveries_total.labels(sink=sink, outcome="failed").inc()
+                    raise
+                metrics.referral_deliveries_total.labels(sink=sink, outcome="delivered").inc()
+                await self._store.set_sink_cursor(sink, referral.cursor)
                 await self._store.append_audit(
-                    actor=SINK,
+                    actor=AUDIT_ACTOR,
                     action="referral.delivered",
                     target=referral.id,
-                    details={"url": referral.url, "reference_id": referral.reference_id},
+                    details={
+                        "sink": sink,
+                        "url": referral.url,
+                        "sha256": referral.sha256,
+                        "reference_id": referral.reference_id,
+                    },
                 )
                 delivered += 1
 
     def _set_lag(self, pending: list[Referral]) -> None:
         lag = (utc_now() - pending[0].created_at).total_seconds() if pending else 0.0
-        metrics.referral_delivery_lag_seconds.labels(sink=SINK).set(max(0.0, lag))
-
-    async def _deliver(self, session: aiohttp.ClientSession, referral: Referral) -> None:
-        body = referral_body(referral)
-        timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Triage-Event-Id": referral.id,
-            "X-Triage-Timestamp": timestamp,
-            "X-Triage-Signature": sign(self._secret, timestamp, body),
-        }
-        try:
-            async with session.post(
-                self._url, data=body, headers=headers, allow_redirects=False
-            ) as response:
-                if not 200 <= response.status < 300:
-                    raise DeliveryFailed(f"{self._url} answered HTTP {response.status}")
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            metrics.referral_deliveries_total.labels(sink=SINK, outcome="failed").inc()
-            raise DeliveryFailed(f"{self._url} unreachable: {type(exc).__name__}") from exc
-        except DeliveryFailed:
-            metrics.referral_deliveries_total.labels(sink=SINK, outcome="failed").inc()
-            raise
-        metrics.referral_deliveries_total.labels(sink=SINK, outcome="delivered").inc()
+        metrics.referral_delivery_lag_seconds.labels(sink=self._sink.name).set(max(0.0, lag))

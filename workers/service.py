@@ -19,10 +19,10 @@ from triage.store.protocol import Store
 from workers.fetch import fetch_media
 from workers.index_cache import LiveIndex
 from workers.pipeline import MediaTools, Pipeline, fetch_limits
-from workers.relay import WebhookRelay
 from workers.resolve import resolve_post_page
 from workers.retro import RetroMatcher
 from workers.runner import Runner
+from workers.webhook import WebhookRelay
 
 GRACE_SECONDS = 20.0
 

@@ -1,65 +1,40 @@
-"""Webhook delivery: signed, in order, at least once, the same event id on a redelivery."""
+"""The outbox relay: in order, at least once, resumes from the store's cursor after a restart."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
-from aiohttp import web
-from prometheus_client import REGISTRY
 
-from triage.models import MatchEvidence, Verdict
+from triage import metrics
+from triage.errors import StoreError
+from triage.models import MatchEvidence, Referral, Verdict
+from triage.store import Store, open_store
 from triage.store.memory import MemoryStore
-from workers.fetch_types import FetchLimits
-from workers.relay import SINK, WebhookRelay, sign
-
-SECRET = "s3cret"
+from workers.relay import DeliveryFailed, Relay, backoff_seconds
 
 
 @dataclass
-class Receiver:
-    """A loopback webhook receiver that fails its first `failures` requests."""
+class RecordingSink:
+    """Takes referrals into a list; refuses the first `failures` offers."""
 
-    failures: int
-    received: list[tuple[str, str, bytes, str]] = field(default_factory=list)
-    port: int = 0
+    name: str = "test-sink"
+    failures: int = 0
+    offered: list[str] = field(default_factory=list)
+    taken: list[str] = field(default_factory=list)
 
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        headers = request.headers
-        self.received.append(
-            (
-                headers["X-Triage-Event-Id"],
-                headers["X-Triage-Timestamp"],
-                body,
-                headers["X-Triage-Signature"],
-            )
-        )
+    async def deliver(self, referral: Referral) -> None:
+        self.offered.append(referral.id)
         if self.failures > 0:
             self.failures -= 1
-            return web.Response(status=503)
-        return web.Response(status=204)
+            raise DeliveryFailed("receiver said no")
+        self.taken.append(referral.id)
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    made = Receiver(failures=2)
-    app = web.Application()
-    app.router.add_post("/hook", made.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    made.port = int(runner.addresses[0][1])
-    yield made
-    await runner.cleanup()
-
-
-async def _confirm(store: MemoryStore, url: str) -> None:
+async def confirm(store: Store, url: str) -> None:
+    """A confirmed result for a new submission of `url` (which writes its referral)."""
     outcome = await store.create_submission(url=url, key_id="key_x")
     evidence = MatchEvidence(
         reference_id="ref-1",
@@ -77,73 +52,106 @@ async def _confirm(store: MemoryStore, url: str) -> None:
     )
 
 
-def _delivered() -> float:
-    labels = {"sink": SINK, "outcome": "delivered"}
-    return REGISTRY.get_sample_value("triage_referral_deliveries_total", labels) or 0.0
+def _count(sink: str, outcome: str) -> float:
+    value: float = metrics.referral_deliveries_total.labels(sink=sink, outcome=outcome)._value.get()
+    return value
 
 
-def _relay(store: MemoryStore, port: int, allow: bool = True) -> WebhookRelay:
-    limits = FetchLimits(
-        allow_hosts=frozenset({f"127.0.0.1:{port}"} if allow else set()), timeout_seconds=5
+async def test_delivers_in_order_moves_the_cursor_and_audits() -> None:
+    store = MemoryStore()
+    for n in range(3):
+        await confirm(store, f"https://a.example/v/{n}")
+    sink = RecordingSink(name="in-order")
+    assert await Relay(store, sink).deliver_pending() == 3
+    referrals = await store.list_referrals()
+    assert sink.taken == [r.id for r in referrals]
+    assert await store.get_sink_cursor("in-order") == referrals[-1].cursor
+    audit = [e for e in await store.list_audit() if e.action == "referral.delivered"]
+    assert [(e.actor, e.target) for e in audit] == [("system", r.id) for r in referrals]
+    assert audit[0].details["sink"] == "in-order"
+    assert _count("in-order", "delivered") == 3
+    assert metrics.referral_delivery_lag_seconds.labels(sink="in-order")._value.get() == 0
+    assert await Relay(store, sink).deliver_pending() == 0  # nothing twice
+
+
+async def test_a_failure_stops_at_that_referral_and_the_next_attempt_starts_there() -> None:
+    store = MemoryStore()
+    await confirm(store, "https://a.example/v/1")
+    await confirm(store, "https://a.example/v/2")
+    sink = RecordingSink(name="stops", failures=1)
+    relay = Relay(store, sink)
+    with pytest.raises(DeliveryFailed):
+        await relay.deliver_pending()
+    first, second = await store.list_referrals()
+    assert sink.offered == [first.id] and await store.get_sink_cursor("stops") == 0
+    assert metrics.referral_delivery_lag_seconds.labels(sink="stops")._value.get() >= 0
+    assert _count("stops", "failed") == 1
+    assert await relay.deliver_pending() == 2
+    assert sink.offered == [first.id, first.id, second.id]
+
+
+async def test_a_restarted_relay_resumes_after_the_stored_cursor(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'relay.sqlite3'}"
+    store = open_store(url)
+    await store.migrate()
+    await confirm(store, "https://a.example/v/1")
+    sink = RecordingSink(name="restart")
+    await Relay(store, sink).deliver_pending()
+    await confirm(store, "https://a.example/v/2")
+    await store.close()
+
+    reopened = open_store(url)
+    try:
+        after_restart = RecordingSink(name="restart")
+        assert await Relay(reopened, after_restart).deliver_pending() == 1
+        referrals = await reopened.list_referrals()
+        assert after_restart.taken == [referrals[1].id]
+    finally:
+        await reopened.close()
+
+
+async def test_run_retries_with_backoff_until_delivered_then_stops() -> None:
+    store = MemoryStore()
+    await confirm(store, "https://a.example/v/1")
+    sink = RecordingSink(name="run", failures=2)
+    relay = Relay(
+        store, sink, poll_seconds=0.01, backoff_base_seconds=0.01, backoff_max_seconds=0.02
     )
-    return WebhookRelay(
-        store,
-        f"http://127.0.0.1:{port}/hook",
-        SECRET,
-        limits,
-        poll_seconds=0.05,
-        backoff_base_seconds=0.05,
-        backoff_max_seconds=0.1,
-    )
-
-
-async def _run_until_delivered(store: MemoryStore, relay: WebhookRelay, count: int) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
-    try:
-        for _ in range(200):
-            referrals = await store.list_referrals()
-            if referrals and await store.get_sink_cursor(SINK) >= referrals[-1].cursor:
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 5)
-    assert len(await store.list_referrals()) == count
-
-
-async def test_each_referral_is_delivered_signed_and_retried_with_its_event_id(
-    receiver: Receiver,
-) -> None:
-    store = MemoryStore()
-    await _confirm(store, "https://a.example/v/1")
-    await _confirm(store, "https://b.example/v/2")
-    await _confirm(store, "https://a.example/v/1")  # the same URL is referred once
-    before = _delivered()
-    await _run_until_delivered(store, _relay(store, receiver.port), count=2)
-    referrals = await store.list_referrals()
-    ids = [event_id for event_id, *_ in receiver.received]
-    # Two failures on the first, then each once: the retries carry the same event id.
-    assert ids == [referrals[0].id] * 3 + [referrals[1].id]
-    for _, timestamp, body, signature in receiver.received:
-        expected = hmac.new(
-            SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256
-        ).hexdigest()
-        assert signature == f"sha256={expected}" == sign(SECRET, timestamp, body)
-    payload = json.loads(receiver.received[-1][2])
-    assert payload["url"] == "https://b.example/v/2" and payload["label"] == "attack"
-    assert _delivered() - before == 2
-    audit = [e for e in await store.list_audit() if e.action == "referral.delivered"]
-    assert [e.target for e in audit] == [r.id for r in referrals]
-
-
-async def test_receiver_outside_the_allow_list_is_never_reached(receiver: Receiver) -> None:
-    store = MemoryStore()
-    await _confirm(store, "https://a.example/v/1")
-    stop = asyncio.Event()
-    task = asyncio.create_task(_relay(store, receiver.port, allow=False).run(stop))
-    await asyncio.sleep(0.3)
+    for _ in range(200):
+        if sink.taken:
+            break
+        await asyncio.sleep(0.01)
     stop.set()
     await asyncio.wait_for(task, 5)
-    assert receiver.received == []
-    assert await store.get_sink_cursor(SINK) == 0
+    (referral,) = await store.list_referrals()
+    assert sink.offered == [referral.id] * 3 and sink.taken == [referral.id]
+
+
+class UnreachableStore(MemoryStore):
+    async def get_sink_cursor(self, sink: str) -> int:
+        raise StoreError("database is down")
+
+
+async def test_run_survives_an_unreachable_store() -> None:
+    relay = Relay(
+        UnreachableStore(),
+        RecordingSink(name="down"),
+        poll_seconds=0.01,
+        backoff_base_seconds=0.01,
+        backoff_max_seconds=0.01,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await asyncio.sleep(0.1)
+    assert not task.done()
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+
+@pytest.mark.parametrize(
+    ("failures", "expected"), [(1, 1.0), (2, 2.0), (3, 4.0), (6, 32.0), (7, 60.0), (30, 60.0)]
+)
+def test_backoff_doubles_up_to_its_cap(failures: int, expected: float) -> None:
+    assert backoff_seconds(failures, 1.0, 60.0) == expected

@@ -1,0 +1,149 @@
+"""The webhook sink against a loopback receiver: signed JSON, 2xx only, the address guard."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+
+from tests.workers.test_relay import confirm
+from triage.models import Referral
+from triage.store.memory import MemoryStore
+from workers.fetch_types import FetchLimits
+from workers.relay import DeliveryFailed
+from workers.webhook import SINK, WebhookRelay, WebhookSink, referral_body, sign
+
+SECRET = "s3cret"
+
+
+@dataclass
+class Receiver:
+    """Records each request; answers `statuses` in turn, then 204."""
+
+    statuses: list[int] = field(default_factory=list)
+    delay_seconds: float = 0.0
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    port: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.received.append((dict(request.headers), await request.read()))
+        await asyncio.sleep(self.delay_seconds)
+        status = self.statuses.pop(0) if self.statuses else 204
+        headers = {"Location": "/elsewhere"} if 300 <= status < 400 else None
+        return web.Response(status=status, headers=headers)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def event_ids(self) -> list[str]:
+        return [headers["X-Triage-Event-Id"] for headers, _ in self.received]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    made = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", made.handle)
+    app.router.add_post("/elsewhere", made.handle)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    made.port = int(runner.addresses[0][1])
+    yield made
+    await runner.cleanup()
+
+
+def _limits(receiver: Receiver, *, allowed: bool = True) -> FetchLimits:
+    allow = frozenset({f"127.0.0.1:{receiver.port}"}) if allowed else frozenset()
+    return FetchLimits(allow_hosts=allow, timeout_seconds=5)
+
+
+async def _referral(url: str = "https://a.example/v/1") -> Referral:
+    store = MemoryStore()
+    await confirm(store, url)
+    (referral,) = await store.list_referrals()
+    return referral
+
+
+async def test_a_delivery_is_signed_json_with_the_referral_id(receiver: Receiver) -> None:
+    referral = await _referral()
+    async with WebhookSink(receiver.url, SECRET, _limits(receiver)) as sink:
+        await sink.deliver(referral)
+    ((headers, body),) = receiver.received
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-Triage-Event-Id"] == referral.id
+    timestamp = headers["X-Triage-Timestamp"]
+    expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    assert headers["X-Triage-Signature"] == f"sha256={expected.hexdigest()}"
+    payload = json.loads(body)
+    assert payload["type"] == "referral" and payload["id"] == referral.id
+    assert payload["url"] == "https://a.example/v/1" and payload["host"] == "a.example"
+    assert payload["reference_id"] == "ref-1" and payload["label"] == "attack"
+    assert payload["evidence"]["score"] == 3.0
+    assert body == referral_body(referral)  # the same bytes on a redelivery
+
+
+def test_the_signature_covers_timestamp_and_body() -> None:
+    assert sign(SECRET, "1", b"{}") != sign(SECRET, "2", b"{}")
+    assert sign(SECRET, "1", b"{}") != sign(SECRET, "1", b"{ }")
+    assert sign(SECRET, "1", b"{}") != sign("other", "1", b"{}")
+
+
+@pytest.mark.parametrize("status", [500, 503, 400, 404, 307])
+async def test_anything_but_2xx_is_a_failure(receiver: Receiver, status: int) -> None:
+    receiver.statuses = [status]
+    async with WebhookSink(receiver.url, SECRET, _limits(receiver)) as sink:
+        with pytest.raises(DeliveryFailed, match=f"HTTP {status}"):
+            await sink.deliver(await _referral())
+    assert len(receiver.received) == 1  # a redirect is not followed
+
+
+async def test_a_slow_receiver_is_a_failure(receiver: Receiver) -> None:
+    receiver.delay_seconds = 2.0
+    sink = WebhookSink(receiver.url, SECRET, _limits(receiver), timeout_seconds=0.2)
+    async with sink:
+        with pytest.raises(DeliveryFailed, match="unreachable"):
+            await sink.deliver(await _referral())
+
+
+async def test_a_receiver_outside_the_allow_list_is_never_reached(receiver: Receiver) -> None:
+    async with WebhookSink(receiver.url, SECRET, _limits(receiver, allowed=False)) as sink:
+        with pytest.raises(DeliveryFailed, match="unreachable"):
+            await sink.deliver(await _referral())
+    assert receiver.received == []
+
+
+async def test_the_relay_redelivers_with_the_same_event_id_until_taken(
+    receiver: Receiver,
+) -> None:
+    receiver.statuses = [503, 503]
+    store = MemoryStore()
+    await confirm(store, "https://a.example/v/1")
+    await confirm(store, "https://b.example/v/2")
+    await confirm(store, "https://a.example/v/1")  # the same URL is referred once
+    relay = WebhookRelay(
+        store,
+        receiver.url,
+        SECRET,
+        _limits(receiver),
+        poll_seconds=0.05,
+        backoff_base_seconds=0.05,
+        backoff_max_seconds=0.1,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    first, second = await store.list_referrals()
+    for _ in range(200):
+        if await store.get_sink_cursor(SINK) == second.cursor:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert receiver.event_ids() == [first.id, first.id, first.id, second.id]
