@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -23,7 +24,7 @@ from triage.commands import bench, hashlist, media
 from triage.config import Settings, load_settings
 from triage.errors import ConfigError, TriageError
 from triage.keys import parse_hosts, parse_scopes
-from triage.models import ApiKey, JobState, Scope, new_api_key_token
+from triage.models import ApiKey, AuditEntry, JobState, Scope, new_api_key_token
 from triage.store import open_store
 from triage.store.protocol import Store
 from workers.service import WorkerService
@@ -236,20 +237,35 @@ def _cmd_jobs_retry(args: argparse.Namespace) -> int:
 # --- audit --------------------------------------------------------------------------------------
 
 
+def _audit_line(entry: AuditEntry) -> str:
+    details = json.dumps(entry.details, sort_keys=True) if entry.details else ""
+    return (
+        f"{entry.cursor}\t{entry.at:%Y-%m-%d %H:%M:%S}\t{entry.actor}\t"
+        f"{entry.action}\t{entry.target or ''}\t{details}"
+    )
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError("--limit must be at least 1")
+
     async def work(store: Store) -> int:
         after = args.after
+        # With --limit only the newest entries are kept while paging; without it, all stream.
+        newest: collections.deque[AuditEntry] = collections.deque(maxlen=args.limit or 0)
         while True:
             entries = await store.list_audit(after=after, limit=500)
             for entry in entries:
-                details = json.dumps(entry.details, sort_keys=True) if entry.details else ""
-                print(
-                    f"{entry.cursor}\t{entry.at:%Y-%m-%d %H:%M:%S}\t{entry.actor}\t"
-                    f"{entry.action}\t{entry.target or ''}\t{details}"
-                )
+                if args.limit is None:
+                    print(_audit_line(entry))
+                else:
+                    newest.append(entry)
             if len(entries) < 500:
-                return EXIT_OK
+                break
             after = entries[-1].cursor
+        for entry in newest:
+            print(_audit_line(entry))
+        return EXIT_OK
 
     return asyncio.run(_with_store(load_settings(args.config), work))
 
@@ -313,6 +329,7 @@ def _register_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser
     audit = commands.add_parser("audit", help="print the audit log, oldest first")
     _add_config(audit)
     audit.add_argument("--after", type=int, default=0, help="only entries after this cursor")
+    audit.add_argument("--limit", type=int, default=None, help="only the newest N entries")
     audit.set_defaults(handler=_cmd_audit)
 
 
