@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import hmac
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,7 +29,12 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
+from hashes.formats.jsonl import HashListEntry, dumps_record
+from hashes.index import ExactIndex
+from hashes.matcher import Matcher
+from hashes.video import hash_query, hash_reference
 from tests.conftest import REPO_ROOT
 from tests.workers.media_server import MediaServer
 
@@ -374,3 +383,316 @@ async def test_service_end_to_end(
         finally:
             await worker.stop(signal.SIGKILL)
             assert await restarted.stop() == 0, restarted.output()[-3000:]
+
+
+# --- after the verdict: referrals, webhook, scoped keys, review, retro-matching, metrics, audit
+
+
+WEBHOOK_SECRET = "e2e-webhook-secret"
+
+
+class WebhookReceiver:
+    """Records every delivery; answers 503 to the first `failures` requests."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.deliveries: list[tuple[str, int, bool]] = []  # event id, status, signature ok
+        self.bodies: dict[str, dict[str, Any]] = {}
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        timestamp = request.headers["X-Triage-Timestamp"]
+        expected = hmac.new(
+            WEBHOOK_SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
+        signed = request.headers["X-Triage-Signature"] == f"sha256={expected}"
+        event_id = request.headers["X-Triage-Event-Id"]
+        status = 204
+        if self.failures > 0:
+            self.failures -= 1
+            status = 503
+        self.deliveries.append((event_id, status, signed))
+        self.bodies[event_id] = json.loads(body)
+        return web.Response(status=status)
+
+    def delivered(self) -> list[str]:
+        return [event for event, status, _ in self.deliveries if status == 204]
+
+    async def __aenter__(self) -> WebhookReceiver:
+        app = web.Application()
+        app.router.add_post("/hook", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = int(self._runner.addresses[0][1])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+def _excerpt(source: Path, dest: Path, start: float, seconds: float) -> None:
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-ss",
+            str(start),
+            "-t",
+            str(seconds),
+            "-i",
+            str(source),
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(dest),
+        ],
+        check=True,
+    )
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return values
+
+
+def _value(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_after_the_verdict_end_to_end(
+    tmp_path: Path, shared_data: Path, session: aiohttp.ClientSession
+) -> None:
+    bench = shared_data / "bench"
+    served = tmp_path / "served"
+    served.mkdir()
+    for name in ("q-0019.mp4", "q-0017.mp4"):
+        shutil.copy(bench / "queries" / name, served / name)
+    _excerpt(served / "q-0019.mp4", served / "a.mp4", 0.0, 1.2)
+    _excerpt(served / "q-0019.mp4", served / "b.mp4", 3.0, 1.2)
+
+    # Scores as the service will compute them (same library, same parameters), so the
+    # thresholds put the full copies at `confirmed` and the short excerpts at `review`.
+    reference = hash_reference(bench / "references" / "ref-bunny.mp4")
+    index = ExactIndex()
+    index.add("ref-bunny", reference)
+    matcher = Matcher(index)
+
+    def score(path: Path, full_frame_only: bool = False) -> float:
+        hashes = hash_query(path)
+        found = matcher.match(hashes.full_frame() if full_frame_only else hashes)
+        return found[0].score if found else 0.0
+
+    strong = min(score(served / "q-0019.mp4"), score(served / "q-0017.mp4", True))
+    weak = [score(served / "a.mp4"), score(served / "b.mp4")]
+    assert min(weak) > 0 and max(weak) < strong, (weak, strong)
+    confirm_at, review_at = (max(weak) + strong) / 2, min(weak) / 2
+
+    async with MediaServer(served) as media, WebhookReceiver(failures=2) as receiver:
+        config = tmp_path / "config.yaml"
+        data_dir = tmp_path / "data"
+        settings: dict[str, Any] = {
+            "data_dir": str(data_dir),
+            "store": {"url": f"sqlite:///{data_dir / 'triage.sqlite3'}"},
+            "fetch": {
+                "allow_hosts": [
+                    media.host_port,
+                    f"localhost:{media.port}",
+                    f"127.0.0.1:{receiver.port}",
+                ]
+            },
+            "match": {"confirm_at": confirm_at, "review_at": review_at},
+            "jobs": {
+                "lease_seconds": 3.0,
+                "heartbeat_seconds": 0.2,
+                "max_attempts": 2,
+                "backoff_base_seconds": 0.2,
+                "backoff_max_seconds": 0.5,
+                "in_process_workers": 2,
+                "poll_seconds": 0.2,
+            },
+            "referrals": {
+                "webhook_url": f"http://127.0.0.1:{receiver.port}/hook",
+                "webhook_secret": WEBHOOK_SECRET,
+            },
+        }
+        config.write_text(json.dumps(settings))
+        conf = ["--config", str(config)]
+        serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
+        await serve.start()
+        try:
+            base = (await serve.wait_for_line(r"listening on (http://\S+)")).group(1)
+            keys = {
+                scope: (await _cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
+                for scope in ("admin", "submit", "read", "review")
+            }
+            keys["platform"] = (
+                await _cli(
+                    tmp_path, "keys", "create", *conf, "--scope", "read", "--hosts", "localhost"
+                )
+            ).strip()
+            client = Client(session, keys)
+            client.base = base
+            local = f"http://localhost:{media.port}"
+
+            async def done(sid: str) -> dict[str, Any]:
+                result: dict[str, Any] = await _until(
+                    functools.partial(client.finished, sid), 60, f"submission {sid}"
+                )
+                return result
+
+            # Submitted before its reference exists: `none`, then `confirmed` once it is added.
+            early = await client.submit_url(media.url("/media/q-0017.mp4"))
+            assert (await done(early))["verdict"] == "none"
+            record = dumps_record(
+                HashListEntry(reference_id="ref-bunny", hashes=reference, label="bunny attack")
+            )
+            form = aiohttp.FormData()
+            form.add_field("file", record.encode(), filename="bunny.jsonl")
+            form.add_field("format", "jsonl")
+            async with session.post(
+                f"{base}/v1/references", data=form, headers=client._auth("admin")
+            ) as response:
+                assert response.status == 201, await response.text()
+
+            async def retro_confirmed() -> bool:
+                view = await client.get(f"/v1/submissions/{early}")
+                return bool(view["verdict"] == "confirmed")
+
+            await _until(retro_confirmed, 30, "retro-matching")
+
+            copy = await client.submit_url(media.url("/media/q-0019.mp4"))
+            again = await client.submit_url(media.url("/media/q-0019.mp4"))
+            await done(copy)
+            # The same bytes at another URL (once the first is analysed): linked, not hashed.
+            elsewhere = await client.submit_url(f"{local}/media/q-0019.mp4")
+            doubt_a = await client.submit_url(f"{local}/media/a.mp4")
+            doubt_b = await client.submit_url(media.url("/media/b.mp4"))
+            broken = await client.submit_file("noise.mp4", os.urandom(20_000))
+            views = {sid: await done(sid) for sid in (copy, again, elsewhere, doubt_a, doubt_b)}
+            assert [views[s]["verdict"] for s in (copy, again, elsewhere)] == ["confirmed"] * 3
+            assert views[doubt_a]["verdict"] == views[doubt_b]["verdict"] == "review"
+            assert (await done(broken))["error"]["reason"] == "not_media"
+
+            # Review: confirm refers the content; reject suppresses it from now on.
+            items = (await client.get("/v1/review", "review"))["items"]
+            by_url = {item["url"]: item["id"] for item in items}
+            url_a, url_b = f"{local}/media/a.mp4", media.url("/media/b.mp4")
+            assert set(by_url) == {url_a, url_b}
+            for url, decision in ((url_a, "confirm"), (url_b, "reject")):
+                async with session.post(
+                    f"{base}/v1/review/{by_url[url]}",
+                    json={"decision": decision},
+                    headers=client._auth("review"),
+                ) as response:
+                    assert response.status == 200, await response.text()
+            resubmitted = await client.submit_file("b-again.mp4", (served / "b.mp4").read_bytes())
+            view = await client.get(f"/v1/submissions/{resubmitted}")
+            assert view["verdict"] == "none" and view["suppressed"], view
+            assert (await client.get("/v1/review", "review"))["items"] == []
+
+            # A retry of the failed job, for the audit log.
+            job_id = next(
+                j["id"] for j in (await client.get("/v1/jobs?state=failed", "admin"))["items"]
+            )
+            async with session.post(
+                f"{base}/v1/jobs/{job_id}/retry", headers=client._auth("admin")
+            ) as response:
+                assert response.status == 200
+
+            # Referrals: one per confirmed URL, on the API and at the webhook.
+            referred = {
+                media.url("/media/q-0017.mp4"),
+                media.url("/media/q-0019.mp4"),
+                f"{local}/media/q-0019.mp4",
+                url_a,
+            }
+
+            async def all_delivered() -> bool:
+                return len(set(receiver.delivered())) == len(referred)
+
+            await _until(all_delivered, 30, "webhook deliveries")
+            feed = await client.get("/v1/referrals", "read")
+            assert {r["url"] for r in feed["items"]} == referred
+            ids = [r["id"] for r in feed["items"]]
+            assert len(set(ids)) == len(ids) and sorted(receiver.delivered()) == sorted(ids)
+            assert all(signed for _, _, signed in receiver.deliveries)
+            first = receiver.deliveries[0][0]
+            assert [d[:2] for d in receiver.deliveries[:3]] == [
+                (first, 503),
+                (first, 503),
+                (first, 204),
+            ]
+            assert receiver.bodies[first]["label"] == "bunny attack"
+            page = await client.get(f"/v1/referrals?after={feed['next_cursor']}", "read")
+            assert page["items"] == []
+
+            # A platform key sees its own host only.
+            scoped = await client.get("/v1/referrals", "platform")
+            assert [r["url"] for r in scoped["items"]] == [f"{local}/media/q-0019.mp4", url_a]
+            scoped_matches = await client.get("/v1/matches", "platform")
+            assert [m["url"] for m in scoped_matches["items"]] == [url_a]
+            assert len((await client.get("/v1/matches", "read"))["items"]) == 4
+
+            # Metrics after this known run.
+            async with session.get(f"{base}/metrics") as response:
+                samples = _samples(await response.text())
+            expected = [
+                ("triage_submissions_total", {"outcome": "new"}, 6),
+                ("triage_submissions_total", {"outcome": "deduplicated"}, 2),
+                # The copy, and the early query when its reference came (retro-matching).
+                ("triage_verdicts_total", {"verdict": "confirmed"}, 2),
+                ("triage_verdicts_total", {"verdict": "review"}, 2),
+                ("triage_verdicts_total", {"verdict": "none"}, 1),
+                ("triage_retro_matches_total", {"verdict": "confirmed"}, 1),
+                (
+                    "triage_referral_deliveries_total",
+                    {"sink": "webhook", "outcome": "delivered"},
+                    4,
+                ),
+                ("triage_referral_deliveries_total", {"sink": "webhook", "outcome": "failed"}, 2),
+                ("triage_referral_delivery_lag_seconds", {"sink": "webhook"}, 0),
+                ("triage_review_queue_items", {}, 0),
+                ("triage_hashlist_references", {}, 1),
+                # Five media analysed or linked, and the retro-matching job.
+                ("triage_queue_jobs", {"state": "done"}, 6),
+                ("triage_match_duration_seconds_count", {}, 4),
+                ("triage_hash_seconds_per_media_second_count", {}, 4),
+            ]
+            for name, labels, value in expected:
+                assert _value(samples, name, **labels) == value, (name, labels)
+            assert _value(samples, "triage_fetch_bytes_total") > 1_000_000
+            assert (
+                _value(samples, "triage_queue_jobs", state="failed")
+                + _value(samples, "triage_queue_jobs", state="queued")
+                + _value(samples, "triage_queue_jobs", state="fetching")
+                == 1
+            )
+            assert _value(samples, "triage_worker_heartbeats_total") > 0
+            assert ("triage_queue_oldest_job_age_seconds", (("state", "done"),)) in samples
+
+            # The audit log names each action.
+            audit = [
+                (e["actor"], e["action"]) for e in (await client.get("/v1/audit", "admin"))["items"]
+            ]
+            actions = [action for _, action in audit]
+            assert actions.count("key.create") == 5 and actions.count("reference.add") == 1
+            assert actions.count("review.confirm") == actions.count("review.reject") == 1
+            assert actions.count("job.retry") == actions.count("reference.retro_match") == 1
+            assert actions.count("referral.delivered") == 4
+            listed = await _cli(tmp_path, "audit", *conf)
+            assert len(listed.splitlines()) == len(audit)
+        finally:
+            assert await serve.stop() == 0, serve.output()[-3000:]
