@@ -19,7 +19,7 @@ from hashes.types import VideoHashes
 from tests.triage.api.conftest import Api, make_api
 from tests.triage.api.test_app import assert_problem, form
 from triage.api.app import create_app
-from triage.models import JobKind, MatchEvidence
+from triage.models import JobKind, MatchEvidence, SegmentEvidence, Verdict
 from workers.pipeline import match_evidence
 
 CHAIR = "chair-orig-22-hd-no-bar.txt"
@@ -196,6 +196,7 @@ async def test_after_verdict_routes_are_in_the_openapi_document(api: Api) -> Non
         ("/v1/lookup", "post"),
         ("/v1/references/export", "get"),
         ("/v1/review", "get"),
+        ("/v1/review/{id}", "get"),
         ("/v1/review/{id}", "post"),
         ("/v1/audit", "get"),
     ]:
@@ -203,3 +204,52 @@ async def test_after_verdict_routes_are_in_the_openapi_document(api: Api) -> Non
     bodies = paths["/v1/lookup"]["post"]["requestBody"]["content"]
     assert set(bodies) == {"application/json", "text/plain", NDJSON}
     assert "LookupFramesIn" in spec["components"]["schemas"]
+
+
+async def _review_item(api: Api, url: str) -> str:
+    outcome = await api.store.create_submission(url=url, key_id="key_x")
+    evidence = MatchEvidence(
+        reference_id="ref-1",
+        label="attack",
+        score=0.7,
+        query_coverage=0.4,
+        reference_coverage=0.2,
+        matched_seconds=3.0,
+        segments=(
+            SegmentEvidence(
+                query_start=1, query_end=4, reference_start=10, reference_end=13, score=0.7
+            ),
+        ),
+    )
+    await api.store.record_result(
+        outcome.submission.media_id,
+        verdict=Verdict.REVIEW,
+        matches=[evidence],
+        query_hashes=f'{{"q": "{url}"}}',
+    )
+    (item,) = await api.store.list_review_items()
+    return item.id
+
+
+async def test_a_review_item_shows_its_evidence(api: Api) -> None:
+    item_id = await _review_item(api, "https://a.example/v/1")
+    response = await api.client.get(f"/v1/review/{item_id}", headers=api.auth("review"))
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["id"] == item_id and body["state"] == "open"
+    assert body["url"] == "https://a.example/v/1"
+    (match,) = body["matches"]
+    assert match["reference_id"] == "ref-1" and match["score"] == 0.7
+    assert match["segments"] == [
+        {"query_start": 1, "query_end": 4, "reference_start": 10, "reference_end": 13, "score": 0.7}
+    ]
+
+
+async def test_a_review_item_needs_the_review_scope_and_an_existing_id(api: Api) -> None:
+    item_id = await _review_item(api, "https://a.example/v/1")
+    await assert_problem(
+        await api.client.get(f"/v1/review/{item_id}", headers=api.auth("read")), 403
+    )
+    await assert_problem(
+        await api.client.get("/v1/review/rev_missing", headers=api.auth("review")), 404
+    )

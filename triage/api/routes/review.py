@@ -1,8 +1,12 @@
-"""`/v1/review`: verdicts awaiting a person; confirm refers the content, reject suppresses it."""
+"""`/v1/review`: verdicts awaiting a person; confirm refers the content, reject suppresses it.
+
+`GET /v1/review/{id}` adds the evidence a moderator checks (matches with aligned segments).
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
 from triage.api.auth import current_key
 from triage.api.bodies import read_json, send
@@ -10,12 +14,27 @@ from triage.api.context import context
 from triage.api.operation import Operation, Param
 from triage.api.paging import MAX_PAGE
 from triage.api.problems import Problem
-from triage.api.schemas import ReviewDecisionIn, ReviewItemView, ReviewList
+from triage.api.routes.submissions import match_view
+from triage.api.schemas import MatchEvidence, ReviewDecisionIn, ReviewItemView, ReviewList
 from triage.models import ReviewItem, ReviewState, Scope
+
+
+class ReviewItemDetail(ReviewItemView):
+    matches: list[MatchEvidence] = Field(
+        description="The current evidence on the content, best match first, with segments."
+    )
 
 
 def review_view(item: ReviewItem) -> ReviewItemView:
     return ReviewItemView.model_validate(item.model_dump())
+
+
+async def get_review(request: web.Request) -> web.Response:
+    store = context(request).store
+    item = await store.get_review_item(request.match_info["id"])
+    result = await store.get_result(item.media_id)
+    matches = [match_view(m) for m in result.matches] if result is not None else []
+    return send(ReviewItemDetail(**review_view(item).model_dump(), matches=matches))
 
 
 async def list_review(request: web.Request) -> web.Response:
@@ -50,6 +69,17 @@ OPERATIONS = [
         response=ReviewList,
         params=(Param("state", "query", "Comma-separated: open, confirmed, rejected."),),
         errors=(400,),
+    ),
+    Operation(
+        "GET",
+        "/v1/review/{id}",
+        get_review,
+        "One review item with the evidence to check: matches and their aligned segments.",
+        Scope.REVIEW,
+        "review",
+        response=ReviewItemDetail,
+        params=(Param("id", "path", "The review item id."),),
+        errors=(404,),
     ),
     Operation(
         "POST",
