@@ -97,6 +97,7 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
                 settings,
                 readiness={"index": lambda: svc.index.loaded},
                 lookup=svc.pipeline.lookup,
+                rate_limit=settings.server.rate_limit,
             )
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Self
 
+import limits
 import yaml
 from pydantic import (
     BaseModel,
@@ -61,6 +62,16 @@ class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_upload_bytes: int = Field(default=512 * MiB, gt=0)
+    rate_limit: str = "600/minute"
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"expected a rate such as '600/minute', got {value!r}") from exc
+        return value
 
 
 def _split_commas(value: object) -> object:
