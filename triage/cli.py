@@ -103,7 +103,10 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
             await runner.setup()
             try:
                 site = web.TCPSite(runner, host, port)
-                await site.start()
+                try:
+                    await site.start()
+                except OSError as exc:
+                    raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
                 bound_port = runner.addresses[0][1]
                 print(f"listening on http://{host}:{bound_port}", file=sys.stderr, flush=True)
                 _log.info("store: %s", _store_kind(settings))

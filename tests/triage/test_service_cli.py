@@ -1,0 +1,127 @@
+"""`triage keys` and `triage jobs` against a SQLite store in a temporary folder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from triage.cli import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, main
+from triage.models import ApiKey, JobKind
+from triage.store import open_store
+
+
+def _config(tmp_path: Path) -> tuple[Path, str]:
+    data = tmp_path / "data"
+    url = f"sqlite:///{data / 'triage.sqlite3'}"
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"data_dir": str(data), "store": {"url": url}}))
+    return config, url
+
+
+async def _keys(url: str) -> list[ApiKey]:
+    store = open_store(url)
+    try:
+        return await store.list_api_keys()
+    finally:
+        await store.close()
+
+
+def test_keys_create_prints_the_key_once_and_stores_its_digest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, url = _config(tmp_path)
+    argv = ["keys", "create", "--config", str(config), "--scope", "submit,read", "--name", "mods"]
+    assert main(argv) == EXIT_OK
+    out, err = capsys.readouterr()
+    token = out.strip()
+    assert token.startswith("tt_") and len(token) > 40
+    assert token not in err
+    (key,) = asyncio.run(_keys(url))
+    assert key.name == "mods" and {s.value for s in key.scopes} == {"submit", "read"}
+    # Only the digest is stored: the token is nowhere in the database file.
+    database = Path(url.removeprefix("sqlite:///")).read_bytes()
+    assert token.encode() not in database
+    assert ApiKey.digest(token).encode() in database
+
+    assert main(["keys", "list", "--config", str(config)]) == EXIT_OK
+    listed = capsys.readouterr().out
+    assert key.id in listed and "mods" in listed and token not in listed
+
+    assert main(["keys", "revoke", "--config", str(config), key.id]) == EXIT_OK
+    (revoked,) = asyncio.run(_keys(url))
+    assert revoked.revoked_at is not None
+
+
+def test_host_scoped_read_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, url = _config(tmp_path)
+    argv = ["keys", "create", "--config", str(config), "--scope", "read", "--hosts", "A.com,b.org"]
+    assert main(argv) == EXIT_OK
+    (key,) = asyncio.run(_keys(url))
+    assert key.hosts == ("a.com", "b.org")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--scope", "owner"], ["--scope", ""], ["--scope", "admin", "--hosts", "a.com"]],
+)
+def test_bad_key_requests_are_one_line_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
+) -> None:
+    config, _ = _config(tmp_path)
+    code = main(["keys", "create", "--config", str(config), *extra])
+    _, err = capsys.readouterr()
+    assert code in (EXIT_USAGE, EXIT_INPUT_FAILED)
+    assert len(err.strip().splitlines()) == 1 and err.startswith("triage: ")
+
+
+def test_revoking_an_unknown_key_fails_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, _ = _config(tmp_path)
+    assert main(["keys", "revoke", "--config", str(config), "key_nope"]) == EXIT_INPUT_FAILED
+    assert capsys.readouterr().err.startswith("triage: ")
+
+
+def test_jobs_list_and_retry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, url = _config(tmp_path)
+
+    async def dead_job() -> str:
+        store = open_store(url)
+        try:
+            await store.migrate()
+            job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "media_x", max_attempts=1)
+            claimed = await store.claim_job("w", lease_seconds=30)
+            assert claimed is not None
+            await store.fail_job(job.id, "w", "unreachable: refused", retryable=True)
+            return job.id
+        finally:
+            await store.close()
+
+    Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True)
+    job_id = asyncio.run(dead_job())
+    assert main(["jobs", "list", "--config", str(config), "--state", "dead"]) == EXIT_OK
+    listed = capsys.readouterr().out
+    assert job_id in listed and "unreachable: refused" in listed
+    assert main(["jobs", "retry", "--config", str(config), job_id]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["jobs", "list", "--config", str(config), "--state", "queued"]) == EXIT_OK
+    assert job_id in capsys.readouterr().out
+    assert main(["jobs", "retry", "--config", str(config), job_id]) == EXIT_INPUT_FAILED
+    assert main(["jobs", "list", "--config", str(config), "--state", "asleep"]) == EXIT_USAGE
+
+
+def test_serve_on_a_taken_port_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, _ = _config(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", "--config", str(config), "--port", str(port)])
+    assert code == EXIT_USAGE
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
