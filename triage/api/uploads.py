@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from triage.api.problems import Problem
 
@@ -75,11 +76,11 @@ async def receive_upload(
             raise Problem(422, f"the form has no {file_field!r} part")
         if found[0] == 0:
             raise Problem(422, f"the {file_field!r} part is empty")
-    except ValueError as exc:
-        # aiohttp's multipart parser raises ValueError (and subclasses) on a malformed body.
+    except (ValueError, HttpProcessingError) as exc:
+        # aiohttp's multipart parser raises these on a malformed body or part header.
         with contextlib.suppress(FileNotFoundError):
             dest.unlink()
-        raise Problem(400, f"malformed multipart body: {exc}") from exc
+        raise Problem(400, "malformed multipart body") from exc
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             dest.unlink()

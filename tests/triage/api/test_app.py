@@ -440,3 +440,20 @@ async def test_unexpected_error_is_500_problem_without_internals(api: Api) -> No
     response = await api.client.get("/v1/references", headers=api.auth("admin"))
     body = await assert_problem(response, 500)
     assert "secret" not in json.dumps(body)
+
+
+async def test_malformed_multipart_part_header_is_400(api: Api) -> None:
+    boundary = "b0undary"
+    body = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="x\x0f~\x00"\r\n\r\n'
+        "value\r\n"
+        f"--{boundary}--\r\n"
+    ).encode("latin-1")
+    response = await api.client.post(
+        "/v1/submissions",
+        data=body,
+        headers={**api.auth("submit"), "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    await assert_problem(response, 400)
+    assert list(api.settings.uploads_dir.iterdir()) == []
