@@ -303,6 +303,12 @@ class Pipeline:
             frame_count=hashes.frame_count or len(hashes),
             duration_seconds=hashes.duration_seconds,
         )
+        await self._store.append_audit(
+            actor="system",
+            action="reference.hashed",
+            target=reference.id,
+            details={"frames": len(hashes)},
+        )
         await schedule_retro_match(self._store, reference.id, max_attempts=ctx.job.max_attempts)
         await self._store.complete_job(ctx.job.id, ctx.worker_id)
         self._discard(path)

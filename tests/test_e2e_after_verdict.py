@@ -1,0 +1,181 @@
+"""End to end, after the verdict, across processes and a restart.
+
+`triage serve` without in-process workers and one `triage worker` process: a query analysed
+before its reference existed is confirmed once the reference video is uploaded and hashed
+(hashing and the retro-matching job both run in the worker); its referral, refused by the
+webhook receiver while the first `serve` runs, is delivered by the restarted one with the
+same event id (the sink cursor lives in the store). The exported hash list then answers
+lookups as vPDQ lines and as a JSONL record, and `triage audit` lists what happened.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.test_e2e_service import (
+    WEBHOOK_SECRET,
+    Client,
+    Process,
+    WebhookReceiver,
+    _cli,
+    _until,
+)
+from tests.workers.media_server import MediaServer
+
+pytestmark = pytest.mark.timeout(180)
+
+QUERY = "q-0036.mp4"  # a grayscale copy of ref-bunny
+REFERENCE = "ref-bunny"
+REFUSE_ALL = 1_000_000
+
+
+def _config(path: Path, data_dir: Path, allow: list[str], webhook_url: str) -> None:
+    settings: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "store": {"url": f"sqlite:///{data_dir / 'triage.sqlite3'}"},
+        "fetch": {"allow_hosts": allow},
+        "jobs": {
+            "lease_seconds": 3.0,
+            "heartbeat_seconds": 1.0,
+            "backoff_base_seconds": 0.2,
+            "backoff_max_seconds": 0.5,
+            "in_process_workers": 0,
+            "poll_seconds": 0.2,
+        },
+        "referrals": {"webhook_url": webhook_url, "webhook_secret": WEBHOOK_SECRET},
+    }
+    path.write_text(json.dumps(settings))  # JSON is YAML
+
+
+async def _post(
+    session: aiohttp.ClientSession, url: str, key: str, body: bytes, content_type: str
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": content_type}
+    async with session.post(url, data=body, headers=headers) as response:
+        assert response.status == 200, await response.text()
+        return dict(await response.json())
+
+
+async def test_retro_match_in_a_worker_and_delivery_after_a_restart(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    bench = shared_data / "bench"
+    async with (
+        MediaServer(bench / "queries") as media,
+        WebhookReceiver(failures=REFUSE_ALL) as receiver,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+    ):
+        config = tmp_path / "config.yaml"
+        allow = [media.host_port, f"127.0.0.1:{receiver.port}"]
+        _config(config, tmp_path / "data", allow, f"http://127.0.0.1:{receiver.port}/hook")
+        conf = ["--config", str(config)]
+        serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
+        worker = Process("worker", ["worker", *conf, "--slots", "1"], tmp_path)
+        await serve.start()
+        try:
+            base = (await serve.wait_for_line(r"listening on (http://\S+)")).group(1)
+            keys = {
+                scope: (await _cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
+                for scope in ("admin", "submit", "read")
+            }
+            client = Client(session, keys)
+            client.base = base
+            await worker.start()
+
+            # Analysed before its reference exists: `none`.
+            early = await client.submit_url(media.url(f"/media/{QUERY}"))
+
+            async def finished() -> dict[str, Any] | None:
+                return await client.finished(early)
+
+            assert (await _until(finished, 60, "the early query"))["verdict"] == "none"
+
+            # The reference video is hashed by the worker, which then retro-matches it.
+            added = await client.upload_reference(bench / "references" / f"{REFERENCE}.mp4")
+            assert added["status"] == "pending"
+
+            async def confirmed() -> bool:
+                view = await client.get(f"/v1/submissions/{early}")
+                return bool(view["verdict"] == "confirmed")
+
+            await _until(confirmed, 60, "retro-matching in the worker")
+            view = await client.get(f"/v1/submissions/{early}")
+            assert view["matches"][0]["reference_id"] == REFERENCE
+            assert view["matches"][0]["segments"]
+            jobs = (await client.get("/v1/jobs", "admin"))["items"]
+            assert {(j["kind"], j["state"]) for j in jobs} == {
+                ("process_media", "done"),
+                ("hash_reference", "done"),
+                ("retro_match", "done"),
+            }
+            (referral,) = (await client.get("/v1/referrals"))["items"]
+            assert referral["url"] == media.url(f"/media/{QUERY}")
+
+            async def refused() -> bool:
+                return any(event == referral["id"] for event, _, _ in receiver.deliveries)
+
+            await _until(refused, 30, "a refused delivery")
+            assert receiver.delivered() == []
+        finally:
+            codes = (await worker.stop(), await serve.stop())
+            assert codes == (0, 0), worker.output()[-2000:] + serve.output()[-2000:]
+
+        # The receiver recovers; the restarted service delivers what the first could not.
+        receiver.failures = 0
+        restarted = Process("serve2", ["serve", *conf, "--port", "0"], tmp_path)
+        await restarted.start()
+        try:
+            client.base = (await restarted.wait_for_line(r"listening on (http://\S+)")).group(1)
+
+            async def delivered() -> bool:
+                return bool(receiver.delivered())
+
+            await _until(delivered, 30, "the delivery after the restart")
+            assert receiver.delivered() == [referral["id"]]
+            assert {event for event, _, _ in receiver.deliveries} == {referral["id"]}
+            assert all(signed for _, _, signed in receiver.deliveries)
+            assert receiver.bodies[referral["id"]]["url"] == referral["url"]
+
+            # The exported list answers lookups, as vPDQ lines and as a JSONL record.
+            admin = {"Authorization": f"Bearer {keys['admin']}"}
+            async with session.get(
+                f"{client.base}/v1/references/export?format=jsonl", headers=admin
+            ) as response:
+                assert response.status == 200
+                record = await response.read()
+            async with session.get(
+                f"{client.base}/v1/references/export?format=vpdq", headers=admin
+            ) as response:
+                assert response.status == 200
+                with zipfile.ZipFile(io.BytesIO(await response.read())) as archive:
+                    vpdq = archive.read(f"{REFERENCE}.txt")
+            lookup = f"{client.base}/v1/lookup"
+            for body, content_type in ((vpdq, "text/plain"), (record, "application/x-ndjson")):
+                answer = await _post(session, lookup, keys["read"], body, content_type)
+                assert answer["verdict"] == "confirmed", answer
+                assert answer["matches"][0]["reference_id"] == REFERENCE
+            # Lookups store nothing.
+            assert len((await client.get("/v1/matches"))["items"]) == 1
+
+            audit = await _cli(tmp_path, "audit", *conf)
+            actions = [line.split("\t")[3] for line in audit.splitlines()]
+            for action in (
+                "key.create",
+                "reference.add",
+                "reference.hashed",
+                "reference.retro_match",
+                "referral.delivered",
+            ):
+                assert action in actions, audit
+            assert actions.count("referral.delivered") == 1
+            newest = await _cli(tmp_path, "audit", *conf, "--limit", "1")
+            assert newest.splitlines() == audit.splitlines()[-1:]
+        finally:
+            assert await restarted.stop() == 0, restarted.output()[-3000:]
