@@ -59,7 +59,7 @@ def build_spec(operations: list[Operation], *, title: str, version: str) -> dict
                     "in": p.location,
                     "required": p.required or p.location == "path",
                     "description": p.description,
-                    "schema": {"type": p.type_},
+                    "schema": {"type": p.type_, **({"enum": list(p.choices)} if p.choices else {})},
                 }
                 for p in op.params
             ]

@@ -20,6 +20,7 @@ class Param:
     description: str
     required: bool = False
     type_: str = "string"
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -257,7 +257,7 @@ OPERATIONS = [
         Scope.ADMIN,
         _TAG,
         response_content="application/x-ndjson",
-        params=(Param("format", "query", "jsonl (default) or vpdq."),),
+        params=(Param("format", "query", "jsonl (default) or vpdq.", choices=("jsonl", "vpdq")),),
         errors=(400,),
     ),
     Operation(
