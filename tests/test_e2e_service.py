@@ -38,7 +38,7 @@ from hashes.video import hash_query, hash_reference
 from tests.conftest import REPO_ROOT
 from tests.workers.media_server import MediaServer
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(400)
 
 REFERENCES = ("ref-chair22", "ref-doorknob", "ref-bunny", "ref-astronaut", "ref-pattern")
 # (query, expected reference or None, how it is submitted)
@@ -287,7 +287,7 @@ async def test_service_end_to_end(
                 listing = await client.get("/v1/references", "admin")
                 return all(r["status"] == "active" for r in listing["items"])
 
-            await _until(all_active, 60, "the references to be hashed")
+            await _until(all_active, 150, "the references to be hashed")
 
             # Submissions of every kind, broken ones among them.
             expected: dict[str, str | None] = {}
@@ -372,7 +372,7 @@ async def test_service_end_to_end(
             replacement = Process("worker2", ["worker", *conf], tmp_path)
             await replacement.start()
             try:
-                view = await _until(lambda: client.finished(killed_sid), 60, "the re-claimed job")
+                view = await _until(lambda: client.finished(killed_sid), 90, "the re-claimed job")
             finally:
                 assert await replacement.stop() == 0, replacement.output()[-3000:]
             assert view["verdict"] == "confirmed", view
@@ -549,7 +549,7 @@ async def test_after_the_verdict_end_to_end(
 
             async def done(sid: str) -> dict[str, Any]:
                 result: dict[str, Any] = await _until(
-                    functools.partial(client.finished, sid), 60, f"submission {sid}"
+                    functools.partial(client.finished, sid), 120, f"submission {sid}"
                 )
                 return result
 
@@ -571,7 +571,7 @@ async def test_after_the_verdict_end_to_end(
                 view = await client.get(f"/v1/submissions/{early}")
                 return bool(view["verdict"] == "confirmed")
 
-            await _until(retro_confirmed, 30, "retro-matching")
+            await _until(retro_confirmed, 60, "retro-matching")
 
             copy = await client.submit_url(media.url("/media/q-0019.mp4"))
             again = await client.submit_url(media.url("/media/q-0019.mp4"))
@@ -623,7 +623,7 @@ async def test_after_the_verdict_end_to_end(
             async def all_delivered() -> bool:
                 return len(set(receiver.delivered())) == len(referred)
 
-            await _until(all_delivered, 30, "webhook deliveries")
+            await _until(all_delivered, 60, "webhook deliveries")
             feed = await client.get("/v1/referrals", "read")
             assert {r["url"] for r in feed["items"]} == referred
             ids = [r["id"] for r in feed["items"]]
