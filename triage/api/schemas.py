@@ -189,12 +189,6 @@ class FrameHashIn(_Body):
     quality: int = Field(default=100, ge=0, le=100)
 
 
-class LookupRequest(_Body):
-    """PDQ frame hashes of a video, instead of the video itself."""
-
-    frames: list[FrameHashIn] = Field(min_length=1, max_length=200_000)
-
-
 class LookupResult(BaseModel):
     verdict: Verdict
     score: float | None
