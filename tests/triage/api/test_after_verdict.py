@@ -274,3 +274,13 @@ def test_dumps_record_helper_is_importable() -> None:
         hashes=read_vpdq(io.StringIO("0,100," + "ab" * 32 + ",0.0\n")),
     )
     assert loads_record(dumps_record(entry)).reference_id == "x"
+
+
+async def test_host_scoped_key_reads_only_submissions_on_its_hosts(api: Api) -> None:
+    ours = await api.store.create_submission(url="https://video.a.example/v/1", key_id="key_x")
+    theirs = await api.store.create_submission(url="https://b.example/v/2", key_id="key_x")
+    auth = await _host_key(api, ("a.example",))
+    mine = await api.client.get(f"/v1/submissions/{ours.submission.id}", headers=auth)
+    assert mine.status == 200
+    other = await api.client.get(f"/v1/submissions/{theirs.submission.id}", headers=auth)
+    await assert_problem(other, 404)

@@ -26,6 +26,7 @@ from triage.metrics import submissions_total
 from triage.models import FetchEvidence as StoredFetchEvidence
 from triage.models import MatchEvidence as StoredMatch
 from triage.models import Scope, SubmissionDetail, SubmitOutcome
+from triage.store.rules import host_allowed, url_host
 
 MAX_IDEMPOTENCY_KEY = 200
 MAX_TEXT_FIELD = 2000
@@ -148,6 +149,10 @@ def submission_view(detail: SubmissionDetail) -> SubmissionView:
 
 async def get_submission(request: web.Request) -> web.Response:
     detail = await context(request).store.get_submission(request.match_info["id"])
+    hosts = current_key(request).hosts
+    if hosts is not None and not host_allowed(url_host(detail.submission.url), hosts):
+        # A platform-scoped key sees only its own hosts; others do not exist for it.
+        raise Problem(404, f"submission {detail.submission.id} not found")
     return send(submission_view(detail))
 
 
