@@ -457,3 +457,20 @@ async def test_malformed_multipart_part_header_is_400(api: Api) -> None:
     )
     await assert_problem(response, 400)
     assert list(api.settings.uploads_dir.iterdir()) == []
+
+
+async def test_failed_reference_shows_why(api: Api) -> None:
+    response = await api.client.post(
+        "/v1/references",
+        data=form(file=("broken.mp4", b"not a video at all" * 10), id="ref-broken"),
+        headers=api.auth("admin"),
+    )
+    assert response.status == 202
+    job = await api.store.claim_job("w1", lease_seconds=30)
+    assert job is not None and job.kind is JobKind.HASH_REFERENCE
+    await api.store.fail_job(job.id, "w1", "bad_media: not a readable video", retryable=False)
+    view = await (
+        await api.client.get("/v1/references/ref-broken", headers=api.auth("admin"))
+    ).json()
+    assert view["status"] == "failed"
+    assert view["error"] == "bad_media: not a readable video"

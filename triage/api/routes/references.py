@@ -19,7 +19,7 @@ from triage.api.problems import Problem
 from triage.api.schemas import ReferenceList, ReferenceUploadForm, ReferenceView
 from triage.api.uploads import Upload, receive_upload
 from triage.errors import NotFound
-from triage.models import Reference, ReferenceStatus, Scope
+from triage.models import JobKind, JobState, Reference, ReferenceStatus, Scope
 from triage.retro import schedule_retro_match
 
 MAX_HASH_FILE_BYTES = 64 * 1024 * 1024
@@ -172,8 +172,19 @@ async def list_references(request: web.Request) -> web.Response:
 
 
 async def get_reference(request: web.Request) -> web.Response:
-    reference = await context(request).store.get_reference(request.match_info["id"])
-    return send(reference_view(reference))
+    store = context(request).store
+    reference = await store.get_reference(request.match_info["id"])
+    view = reference_view(reference)
+    if reference.status is ReferenceStatus.FAILED:
+        # Why its upload could not be hashed: the error kept on its hashing job.
+        jobs = await store.list_jobs(states=[JobState.FAILED, JobState.DEAD], limit=1000)
+        errors = [
+            j.last_error
+            for j in jobs
+            if j.kind is JobKind.HASH_REFERENCE and j.target_id == reference.id
+        ]
+        view = view.model_copy(update={"error": errors[-1] if errors else None})
+    return send(view)
 
 
 async def _audit(request: web.Request, action: str, reference: Reference, **details: str) -> None:
