@@ -1,0 +1,1 @@
+"""The HTTP API: `create_app(store, settings)` in `triage.api.app`."""
