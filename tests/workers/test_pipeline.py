@@ -150,6 +150,7 @@ async def test_page_without_media_fails_for_good(world: World, media_server: Med
     with pytest.raises(JobFailure) as failure:
         await world.run_next()
     assert failure.value.reason == "resolve_failed" and not failure.value.retryable
+    assert list(world.settings.media_dir.iterdir()) == []  # nothing left behind
 
 
 async def test_address_outside_the_allow_list_is_refused(world: World) -> None:
@@ -164,6 +165,7 @@ async def test_server_error_is_retryable(world: World, media_server: MediaServer
     with pytest.raises(JobFailure) as failure:
         await world.run_next()
     assert failure.value.reason == "http_status" and failure.value.retryable
+    assert list(world.settings.media_dir.iterdir()) == []
 
 
 async def test_client_error_is_not_retryable(world: World, media_server: MediaServer) -> None:
