@@ -114,6 +114,10 @@ class Runner:
             metrics.workers_busy.inc()
             try:
                 await self._run_job(JobContext(self._store, worker_id, job), stop)
+            except TriageError:
+                # The store failed while settling the job: its lease expires and the job is
+                # taken again, so the worker carries on instead of taking the service down.
+                _log.exception("worker %s could not record the end of job %s", worker_id, job.id)
             finally:
                 metrics.workers_busy.dec()
 

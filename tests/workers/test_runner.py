@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from triage.config import JobSettings
+from triage.errors import StoreError
 from triage.models import Job, JobKind, JobState
 from triage.store.memory import MemoryStore
 from workers.runner import JobContext, JobFailure, JobHandler, Runner, permanent
@@ -203,3 +205,31 @@ async def test_lost_lease_cancels_the_handler_and_records_nothing() -> None:
 def test_runner_needs_a_slot() -> None:
     with pytest.raises(ValueError, match="slot"):
         Runner(MemoryStore(), {}, SETTINGS, slots=0)
+
+
+class _FlakyStore(MemoryStore):
+    """The memory store, except that recording one failure breaks like a lost database."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken_once = False
+
+    async def fail_job(self, job_id: str, worker_id: str, error: str, **kwargs: Any) -> Job:
+        if not self.broken_once:
+            self.broken_once = True
+            raise StoreError("database is locked")
+        return await super().fail_job(job_id, worker_id, error, **kwargs)
+
+
+async def test_a_store_failure_while_settling_does_not_stop_the_worker() -> None:
+    store = _FlakyStore()
+    first = await _queued(store)
+    second = await store.enqueue_job(JobKind.PROCESS_MEDIA, "media-2", max_attempts=2)
+
+    async def handler(ctx: JobContext) -> None:
+        if ctx.job.id == first.id:
+            raise permanent("not_media", "a web page")
+        await ctx.store.complete_job(ctx.job.id, ctx.worker_id)
+
+    done = await _run_until(store, handler, second.id, {JobState.DONE})
+    assert store.broken_once and done.state is JobState.DONE
