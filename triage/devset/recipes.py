@@ -188,8 +188,8 @@ def compilation(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tu
     ]
     (out,) = g.chain(parts, "concat=n=3:v=1:a=0")
     total = lengths[0] + middle.duration + lengths[1]
-    return Stream(out, s.width, s.height, total), f"compilation {lengths[0]:.1f}s + {desc} + " \
-        f"{lengths[1]:.1f}s"  # fmt: skip
+    description = f"compilation {lengths[0]:.1f}s + {desc} + {lengths[1]:.1f}s"
+    return Stream(out, s.width, s.height, total), description
 
 
 def speed(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[Stream, str]:
