@@ -188,9 +188,11 @@ class Pipeline:
         verdict = self._policy.decide(matches[0].score if matches else None)
         evidence = self._evidence_for(matches)
         # Named by content, not by media or URL: the same content always gives the same
-        # record, which is what review suppression recognises.
+        # record, which is what review suppression recognises. With the derived views
+        # (borders removed, crops, flips), so retro-matching sees what this match saw.
         record = dumps_record(
-            HashListEntry(reference_id=fetched.evidence.sha256 or media.id, hashes=hashes)
+            HashListEntry(reference_id=fetched.evidence.sha256 or media.id, hashes=hashes),
+            derived=True,
         )
         await self._store.record_result(
             media.id,

@@ -1,16 +1,20 @@
 """The `retro_match` job: a reference added during an event is matched against recent queries.
 
-Query hash records stored with each result (within `retro_match_days`) are matched against
-the new reference alone (a one-reference index); a query it matches gets a new result that
-merges the old evidence with the new match, so its verdict, referral and review item follow
-through the store as for any result. Queries that already list the reference are left alone,
-so running the job again (a retry, a re-enable) changes nothing twice.
+Query hash records stored with each result (within `retro_match_days`) are first matched
+against the new reference alone (a one-reference index: cheap, whatever the list size). A
+query it matches is matched again against the whole live list, as a new submission would be,
+and gets a new result merging that with its earlier evidence; its verdict, referral and
+review item follow through the store as for any result. Because every job writes the full
+match, two jobs for different references touching the same query cannot drop each other's
+evidence. A verdict never weakens (a person's confirm stays), and queries that already list
+the reference are left alone, so running a job again changes nothing twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from hashes.formats.jsonl import loads_record
@@ -22,7 +26,7 @@ from triage import metrics
 from triage.models import MatchEvidence, ReferenceStatus, Verdict
 from triage.store.protocol import Store
 from triage.store.rules import utc_now
-from workers.pipeline import MAX_EVIDENCE_MATCHES, match_evidence
+from workers.pipeline import MAX_EVIDENCE_MATCHES
 from workers.runner import JobContext, permanent
 
 _log = logging.getLogger(__name__)
@@ -30,14 +34,21 @@ _PAGE = 100
 AUDIT_ACTOR = "system"
 _RANK = {Verdict.NONE: 0, Verdict.REVIEW: 1, Verdict.CONFIRMED: 2}
 
+RematchFunction = Callable[[VideoHashes], Awaitable[list[MatchEvidence]]]
+"""Matches of query hashes against the whole live list at or above `review_at`, best first
+(`Pipeline.lookup`)."""
+
 
 class RetroMatcher:
     """Handles `retro_match` jobs (target: the reference id)."""
 
-    def __init__(self, store: Store, policy: VerdictPolicy, window_days: float) -> None:
+    def __init__(
+        self, store: Store, policy: VerdictPolicy, window_days: float, rematch: RematchFunction
+    ) -> None:
         self._store = store
         self._policy = policy
         self._window = timedelta(days=window_days)
+        self._rematch = rematch
 
     async def handle(self, ctx: JobContext) -> None:
         reference = await self._store.get_reference(ctx.job.target_id)
@@ -52,7 +63,7 @@ class RetroMatcher:
             hashes = loads_record(record).hashes
         except HashError as exc:
             raise permanent("bad_hashes", f"unreadable hash record: {exc}") from exc
-        updated = await self.match_reference(reference.id, reference.label, hashes)
+        updated = await self.match_reference(reference.id, hashes)
         _log.info("retro-matching %s: %d earlier queries matched", reference.id, updated)
         await self._store.append_audit(
             actor=AUDIT_ACTOR,
@@ -62,7 +73,7 @@ class RetroMatcher:
         )
         await self._store.complete_job(ctx.job.id, ctx.worker_id)
 
-    async def match_reference(self, reference_id: str, label: str, hashes: VideoHashes) -> int:
+    async def match_reference(self, reference_id: str, hashes: VideoHashes) -> int:
         """Match the stored queries of the window against one reference; returns how many
         got a new result."""
         index = ExactIndex()
@@ -81,22 +92,28 @@ class RetroMatcher:
                 except HashError:
                     _log.warning("media %s has an unreadable query record", stored.media_id)
                     continue
-                matches = await asyncio.to_thread(matcher.match, query)
-                if not matches or matches[0].score < self._policy.review_at:
+                found = await asyncio.to_thread(matcher.match, query)
+                if not found or found[0].score < self._policy.review_at:
                     continue
-                new = match_evidence(matches[0], label)
-                if await self._record(stored.media_id, new, stored.query_hashes):
+                if await self._record(stored.media_id, reference_id, query, stored.query_hashes):
                     updated += 1
             if len(page) < _PAGE:
                 return updated
             after = page[-1].media_id
 
-    async def _record(self, media_id: str, new: MatchEvidence, query_hashes: str) -> bool:
+    async def _record(
+        self, media_id: str, reference_id: str, query: VideoHashes, query_hashes: str
+    ) -> bool:
         existing = await self._store.get_result(media_id)
         earlier = existing.matches if existing is not None else ()
-        if any(m.reference_id == new.reference_id for m in earlier):
+        if any(m.reference_id == reference_id for m in earlier):
             return False  # matched already, when it was analysed or by an earlier run
-        merged = sorted([*earlier, new], key=lambda m: m.score, reverse=True)
+        current = await self._rematch(query)
+        if not any(m.reference_id == reference_id for m in current):
+            return False  # against the whole list it scores below review_at
+        listed = {m.reference_id for m in current}
+        kept = [m for m in earlier if m.reference_id not in listed]  # e.g. since disabled
+        merged = sorted([*current, *kept], key=lambda m: m.score, reverse=True)
         merged = merged[:MAX_EVIDENCE_MATCHES]
         verdict = self._policy.decide(merged[0].score)
         if existing is not None and _RANK[existing.verdict] > _RANK[verdict]:

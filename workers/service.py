@@ -62,7 +62,7 @@ class WorkerService:
         )
         self.pipeline = Pipeline(store, self.index, media_tools(settings), settings, self._executor)
         policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
-        self.retro = RetroMatcher(store, policy, settings.retro_match_days)
+        self.retro = RetroMatcher(store, policy, settings.retro_match_days, self.pipeline.lookup)
 
     async def __aenter__(self) -> WorkerService:
         return self

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,12 +13,16 @@ import pytest
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.formats.vpdq import read_vpdq
 from hashes.policy import VerdictPolicy
+from hashes.video import hash_query
+from triage.config import load_settings
 from triage.models import JobKind, JobState, ReferenceStatus, ReviewDecision, Verdict
 from triage.retro import RETRO_DELAY_SECONDS, schedule_retro_match
 from triage.store.memory import MemoryStore
 from triage.store.rules import utc_now
+from workers.pipeline import Pipeline
 from workers.retro import RetroMatcher
 from workers.runner import JobContext
+from workers.service import live_index, media_tools
 
 REFERENCE = "chair-orig-22-hd-no-bar.txt"
 UNRELATED = "doorknob-hd-no-bar.txt"
@@ -24,16 +31,45 @@ WORKER = "worker-1"
 CONFIRM_POLICY = VerdictPolicy(1.0, 0.5)
 REVIEW_POLICY = VerdictPolicy(1e9, 0.5)
 
+MakeRetro = Callable[..., RetroMatcher]
+
 
 @pytest.fixture
 def vpdq(shared_data: Path) -> Path:
     return shared_data / "interop" / "vpdq"
 
 
+@pytest.fixture
+async def make_retro(tmp_path: Path) -> AsyncIterator[MakeRetro]:
+    """RetroMatcher(store, policy, window_days) wired as the service wires it: re-matching
+    against the whole list through the pipeline's lookup over a live index of `store`."""
+    executor = ThreadPoolExecutor(max_workers=1)
+
+    def make(store: MemoryStore, policy: VerdictPolicy, window_days: float) -> RetroMatcher:
+        settings = load_settings(
+            None,
+            {
+                "TRIAGE_DATA_DIR": str(tmp_path),
+                "TRIAGE_MATCH__CONFIRM_AT": str(policy.confirm_at),
+                "TRIAGE_MATCH__REVIEW_AT": str(policy.review_at),
+            },
+        )
+        pipeline = Pipeline(store, live_index(store), media_tools(settings), settings, executor)
+        return RetroMatcher(store, policy, window_days, pipeline.lookup)
+
+    yield make
+    executor.shutdown()
+
+
 async def _analysed(store: MemoryStore, url: str, hashes_file: Path) -> str:
+    return await _analysed_record(
+        store, url, dumps_record(HashListEntry(reference_id=url, hashes=read_vpdq(hashes_file)))
+    )
+
+
+async def _analysed_record(store: MemoryStore, url: str, record: str) -> str:
     outcome = await store.create_submission(url=url, key_id="key_x")
     media_id = outcome.submission.media_id
-    record = dumps_record(HashListEntry(reference_id=media_id, hashes=read_vpdq(hashes_file)))
     await store.record_result(media_id, verdict=Verdict.NONE, matches=[], query_hashes=record)
     return media_id
 
@@ -57,12 +93,14 @@ async def _run_job(store: MemoryStore, retro: RetroMatcher, reference_id: str) -
     assert (await store.get_job(job.id)).state is JobState.DONE
 
 
-async def test_new_reference_confirms_an_earlier_query_and_refers_it(vpdq: Path) -> None:
+async def test_new_reference_confirms_an_earlier_query_and_refers_it(
+    vpdq: Path, make_retro: MakeRetro
+) -> None:
     store = MemoryStore()
     copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
     other = await _analysed(store, "https://a.example/v/2", vpdq / UNRELATED)
     await _add_reference(store, vpdq / REFERENCE, "chair")
-    retro = RetroMatcher(store, CONFIRM_POLICY, window_days=30)
+    retro = make_retro(store, CONFIRM_POLICY, 30)
 
     await _run_job(store, retro, "chair")
 
@@ -79,11 +117,11 @@ async def test_new_reference_confirms_an_earlier_query_and_refers_it(vpdq: Path)
     ]
 
 
-async def test_running_again_changes_nothing(vpdq: Path) -> None:
+async def test_running_again_changes_nothing(vpdq: Path, make_retro: MakeRetro) -> None:
     store = MemoryStore()
     copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
     await _add_reference(store, vpdq / REFERENCE, "chair")
-    retro = RetroMatcher(store, CONFIRM_POLICY, window_days=30)
+    retro = make_retro(store, CONFIRM_POLICY, 30)
     await _run_job(store, retro, "chair")
     first = await store.get_result(copy)
     await _run_job(store, retro, "chair")
@@ -91,21 +129,23 @@ async def test_running_again_changes_nothing(vpdq: Path) -> None:
     assert len(await store.list_referrals()) == 1
 
 
-async def test_a_review_level_match_opens_a_review_item(vpdq: Path) -> None:
+async def test_a_review_level_match_opens_a_review_item(vpdq: Path, make_retro: MakeRetro) -> None:
     store = MemoryStore()
     copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
     await _add_reference(store, vpdq / REFERENCE, "chair")
-    await _run_job(store, RetroMatcher(store, REVIEW_POLICY, window_days=30), "chair")
+    await _run_job(store, make_retro(store, REVIEW_POLICY, 30), "chair")
     items = await store.list_review_items()
     assert [i.media_id for i in items] == [copy]
     assert await store.list_referrals() == []
 
 
-async def test_a_person_s_confirm_is_not_downgraded_by_a_weaker_new_match(vpdq: Path) -> None:
+async def test_a_person_s_confirm_is_not_downgraded_by_a_weaker_new_match(
+    vpdq: Path, make_retro: MakeRetro
+) -> None:
     store = MemoryStore()
     copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
     await _add_reference(store, vpdq / REFERENCE, "first")
-    retro = RetroMatcher(store, REVIEW_POLICY, window_days=30)
+    retro = make_retro(store, REVIEW_POLICY, 30)
     await _run_job(store, retro, "first")
     (item,) = await store.list_review_items()
     await store.decide_review(item.id, ReviewDecision.CONFIRM, decided_by="key_r")
@@ -117,21 +157,23 @@ async def test_a_person_s_confirm_is_not_downgraded_by_a_weaker_new_match(vpdq: 
     assert await store.list_review_items() == []
 
 
-async def test_queries_older_than_the_window_are_not_matched(vpdq: Path) -> None:
+async def test_queries_older_than_the_window_are_not_matched(
+    vpdq: Path, make_retro: MakeRetro
+) -> None:
     store = MemoryStore()
     copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
     await _add_reference(store, vpdq / REFERENCE, "chair")
-    await _run_job(store, RetroMatcher(store, CONFIRM_POLICY, window_days=0), "chair")
+    await _run_job(store, make_retro(store, CONFIRM_POLICY, 0), "chair")
     result = await store.get_result(copy)
     assert result is not None and result.verdict is Verdict.NONE
 
 
-async def test_a_disabled_reference_matches_nothing(vpdq: Path) -> None:
+async def test_a_disabled_reference_matches_nothing(vpdq: Path, make_retro: MakeRetro) -> None:
     store = MemoryStore()
     copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
     await _add_reference(store, vpdq / REFERENCE, "chair")
     await store.set_reference_status("chair", ReferenceStatus.DISABLED)
-    await _run_job(store, RetroMatcher(store, CONFIRM_POLICY, window_days=30), "chair")
+    await _run_job(store, make_retro(store, CONFIRM_POLICY, 30), "chair")
     result = await store.get_result(copy)
     assert result is not None and result.verdict is Verdict.NONE
 
@@ -147,3 +189,40 @@ async def test_schedule_queues_a_delayed_retro_match_job() -> None:
         3,
     )
     assert job.run_after >= before + timedelta(seconds=RETRO_DELAY_SECONDS)
+
+
+async def test_two_references_retro_matched_together_both_stay_in_the_evidence(
+    vpdq: Path, make_retro: MakeRetro
+) -> None:
+    store = MemoryStore()
+    copy = await _analysed(store, "https://a.example/v/1", vpdq / REFERENCE)
+    await _add_reference(store, vpdq / REFERENCE, "first")
+    await _add_reference(store, vpdq / REFERENCE, "second")
+    retro = make_retro(store, CONFIRM_POLICY, 30)
+    jobs = []
+    for reference_id in ("first", "second"):
+        await store.enqueue_job(JobKind.RETRO_MATCH, reference_id)
+    for _ in range(2):
+        job = await store.claim_job(WORKER, lease_seconds=30, kinds=[JobKind.RETRO_MATCH])
+        assert job is not None
+        jobs.append(retro.handle(JobContext(store=store, worker_id=WORKER, job=job)))
+    await asyncio.gather(*jobs)
+    result = await store.get_result(copy)
+    assert result is not None and {m.reference_id for m in result.matches} == {"first", "second"}
+    assert len(await store.list_referrals()) == 1  # one URL, referred once
+
+
+@pytest.mark.parametrize(("derived", "verdict"), [(True, Verdict.CONFIRMED), (False, Verdict.NONE)])
+async def test_a_bordered_copy_is_found_through_its_stored_derived_views(
+    shared_data: Path, vpdq: Path, make_retro: MakeRetro, derived: bool, verdict: Verdict
+) -> None:
+    # The query has grey side bars: only its border-free views meet the full-frame reference,
+    # which is why the pipeline stores query records with their derived views.
+    query = hash_query(shared_data / "sources" / "te-chair-22-sd-grey-bar.mp4")
+    record = dumps_record(HashListEntry(reference_id="q", hashes=query), derived=derived)
+    store = MemoryStore()
+    copy = await _analysed_record(store, "https://a.example/v/1", record)
+    await _add_reference(store, vpdq / REFERENCE, "chair")
+    await _run_job(store, make_retro(store, CONFIRM_POLICY, 30), "chair")
+    result = await store.get_result(copy)
+    assert result is not None and result.verdict is verdict
