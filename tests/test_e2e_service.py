@@ -16,6 +16,7 @@ import hmac
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -30,6 +31,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.index import ExactIndex
@@ -37,6 +40,7 @@ from hashes.matcher import Matcher
 from hashes.video import hash_query, hash_reference
 from tests.conftest import REPO_ROOT
 from tests.workers.media_server import MediaServer
+from triage.store.engine import driver_url
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -695,4 +699,82 @@ async def test_after_the_verdict_end_to_end(
             listed = await _cli(tmp_path, "audit", *conf)
             assert len(listed.splitlines()) == len(audit)
         finally:
+            assert await serve.stop() == 0, serve.output()[-3000:]
+
+
+# --- the same service on PostgreSQL, API and worker in separate processes ---------------------
+
+POSTGRES_URL = os.environ.get(
+    "TRIAGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+async def _postgres(statement: str) -> None:
+    engine = create_async_engine(driver_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh database for one test, dropped afterwards."""
+    name = f"triage_e2e_{secrets.token_hex(4)}"
+    await _postgres(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await _postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_service_on_postgresql_with_a_separate_worker(
+    tmp_path: Path,
+    shared_data: Path,
+    session: aiohttp.ClientSession,
+    postgres_database: str,
+) -> None:
+    async with MediaServer(shared_data / "sources") as media:
+        config = tmp_path / "config.yaml"
+        settings = {
+            "data_dir": str(tmp_path / "data"),
+            "store": {"url": postgres_database},
+            "fetch": {"allow_hosts": [media.host_port]},
+            "jobs": {"in_process_workers": 0, "poll_seconds": 0.2},
+        }
+        config.write_text(json.dumps(settings))
+        conf = ["--config", str(config)]
+        serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
+        worker = Process("worker", ["worker", *conf], tmp_path)
+        await serve.start()
+        try:
+            base = (await serve.wait_for_line(r"listening on (http://\S+)")).group(1)
+            await worker.start()
+            keys = {
+                scope: (await _cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
+                for scope in ("admin", "submit", "read")
+            }
+            client = Client(session, keys)
+            client.base = base
+            # A reference we only have as Meta's vPDQ hashes.
+            form = aiohttp.FormData()
+            vpdq = shared_data / "interop" / "vpdq" / "chair-orig-22-hd-no-bar.txt"
+            form.add_field("file", vpdq.read_bytes(), filename=vpdq.name)
+            form.add_field("format", "vpdq")
+            async with session.post(
+                f"{base}/v1/references", data=form, headers=client._auth("admin")
+            ) as response:
+                assert response.status == 201, await response.text()
+            copy = await client.submit_url(media.url("/media/te-chair-22-sd-grey-bar.mp4"))
+            other = await client.submit_url(media.url("/media/te-doorknob-hd-no-bar.mp4"))
+            views = {
+                sid: await _until(functools.partial(client.finished, sid), 120, sid)
+                for sid in (copy, other)
+            }
+            assert views[copy]["verdict"] == "confirmed", views[copy]
+            assert views[copy]["matches"][0]["reference_id"] == "chair-orig-22-hd-no-bar"
+            assert views[other]["verdict"] == "none", views[other]
+        finally:
+            assert await worker.stop() == 0, worker.output()[-3000:]
             assert await serve.stop() == 0, serve.output()[-3000:]
