@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triage.devset.build import build, plan_edits, plan_footage
+from triage.devset.build import build
 from triage.devset.ffmpeg import DevsetError
+from triage.devset.plan import plan_edits, plan_footage
 from triage.devset.recipes import FAMILIES
 
 
