@@ -23,7 +23,7 @@ from hashes.matcher import Matcher
 from hashes.policy import VerdictPolicy
 from hashes.types import HashError, VideoHashes
 from triage import metrics
-from triage.models import MatchEvidence, ReferenceStatus, Verdict
+from triage.models import MatchEvidence, QueryHashes, ReferenceStatus, Verdict
 from triage.store.protocol import Store
 from triage.store.rules import utc_now
 from workers.pipeline import MAX_EVIDENCE_MATCHES
@@ -86,20 +86,30 @@ class RetroMatcher:
             page = await self._store.list_query_hashes(
                 since=since, after_media_id=after, limit=_PAGE
             )
-            for stored in page:
-                try:
-                    query = loads_record(stored.query_hashes).hashes
-                except HashError:
-                    _log.warning("media %s has an unreadable query record", stored.media_id)
-                    continue
-                found = await asyncio.to_thread(matcher.match, query)
-                if not found or found[0].score < self._policy.review_at:
-                    continue
+            # Parsing and matching a page is CPU work: off the event loop, in one go.
+            hits = await asyncio.to_thread(self._scan, matcher, page)
+            for stored, query in hits:
                 if await self._record(stored.media_id, reference_id, query, stored.query_hashes):
                     updated += 1
             if len(page) < _PAGE:
                 return updated
             after = page[-1].media_id
+
+    def _scan(
+        self, matcher: Matcher, page: list[QueryHashes]
+    ) -> list[tuple[QueryHashes, VideoHashes]]:
+        """The stored queries of `page` that the one-reference `matcher` finds."""
+        hits = []
+        for stored in page:
+            try:
+                query = loads_record(stored.query_hashes).hashes
+            except HashError:
+                _log.warning("media %s has an unreadable query record", stored.media_id)
+                continue
+            found = matcher.match(query)
+            if found and found[0].score >= self._policy.review_at:
+                hits.append((stored, query))
+        return hits
 
     async def _record(
         self, media_id: str, reference_id: str, query: VideoHashes, query_hashes: str
