@@ -73,6 +73,11 @@ class Relay:
                 _log.warning(
                     "%s delivery failed (%s); retrying in %.1f s", self._sink.name, exc, wait
                 )
+            except Exception:
+                # A bug here must not take the service down with it; keep trying, loudly.
+                failures += 1
+                wait = backoff_seconds(failures, self._backoff_base, self._backoff_max)
+                _log.exception("%s relay error; retrying in %.1f s", self._sink.name, wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
 

@@ -18,9 +18,11 @@ from types import TracebackType
 
 import aiohttp
 
+from triage.errors import ConfigError
 from triage.models import Referral
 from triage.store.protocol import Store
-from workers.fetch import open_guarded_session
+from workers.fetch import open_guarded_session, parse_http_url
+from workers.fetch_errors import BadUrlError
 from workers.fetch_types import FetchLimits
 from workers.guard import AddressGuard, AllowList
 from workers.relay import DeliveryFailed, Relay
@@ -54,7 +56,10 @@ class WebhookSink:
         *,
         timeout_seconds: float = REQUEST_TIMEOUT_SECONDS,
     ) -> None:
-        self._url = url
+        try:
+            self._url = str(parse_http_url(url))
+        except BadUrlError as exc:
+            raise ConfigError(f"referrals.webhook_url: {exc}") from exc
         self._secret = secret
         self._limits = limits
         self._timeout = aiohttp.ClientTimeout(total=min(timeout_seconds, limits.timeout_seconds))

@@ -155,3 +155,25 @@ async def test_run_survives_an_unreachable_store() -> None:
 )
 def test_backoff_doubles_up_to_its_cap(failures: int, expected: float) -> None:
     assert backoff_seconds(failures, 1.0, 60.0) == expected
+
+
+class BrokenSink(RecordingSink):
+    async def deliver(self, referral: Referral) -> None:
+        self.offered.append(referral.id)
+        raise ValueError("a bug in a sink")
+
+
+async def test_run_survives_a_sink_bug_and_keeps_the_cursor() -> None:
+    store = MemoryStore()
+    await confirm(store, "https://a.example/v/1")
+    sink = BrokenSink(name="broken")
+    relay = Relay(
+        store, sink, poll_seconds=0.01, backoff_base_seconds=0.01, backoff_max_seconds=0.01
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await asyncio.sleep(0.1)
+    assert not task.done() and len(sink.offered) >= 2
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert await store.get_sink_cursor("broken") == 0

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from tests.workers.test_relay import confirm
+from triage.errors import ConfigError
 from triage.models import Referral
 from triage.store.memory import MemoryStore
 from workers.fetch_types import FetchLimits
@@ -147,3 +148,9 @@ async def test_the_relay_redelivers_with_the_same_event_id_until_taken(
     stop.set()
     await asyncio.wait_for(task, 5)
     assert receiver.event_ids() == [first.id, first.id, first.id, second.id]
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/hook", "not a url", "http:///hook"])
+def test_a_bad_webhook_url_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"referrals\.webhook_url"):
+        WebhookSink(url, SECRET, FetchLimits())
