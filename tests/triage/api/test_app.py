@@ -474,3 +474,32 @@ async def test_failed_reference_shows_why(api: Api) -> None:
     ).json()
     assert view["status"] == "failed"
     assert view["error"] == "bad_media: not a readable video"
+
+
+async def test_idempotency_key_reused_for_another_request_is_409(api: Api) -> None:
+    headers = {**api.auth("submit"), "Idempotency-Key": "report-99"}
+    first = await api.client.post(
+        "/v1/submissions", json={"url": "https://example.com/a.mp4"}, headers=headers
+    )
+    assert first.status == 202
+    other_url = await api.client.post(
+        "/v1/submissions", json={"url": "https://example.com/other.mp4"}, headers=headers
+    )
+    await assert_problem(other_url, 409)
+    upload = await api.client.post(
+        "/v1/submissions", data=form(file=("a.mp4", b"bytes" * 100)), headers=headers
+    )
+    await assert_problem(upload, 409)
+    upload_headers = {**api.auth("submit"), "Idempotency-Key": "upload-1"}
+    one = await api.client.post(
+        "/v1/submissions", data=form(file=("a.mp4", b"one" * 100)), headers=upload_headers
+    )
+    same = await api.client.post(
+        "/v1/submissions", data=form(file=("a.mp4", b"one" * 100)), headers=upload_headers
+    )
+    assert one.status == same.status == 202
+    different = await api.client.post(
+        "/v1/submissions", data=form(file=("a.mp4", b"two" * 100)), headers=upload_headers
+    )
+    await assert_problem(different, 409)
+    assert len(list(api.settings.uploads_dir.iterdir())) == 1

@@ -58,6 +58,8 @@ async def create_submission(request: web.Request) -> web.Response:
     idempotency_key = _idempotency_key(request)
     max_attempts = ctx.settings.jobs.max_attempts
     outcome: SubmitOutcome
+    sent_url: str | None = None
+    sent_sha256: str | None = None
     if request.content_type.startswith("multipart/"):
         upload = await receive_upload(
             request, ctx.settings.uploads_dir, max_bytes=ctx.settings.server.max_upload_bytes
@@ -79,8 +81,10 @@ async def create_submission(request: web.Request) -> web.Response:
         if outcome.replayed or outcome.deduplicated:
             # The content is already known (or this is a replay): our copy is not needed.
             upload.path.unlink(missing_ok=True)
+        sent_sha256 = upload.sha256
     else:
         body = await read_json(request, SubmissionCreate)
+        sent_url = str(body.url)
         outcome = await ctx.store.create_submission(
             url=str(body.url),
             key_id=key.id,
@@ -93,6 +97,13 @@ async def create_submission(request: web.Request) -> web.Response:
     submissions_total.labels(outcome=kind).inc()
     submission_id = outcome.submission.id
     detail = await ctx.store.get_submission(submission_id)
+    if outcome.replayed and (
+        detail.submission.url != sent_url
+        or (sent_sha256 is not None and detail.media.sha256 != sent_sha256)
+    ):
+        raise Problem(
+            409, "this Idempotency-Key was already used for a different submission (URL or file)"
+        )
     headers = {"Location": f"/v1/submissions/{submission_id}"}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
