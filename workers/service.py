@@ -56,6 +56,8 @@ class WorkerService:
         self.slots = slots
         self.primary = primary
         self.index = live_index(store)
+        # Built now, so a bad webhook setting stops the start with a clear error.
+        self.relay = self._relay() if primary else None
         # Spawned, not forked: the parent runs an event loop and threads.
         self._executor = ProcessPoolExecutor(
             max_workers=max(1, slots), mp_context=multiprocessing.get_context("spawn")
@@ -95,10 +97,8 @@ class WorkerService:
         await self.index.sync()
         async with asyncio.TaskGroup() as group:
             group.create_task(self.index.run(stop, poll_seconds=1.0))
-            if self.primary:
-                relay = self._relay()
-                if relay is not None:
-                    group.create_task(relay.run(stop))
+            if self.relay is not None:
+                group.create_task(self.relay.run(stop))
             if self.slots > 0:
                 runner = Runner(
                     self.store,
