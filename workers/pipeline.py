@@ -137,6 +137,7 @@ class Pipeline:
         self._settings = settings
         self._executor = executor
         self._limits = fetch_limits(settings)
+        self._analysing: dict[str, asyncio.Event] = {}  # sha256 → set when its analysis ends
         self._policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
 
     def handlers(self) -> dict[JobKind, JobHandler]:
@@ -170,11 +171,34 @@ class Pipeline:
             path.unlink(missing_ok=True)
 
     async def _analyse(self, ctx: JobContext, media: Media, fetched: _Fetched) -> None:
-        earlier = await self._store.link_media_by_sha256(media.id, fetched.evidence)
-        if earlier is not None:
-            _log.info("media %s is the same content as %s; reusing", media.id, earlier.id)
-            await self._store.complete_job(ctx.job.id, ctx.worker_id)
+        sha256 = fetched.evidence.sha256
+        if await self._reuse(ctx, media, fetched):
             return
+        running = self._analysing.get(sha256)
+        if running is not None:
+            # The same bytes from another URL are being analysed in this process right now:
+            # wait for that result instead of hashing them twice.
+            await running.wait()
+            if await self._reuse(ctx, media, fetched):
+                return
+        done = self._analysing.setdefault(sha256, asyncio.Event())
+        try:
+            await self._hash_and_match(ctx, media, fetched)
+        finally:
+            done.set()
+            if self._analysing.get(sha256) is done:
+                del self._analysing[sha256]
+
+    async def _reuse(self, ctx: JobContext, media: Media, fetched: _Fetched) -> bool:
+        """Link to earlier media with the same bytes and a result, completing the job."""
+        earlier = await self._store.link_media_by_sha256(media.id, fetched.evidence)
+        if earlier is None:
+            return False
+        _log.info("media %s is the same content as %s; reusing", media.id, earlier.id)
+        await self._store.complete_job(ctx.job.id, ctx.worker_id)
+        return True
+
+    async def _hash_and_match(self, ctx: JobContext, media: Media, fetched: _Fetched) -> None:
         await ctx.set_state(JobState.HASHING)
         hashes = await self._hash(self._tools.hash_query, fetched.path)
         if len(hashes) == 0:

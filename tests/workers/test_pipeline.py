@@ -3,6 +3,7 @@ over the memory store. Each test claims one job and runs its handler directly.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -248,3 +249,19 @@ async def test_live_index_follows_disable_enable_and_delete(world: World) -> Non
     await world.store.set_reference_status("ref-door", ReferenceStatus.DELETED)
     await world.index.sync()
     assert len(world.index) == 0 and world.index.loaded
+
+
+async def test_same_bytes_at_two_urls_at_once_are_hashed_once(
+    world: World, media_server: MediaServer
+) -> None:
+    first = await world.submit(media_server.url(f"/media/{REFERENCE_CLIP}"))
+    second = await world.submit(media_server.url(f"/chunked/{REFERENCE_CLIP}"))
+    jobs = [await world.store.claim_job(f"w{n}", lease_seconds=60) for n in (1, 2)]
+    contexts = [
+        JobContext(world.store, f"w{n}", job) for n, job in zip((1, 2), jobs, strict=True) if job
+    ]
+    assert len(contexts) == 2
+    await asyncio.gather(*(world.pipeline.process_media(ctx) for ctx in contexts))
+    details = [await world.store.get_submission(sid) for sid in (first, second)]
+    assert sorted(d.media.same_as is not None for d in details) == [False, True]
+    assert all(d.result is not None and d.result.verdict is Verdict.CONFIRMED for d in details)
