@@ -31,6 +31,7 @@ class Neighbours:
     references: npt.NDArray[np.int32]  # codes into `reference_ids`
     reference_times: npt.NDArray[np.float64]
     reference_views: npt.NDArray[np.int8]
+    reference_qualities: npt.NDArray[np.int16]
     distances: npt.NDArray[np.int32]
     reference_ids: tuple[str, ...]
 
@@ -78,6 +79,7 @@ class ExactIndex:
         self._entry_reference = np.zeros(0, dtype=np.int32)
         self._entry_time = np.zeros(0, dtype=np.float64)
         self._entry_view = np.zeros(0, dtype=np.int8)
+        self._entry_quality = np.zeros(0, dtype=np.int16)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -118,6 +120,7 @@ class ExactIndex:
         )
         self._entry_time = np.concatenate([self._entry_time, hashes.timestamps[keep]])
         self._entry_view = np.concatenate([self._entry_view, views])
+        self._entry_quality = np.concatenate([self._entry_quality, hashes.qualities[keep]])
         if count:
             self._index.add_with_ids(rows, ids)
         self._ids[reference_id] = ids
@@ -147,6 +150,7 @@ class ExactIndex:
             references=self._entry_reference[ids],
             reference_times=self._entry_time[ids],
             reference_views=self._entry_view[ids],
+            reference_qualities=self._entry_quality[ids],
             distances=distances.astype(np.int32),
             reference_ids=tuple(self._names),
         )
@@ -157,6 +161,7 @@ class ExactIndex:
             references=np.zeros(0, dtype=np.int32),
             reference_times=np.zeros(0, dtype=np.float64),
             reference_views=np.zeros(0, dtype=np.int8),
+            reference_qualities=np.zeros(0, dtype=np.int16),
             distances=np.zeros(0, dtype=np.int32),
             reference_ids=tuple(self._names),
         )

@@ -26,10 +26,14 @@ from hashes.types import Segment, VideoHashes, VideoMatch, View
 class MatchParams:
     """Matching parameters; each `use_*` switch turns one mechanism on or off."""
 
-    search_distance: int = 52  # candidate pairs within this many bits
-    strong_distance: int = 20  # at or below: a pair counts fully
-    weak_distance: int = 52  # at or above: a pair counts for nothing
-    min_quality: int = 40  # query and reference frames below this PDQ quality are ignored
+    search_distance: int = 76  # candidate pairs within this many bits
+    strong_distance: int = 40  # at or below: a pair counts fully
+    weak_distance: int = 76  # at or above: a pair of good-quality frames counts for nothing
+    # Flat, low-detail frames are near each other by chance: for them the distance at which a
+    # pair stops counting shrinks towards `strong_distance` (to a quarter of the span).
+    low_quality_at: int = 40
+    full_quality_at: int = 80
+    min_quality: int = 25  # query and reference frames below this PDQ quality are ignored
     speeds: tuple[float, ...] = tuple(np.round(np.arange(0.8, 1.2501, 0.025), 3).tolist())
     offset_bin_seconds: float = 0.5
     inlier_seconds: float = 0.6  # distance from the line that still counts as aligned
@@ -37,9 +41,11 @@ class MatchParams:
     max_lines: int = 4
     min_line_frames: int = 3
     common_frame_references: int = 3  # a query frame matching this many references is noise
-    required_fraction: float = 0.5  # of min(query, reference) duration that must match
+    # Seconds of aligned evidence that make a score of 1: a share of what the query could show
+    # of the reference, bounded, so an excerpt inside a long compilation still counts.
+    required_fraction: float = 0.35
     required_seconds_min: float = 1.0
-    required_seconds_max: float = 6.0
+    required_seconds_max: float = 2.5
     max_results: int = 10
     use_alignment: bool = True
     use_common_frame_filter: bool = True
@@ -81,6 +87,9 @@ class Matcher:
         if len(neighbours) == 0:
             return []
         times = query.timestamps[rows][neighbours.query_rows]
+        qualities = np.minimum(
+            query.qualities[rows][neighbours.query_rows], neighbours.reference_qualities
+        )
         query_step = _sample_step(query)
         query_duration = max(query.duration_seconds, query_step)
         common = self._common_times(times, neighbours) if p.use_common_frame_filter else np.zeros(0)
@@ -92,7 +101,7 @@ class Matcher:
             selected = neighbours.references == code
             if len(common):
                 selected &= ~np.isin(times, common)
-            pairs = self._pairs(times[selected], neighbours, selected)
+            pairs = self._pairs(times[selected], qualities[selected], neighbours, selected)
             if len(pairs.query_times) == 0:
                 continue
             found = self._match_reference(reference_id, pairs, query_step, query_duration)
@@ -115,6 +124,7 @@ class Matcher:
     def _pairs(
         self,
         times: npt.NDArray[np.float64],
+        qualities: npt.NDArray[np.int16],
         neighbours: Neighbours,
         selected: npt.NDArray[np.bool_],
     ) -> _Pairs:
@@ -122,16 +132,19 @@ class Matcher:
         distances = neighbours.distances[selected]
         reference_times = neighbours.reference_times[selected]
         views = neighbours.reference_views[selected]
-        # One pair per (query time, reference time): the closest view.
-        order = np.lexsort((distances, reference_times, times))
+        span = np.full(len(distances), float(max(p.weak_distance - p.strong_distance, 1)))
+        if p.use_quality_filter:
+            trust = (qualities - p.low_quality_at) / max(p.full_quality_at - p.low_quality_at, 1)
+            span *= np.clip(trust, 0.25, 1.0)
+        weights = np.clip((p.strong_distance + span - distances) / span, 0.0, 1.0)
+        # One pair per (query time, reference time): the best-weighted view.
+        order = np.lexsort((-weights, reference_times, times))
         times, reference_times = times[order], reference_times[order]
-        distances, views = distances[order], views[order]
+        distances, views, weights = distances[order], views[order], weights[order]
         first = np.ones(len(times), dtype=bool)
         first[1:] = (np.diff(times) != 0) | (np.diff(reference_times) != 0)
         times, reference_times = times[first], reference_times[first]
-        distances, views = distances[first], views[first]
-        span = max(p.weak_distance - p.strong_distance, 1)
-        weights = np.clip((p.weak_distance - distances) / span, 0.0, 1.0)
+        distances, views, weights = distances[first], views[first], weights[first]
         useful = weights > 0
         return _Pairs(
             times[useful],

@@ -190,7 +190,8 @@ def reference_crops(box: Box) -> list[Region]:
     """Parts of a reference frame that a cropped or zoomed re-upload may show in full.
 
     Two scales (10% and 20% cut) at nine anchors: any crop of 10-20% lies within a few
-    percent of one of them, which PDQ tolerates.
+    percent of one of them, which PDQ tolerates. And the picture without its top or bottom
+    fifth, which is what a query shows once its captions are cut away.
     """
     top, bottom, left, right = box
     height, width = bottom - top, right - left
@@ -203,6 +204,10 @@ def reference_crops(box: Box) -> list[Region]:
                 lft = left + round(anchor_x * (width - w))
                 name = f"crop{round(scale * 100)}-{anchor_y}-{anchor_x}"
                 crops.append(Region(View.REGION, (t, t + h, lft, lft + w), name))
+    # The same bands a query loses to captions and tickers (see `sub_regions`).
+    band = round(0.8 * height)
+    crops.append(Region(View.REGION, (top, top + band, left, right), "no-bottom"))
+    crops.append(Region(View.REGION, (bottom - band, bottom, left, right), "no-top"))
     return crops
 
 
