@@ -51,6 +51,7 @@ class LiveIndex:
         self._indexed: set[str] = set()
         self._labels: dict[str, str] = {}
         self._lock = asyncio.Lock()
+        self._sync_lock = asyncio.Lock()
         self._loaded = False
 
     @property
@@ -70,6 +71,11 @@ class LiveIndex:
 
     async def sync(self) -> int:
         """Apply every change since the last sync; returns how many references changed."""
+        # One sync at a time: two overlapping ones could apply an older snapshot last.
+        async with self._sync_lock:
+            return await self._sync()
+
+    async def _sync(self) -> int:
         changes = await self._store.references_changed_since(self._version)
         if not changes.changed:
             self._version = max(self._version, changes.version)

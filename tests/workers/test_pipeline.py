@@ -265,3 +265,15 @@ async def test_same_bytes_at_two_urls_at_once_are_hashed_once(
     details = [await world.store.get_submission(sid) for sid in (first, second)]
     assert sorted(d.media.same_as is not None for d in details) == [False, True]
     assert all(d.result is not None and d.result.verdict is Verdict.CONFIRMED for d in details)
+
+
+async def test_overlapping_syncs_end_on_the_latest_state(world: World) -> None:
+    await world.index.sync()
+    await world.store.set_reference_status("ref-door", ReferenceStatus.DISABLED)
+    first = asyncio.ensure_future(world.index.sync())
+    await world.store.set_reference_status("ref-door", ReferenceStatus.ACTIVE)
+    await world.store.set_reference_status("ref-door", ReferenceStatus.DISABLED)
+    second = asyncio.ensure_future(world.index.sync())
+    await asyncio.gather(first, second)
+    assert len(world.index) == 0
+    assert world.index.version == await world.store.hashlist_version()
