@@ -148,8 +148,7 @@ def sub_regions(box: Box) -> list[Region]:
     """Candidate parts of the picture where a reference may sit under overlays and layouts.
 
     Captions and logos sit at the edges (the centre and the bands without top or bottom
-    remove them); split screens put the reference in one half; picture-in-picture puts it
-    in a corner or the centre at about 40-50% of the size.
+    remove them); split screens put the reference in one half.
     """
     top, bottom, left, right = box
     height, width = bottom - top, right - left
@@ -176,13 +175,6 @@ def sub_regions(box: Box) -> list[Region]:
     add("right-half", 0.0, 1.0, 0.5, 1.0)
     add("top-half", 0.0, 0.5, 0.0, 1.0)
     add("bottom-half", 0.5, 1.0, 0.0, 1.0)
-    for name, (t, lft) in {
-        "pip-top-left": (0.03, 0.03),
-        "pip-top-right": (0.03, 0.52),
-        "pip-bottom-left": (0.52, 0.03),
-        "pip-bottom-right": (0.52, 0.52),
-    }.items():
-        add(name, t, t + 0.45, lft, lft + 0.45)
     return regions
 
 

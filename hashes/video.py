@@ -32,6 +32,10 @@ from hashes.regions import (
 )
 from hashes.types import PDQ_BYTES, VideoHashes, View
 
+# Dihedral variants re-uploads use (order of `pdq.dihedral_dct`): the three quarter turns of a
+# phone held the wrong way, and the mirror image. Upside-down mirrors and transposes are rare
+# and each costs a search row per frame.
+REUPLOAD_TURNS = (1, 2, 3, 5)
 CHUNK_FRAMES = 16  # layout statistics gather over a chunk before its frames are hashed
 VIEW_MAX_SIDE = 320  # derived views need no more pixels than this for a 64x64 grid
 
@@ -244,7 +248,7 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
         qualities = pdq.quality_of(stacked)
         rows.add(pdq.bits_from_dct(coefficients), qualities, stamps, views)
         if params.use_dihedral and turnable:
-            variants = pdq.dihedral_dct(coefficients[turnable])[:, 1:]  # skip the identity
+            variants = pdq.dihedral_dct(coefficients[turnable])[:, list(REUPLOAD_TURNS)]
             count = variants.shape[1]
             flat = variants.reshape(len(turnable) * count, pdq.COEFFS, pdq.COEFFS)
             rows.add(
