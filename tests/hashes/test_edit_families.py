@@ -109,28 +109,35 @@ def _assert_none(bench: EditBench, path: Path, what: str) -> None:
 
 
 CASES = [
-    # Geometry: borders and padding, blurred background, mirror, quarter turns.
+    # Geometry: borders and padding, blurred background, crop, mirror, quarter turns, a filmed
+    # screen.
     ("letterbox", "chair", 1),
     ("letterbox", "doorknob", 2),
     ("letterbox", "pattern", 4),
     ("letterbox", "chair", 3),  # padding on every side
     ("blurred_bg", "chair", 1),
+    ("crop", "chair", 1),
     ("hflip", "doorknob", 1),
     ("hflip", "pattern", 1),
     ("rotate90", "chair", 1),
     ("rotate90", "doorknob", 2),
-    # Overlays.
+    ("screen_film", "pattern", 2),
+    # Overlays: logo, captions.
     ("logo_overlay", "pattern", 1),
-    # Time: excerpts, compilations, speed and frame-rate changes.
+    ("text_overlay", "chair", 1),
+    # Time: excerpts, trims, compilations, speed and frame-rate changes.
     ("excerpt", "chair", 1),
+    ("trim", "doorknob", 1),
     ("compilation", "chair", 1),
     ("compilation", "pattern", 2),
     ("speed", "chair", 1),
     ("speed", "doorknob", 3),
     ("fps_change", "chair", 2),
     # Picture changes the geometry leaves alone.
+    ("reencode_low", "doorknob", 1),
     ("color", "pattern", 1),
     ("noise", "chair", 1),
+    ("combo", "chair", 4),
 ]
 
 
