@@ -72,6 +72,14 @@ def _hex(rng: np.random.Generator) -> str:
     return "0x" + "".join(f"{int(v):02x}" for v in rng.integers(0, 256, size=3))
 
 
+def _gradients(rng: np.random.Generator) -> str:
+    # Colours and end points spelled out: the filter's own random choice ignores its seed.
+    colors = ":".join(f"c{i}={_hex(rng)}" for i in range(4))
+    x0, x1 = (int(v) for v in rng.integers(0, 640, size=2))
+    y0, y1 = (int(v) for v in rng.integers(0, 360, size=2))
+    return f"gradients=s=640x360:r=30:n=4:{colors}:x0={x0}:y0={y0}:x1={x1}:y1={y1}:speed=0.03"
+
+
 def plan_footage(
     rng: np.random.Generator, sources: Path
 ) -> tuple[list[Footage], list[Footage], list[Footage]]:
@@ -115,7 +123,7 @@ def plan_footage(
                 _lavfi(life.format(seeds[9], _hex(rng), _hex(rng)), 6.0, blocky)),
         Footage("un-testsrc2", "lavfi testsrc2", _lavfi("testsrc2=s=640x360:r=30", 6.0)),
         Footage("un-gradients", "lavfi gradients with noise",
-                _lavfi(f"gradients=s=640x360:r=30:n=4:seed={seeds[10]}:speed=0.03", 6.0,
+                _lavfi(_gradients(np.random.default_rng(seeds[10])), 6.0,
                        "noise=alls=8:allf=t")),
     ]  # fmt: skip
     hard = [
