@@ -39,11 +39,18 @@ class Neighbours:
         return len(self.query_rows)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)
 class ReferenceInfo:
     reference_id: str
     duration_seconds: float
     frame_count: int
+    full_frame_qualities: npt.NDArray[np.int16]  # PDQ quality of each full-frame row
+
+    def informative_fraction(self, min_quality: int) -> float:
+        """Share of the reference's frames with enough detail to be matched."""
+        if len(self.full_frame_qualities) == 0:
+            return 1.0
+        return float(np.mean(self.full_frame_qualities >= min_quality))
 
 
 class HashIndex(Protocol):
@@ -125,7 +132,10 @@ class ExactIndex:
             self._index.add_with_ids(rows, ids)
         self._ids[reference_id] = ids
         self._info[reference_id] = ReferenceInfo(
-            reference_id, hashes.duration_seconds, hashes.frame_count
+            reference_id,
+            hashes.duration_seconds,
+            hashes.frame_count,
+            hashes.full_frame().qualities.copy(),
         )
 
     def remove(self, reference_id: str) -> None:

@@ -47,6 +47,8 @@ class MatchParams:
     required_seconds_min: float = 1.0
     required_seconds_max: float = 2.5
     max_results: int = 10
+    # A segment counts in full when the reference advances at least this share of the query.
+    min_progress: float = 0.8
     use_alignment: bool = True
     use_common_frame_filter: bool = True
     use_quality_filter: bool = True
@@ -91,7 +93,9 @@ class Matcher:
             query.qualities[rows][neighbours.query_rows], neighbours.reference_qualities
         )
         query_step = _sample_step(query)
-        query_duration = max(query.duration_seconds, query_step)
+        # Flat frames (black, walls, title cards) cannot show a reference: evidence is only
+        # asked of the informative part of the query.
+        query_duration = max(_informative_seconds(query, p.min_quality, query_step), query_step)
         common = self._common_times(times, neighbours) if p.use_common_frame_filter else np.zeros(0)
         matches: list[VideoMatch] = []
         for code in np.unique(neighbours.references):
@@ -160,6 +164,9 @@ class Matcher:
         p = self.params
         info = self.index.info(reference_id)
         reference_duration = max(info.duration_seconds, 1e-3)
+        informative_reference = max(
+            reference_duration * info.informative_fraction(p.min_quality), query_step
+        )
         remaining = np.ones(len(pairs.query_times), dtype=bool)
         segments: list[Segment] = []
         matched_views: set[str] = set()
@@ -173,7 +180,8 @@ class Matcher:
             frame_count = len(np.unique(pairs.query_times[inliers]))
             if frame_count < min(p.min_line_frames, _max_frames(query_duration, query_step)):
                 break
-            new_segments = self._segments(pairs, inliers, query_step)
+            speed = line[0] if line is not None else 1.0
+            new_segments = self._segments(pairs, inliers, query_step, speed)
             if not segments and line is not None:
                 speed_of_best = line[0]
             segments.extend(new_segments)
@@ -188,7 +196,7 @@ class Matcher:
         segments.sort(key=lambda s: s.query_start)
         matched_seconds = sum(s.query_end - s.query_start for s in segments)
         strength = sum(s.score for s in segments)
-        possible = min(query_duration, reference_duration)
+        possible = min(query_duration, informative_reference)
         required = float(
             np.clip(p.required_fraction * possible, p.required_seconds_min, p.required_seconds_max)
         )
@@ -261,7 +269,7 @@ class Matcher:
         return result
 
     def _segments(
-        self, pairs: _Pairs, inliers: npt.NDArray[np.bool_], query_step: float
+        self, pairs: _Pairs, inliers: npt.NDArray[np.bool_], query_step: float, speed: float
     ) -> list[Segment]:
         index = np.flatnonzero(inliers)
         index = index[np.argsort(pairs.query_times[index])]
@@ -274,13 +282,18 @@ class Matcher:
                 continue
             qs, rs = pairs.query_times[rows], pairs.reference_times[rows]
             weights, distances = pairs.weights[rows], pairs.distances[rows]
+            # Query frames piling onto one stretch of a still reference are not a copy playing
+            # along: count the evidence only as far as the reference advances with the query.
+            query_span = float(qs.max() - qs.min()) + query_step
+            reference_span = float(rs.max() - rs.min()) + query_step
+            progress = min(1.0, reference_span / (speed * query_span * self.params.min_progress))
             segments.append(
                 Segment(
                     query_start=round(float(qs.min()), 3),
                     query_end=round(float(qs.max()) + query_step, 3),
                     reference_start=round(float(rs.min()), 3),
                     reference_end=round(float(rs.max()) + query_step, 3),
-                    score=round(float(weights.sum()) * query_step, 4),
+                    score=round(float(weights.sum()) * query_step * progress, 4),
                     matched_frames=len(rows),
                     mean_distance=round(float(distances.mean()), 2),
                 )
@@ -294,6 +307,14 @@ def _sample_step(query: VideoHashes) -> float:
     if len(times) < 2:
         return 1.0
     return float(min(1.0, np.median(np.diff(times))))
+
+
+def _informative_seconds(query: VideoHashes, min_quality: int, step: float) -> float:
+    """Seconds of the query whose sampled frames have enough detail to match anything."""
+    if len(query) == 0:
+        return 0.0
+    good_times = np.unique(query.timestamps[query.qualities >= min_quality])
+    return float(len(good_times) * step)
 
 
 def _max_frames(duration: float, step: float) -> int:
