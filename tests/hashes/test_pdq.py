@@ -89,3 +89,18 @@ def test_batch_hamming_agrees_with_value_type() -> None:
 
 def test_shared_data_is_present() -> None:
     assert Path(PDQ_DIR / "expected.csv").is_file()
+
+
+@pytest.mark.parametrize(("name", "_expected_hex"), _expected())
+def test_pdq_equals_meta_cpp_binding(name: str, _expected_hex: str) -> None:
+    pdqhash = pytest.importorskip("pdqhash")
+    image = _rgb(name)
+    bits, quality = pdqhash.compute(image)
+    digest, our_quality = pdq.hash_rgb(image)
+    assert PDQHash(digest) - PDQHash(np.packbits(bits).tobytes()) == 0
+    assert our_quality == quality
+    theirs = [PDQHash(np.packbits(v).tobytes()) for v in pdqhash.compute_dihedral(image)[0]]
+    ours, _ = pdq.hash_rgb_dihedral(image)
+    # Coefficients at the median flip on float rounding in near-flat images (quality < 10).
+    for variant in ours:
+        assert min(PDQHash(variant) - other for other in theirs) <= (4 if quality < 10 else 0)
