@@ -116,6 +116,7 @@ CASES = [
     ("letterbox", "pattern", 4),
     ("letterbox", "chair", 3),  # padding on every side
     ("blurred_bg", "chair", 1),
+    ("blurred_bg", "doorknob", 1),
     ("crop", "chair", 1),
     ("hflip", "doorknob", 1),
     ("hflip", "pattern", 1),
