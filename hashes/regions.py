@@ -200,6 +200,15 @@ def reference_crops(box: Box) -> list[Region]:
     h, w = round(0.7 * height), round(0.7 * width)
     t, lft = top + (height - h) // 2, left + (width - w) // 2
     crops.append(Region(View.REGION, (t, t + h, lft, lft + w), "crop70"))
+    # A strip of the picture, as a split screen shows it when it crops to fill its half: half
+    # the width on a 16:9 canvas, two thirds on a wider one.
+    for share in (0.5, 0.66):
+        strip_w, strip_h = round(share * width), round(share * height)
+        for anchor in (0.0, 0.5, 1.0):
+            lft = left + round(anchor * (width - strip_w))
+            crops.append(Region(View.REGION, (top, bottom, lft, lft + strip_w), "strip-x"))
+            t = top + round(anchor * (height - strip_h))
+            crops.append(Region(View.REGION, (t, t + strip_h, left, right), "strip-y"))
     # The same bands a query loses to captions and tickers (see `sub_regions`).
     band = round(0.8 * height)
     crops.append(Region(View.REGION, (top, top + band, left, right), "no-bottom"))

@@ -45,6 +45,9 @@ class ReferenceParams:
     """How references are hashed. `fps=None` hashes every frame."""
 
     fps: float | None = None
+    # Derived views on every n-th frame: at 30 fps a query sample is still within 1/30 s of
+    # one, and the index (and the search) is half the size.
+    derived_every: int = 2
     use_active: bool = True
     use_crops: bool = True
 
@@ -157,6 +160,8 @@ def hash_reference(path: Path, params: ReferenceParams = ReferenceParams()) -> V
             grids.append(pdq.downsample_64(frame.luma))
             stamps.append(frame.timestamp)
             views.append(View.FULL)
+            if (len(times) - 1) % max(params.derived_every, 1):
+                continue
             small = _shrink(frame.luma, VIEW_MAX_SIDE)
             box = _scale_box(layout, small.shape) if layout else None
             if box is not None:
