@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from triage.errors import NotFound
@@ -84,6 +84,44 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         self._media_job[media.id] = job.id
         return media
 
+    def _submit(
+        self,
+        existing_media_id: Callable[[], str | None],
+        *,
+        url: str | None,
+        upload_path: str | None,
+        sha256: str | None,
+        upload_filename: str | None,
+        key_id: str,
+        note: str | None,
+        external_id: str | None,
+        idempotency_key: str | None,
+        max_attempts: int,
+    ) -> SubmitOutcome:
+        """Replay, or link to the media `existing_media_id` finds (requeued if it failed), or
+        create new media and its job; then record the submission."""
+        replay = self._replay(key_id, idempotency_key)
+        if replay is not None:
+            return replay
+        media_id = existing_media_id()
+        deduplicated = media_id is not None
+        if media_id is None:
+            media_id = self._new_media(
+                url=url, upload_path=upload_path, sha256=sha256, max_attempts=max_attempts
+            ).id
+        else:
+            self._requeue_if_failed(media_id)
+        return self._new_submission(
+            media_id=media_id,
+            url=url,
+            upload_filename=upload_filename,
+            key_id=key_id,
+            note=note,
+            external_id=external_id,
+            idempotency_key=idempotency_key,
+            deduplicated=deduplicated,
+        )
+
     async def create_submission(
         self,
         *,
@@ -94,26 +132,17 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         idempotency_key: str | None = None,
         max_attempts: int = 5,
     ) -> SubmitOutcome:
-        replay = self._replay(key_id, idempotency_key)
-        if replay is not None:
-            return replay
-        media_id = self._media_by_url.get(url)
-        deduplicated = media_id is not None
-        if media_id is None:
-            media_id = self._new_media(
-                url=url, upload_path=None, sha256=None, max_attempts=max_attempts
-            ).id
-        else:
-            self._requeue_if_failed(media_id)
-        return self._new_submission(
-            media_id=media_id,
+        return self._submit(
+            lambda: self._media_by_url.get(url),
             url=url,
+            upload_path=None,
+            sha256=None,
             upload_filename=None,
             key_id=key_id,
             note=note,
             external_id=external_id,
             idempotency_key=idempotency_key,
-            deduplicated=deduplicated,
+            max_attempts=max_attempts,
         )
 
     async def create_upload_submission(
@@ -128,33 +157,24 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         idempotency_key: str | None = None,
         max_attempts: int = 5,
     ) -> SubmitOutcome:
-        replay = self._replay(key_id, idempotency_key)
-        if replay is not None:
-            return replay
-        existing = self._canonical_by_sha256(sha256)
-        if existing is None:
-            media_id = self._new_media(
-                url=None, upload_path=upload_path, sha256=sha256, max_attempts=max_attempts
-            ).id
-        else:
-            media_id = existing.id
-            self._requeue_if_failed(media_id)
-        return self._new_submission(
-            media_id=media_id,
+        return self._submit(
+            lambda: self._canonical_media_id(sha256),
             url=None,
+            upload_path=upload_path,
+            sha256=sha256,
             upload_filename=upload_filename,
             key_id=key_id,
             note=note,
             external_id=external_id,
             idempotency_key=idempotency_key,
-            deduplicated=existing is not None,
+            max_attempts=max_attempts,
         )
 
-    def _canonical_by_sha256(self, sha256: str) -> Media | None:
+    def _canonical_media_id(self, sha256: str) -> str | None:
         """The earliest media with this content that is not itself a copy."""
         for media in self._media.values():
             if media.sha256 == sha256 and media.same_as is None:
-                return media
+                return media.id
         return None
 
     async def get_submission(self, submission_id: str) -> SubmissionDetail:
