@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from triage.errors import Conflict, InvalidInput
-from triage.models import JobState, Reference, ReferenceStatus
+from triage.models import Job, JobState, Reference, ReferenceStatus, ReviewItem, ReviewState, Scope
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC; tests pass their own to move time."""
@@ -33,6 +33,38 @@ def backoff_seconds(attempts: int, base_seconds: float, max_seconds: float) -> f
     exponent = max(attempts - 1, 0)
     # Cap the exponent first so a large attempt count cannot overflow the float.
     return float(min(max_seconds, base_seconds * 2 ** min(exponent, 62)))
+
+
+def check_max_attempts(max_attempts: int) -> None:
+    if max_attempts < 1:
+        raise InvalidInput(f"max_attempts must be at least 1, got {max_attempts}")
+
+
+def check_retryable(job: Job) -> None:
+    """Raise unless `retry_job` may queue `job` again."""
+    if job.state not in RETRYABLE_JOB_STATES:
+        raise Conflict(f"job {job.id} is {job.state}; only failed or dead jobs are retried")
+
+
+def check_key_scopes(scopes: Collection[Scope]) -> None:
+    if not scopes:
+        raise InvalidInput("a key needs at least one scope")
+
+
+def check_reference_source(hash_record: str | None, upload_path: str | None) -> None:
+    """Raise unless a new reference has exactly one of a hash record and an upload."""
+    if (hash_record is None) == (upload_path is None):
+        raise InvalidInput("a reference needs either its hash record or an upload to hash")
+
+
+def new_reference_status(hash_record: str | None) -> ReferenceStatus:
+    """A reference added with its hashes is active; an upload waits to be hashed."""
+    return ReferenceStatus.ACTIVE if hash_record is not None else ReferenceStatus.PENDING
+
+
+def check_review_open(item: ReviewItem) -> None:
+    if item.state is not ReviewState.OPEN:
+        raise Conflict(f"review item {item.id} was already decided ({item.state})")
 
 
 def check_reference_status_change(reference: Reference, status: ReferenceStatus) -> None:

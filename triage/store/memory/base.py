@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from triage.errors import InvalidInput, LeaseLost, NotFound
+from triage.errors import LeaseLost, NotFound
 from triage.models import (
     ApiKey,
     AuditEntry,
@@ -84,8 +84,7 @@ class MemoryBase:
     def _new_job(
         self, kind: JobKind, target_id: str, max_attempts: int, run_after: datetime
     ) -> Job:
-        if max_attempts < 1:
-            raise InvalidInput(f"max_attempts must be at least 1, got {max_attempts}")
+        rules.check_max_attempts(max_attempts)
         now = self._now()
         job = Job(
             id=rules.new_id("job"),

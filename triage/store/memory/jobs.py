@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from triage.errors import Conflict
 from triage.models import Job, JobKind, JobState, QueueStat, ReferenceStatus
 from triage.store import rules
 from triage.store.memory.base import MemoryBase
@@ -147,8 +146,7 @@ class MemoryJobs(MemoryBase):
 
     async def retry_job(self, job_id: str) -> Job:
         job = self._job(job_id)
-        if job.state not in rules.RETRYABLE_JOB_STATES:
-            raise Conflict(f"job {job_id} is {job.state}; only failed or dead jobs are retried")
+        rules.check_retryable(job)
         return self._reset_job(job)
 
     async def queue_stats(self) -> list[QueueStat]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from triage.errors import Conflict, InvalidInput, NotFound
+from triage.errors import Conflict, NotFound
 from triage.models import ApiKey, Scope
 from triage.store import rules
 from triage.store.memory.base import MemoryBase
@@ -21,8 +21,7 @@ class MemoryKeys(MemoryBase):
         *,
         hosts: Sequence[str] | None = None,
     ) -> ApiKey:
-        if not scopes:
-            raise InvalidInput("a key needs at least one scope")
+        rules.check_key_scopes(scopes)
         if digest in self._key_by_digest:
             raise Conflict("a key with this digest already exists")
         key = ApiKey(

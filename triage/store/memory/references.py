@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from triage.errors import Conflict, InvalidInput
+from triage.errors import Conflict
 from triage.models import JobKind, Reference, ReferenceChanges, ReferenceHashes, ReferenceStatus
 from triage.store import rules
 from triage.store.memory.base import MemoryBase
@@ -26,8 +26,7 @@ class MemoryReferences(MemoryBase):
         reference_id: str | None = None,
         max_attempts: int = 5,
     ) -> Reference:
-        if (hash_record is None) == (upload_path is None):
-            raise InvalidInput("a reference needs either its hash record or an upload to hash")
+        rules.check_reference_source(hash_record, upload_path)
         reference_id = reference_id or rules.new_id("ref")
         if reference_id in self._references:
             raise Conflict(f"reference {reference_id} already exists")
@@ -39,7 +38,7 @@ class MemoryReferences(MemoryBase):
             added_by=added_by,
             added_at=now,
             updated_at=now,
-            status=ReferenceStatus.ACTIVE if hash_record is not None else ReferenceStatus.PENDING,
+            status=rules.new_reference_status(hash_record),
             frame_count=frame_count,
             duration_seconds=duration_seconds,
             upload_path=upload_path,

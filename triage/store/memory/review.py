@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from triage.errors import Conflict, NotFound
+from triage.errors import NotFound
 from triage.models import ReviewDecision, ReviewItem, ReviewState, Suppression, Verdict, text_sha256
 from triage.store import rules
 from triage.store.memory.outbox import MemoryOutbox
@@ -30,8 +30,7 @@ class MemoryReview(MemoryOutbox):
         self, item_id: str, decision: ReviewDecision, *, decided_by: str, note: str | None = None
     ) -> ReviewItem:
         item = await self.get_review_item(item_id)
-        if item.state is not ReviewState.OPEN:
-            raise Conflict(f"review item {item_id} was already decided ({item.state})")
+        rules.check_review_open(item)
         media = self._media[item.media_id]
         result = self._results[media.id]
         now = self._now()

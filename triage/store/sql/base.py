@@ -19,7 +19,7 @@ from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from triage.errors import InvalidInput, LeaseLost, NotFound, StoreError
+from triage.errors import LeaseLost, NotFound, StoreError
 from triage.models import RUNNING_STATES, Job, JobKind, JobState, Media, Reference, Result
 from triage.store import engine as db
 from triage.store import rows, rules
@@ -140,8 +140,7 @@ class SqlBase:
         max_attempts: int,
         run_after: datetime,
     ) -> Job:
-        if max_attempts < 1:
-            raise InvalidInput(f"max_attempts must be at least 1, got {max_attempts}")
+        rules.check_max_attempts(max_attempts)
         now = self._now()
         values = {
             "id": rules.new_id("job"),

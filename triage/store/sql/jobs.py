@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from triage.errors import Conflict
 from triage.models import Job, JobKind, JobState, QueueStat, ReferenceStatus
 from triage.store import rows, rules
 from triage.store.sql.base import RUNNING, SqlBase
@@ -194,8 +193,7 @@ class SqlJobs(SqlBase):
     async def retry_job(self, job_id: str) -> Job:
         async with self._tx() as conn:
             job = await self._job(conn, job_id, lock=True)
-            if job.state not in rules.RETRYABLE_JOB_STATES:
-                raise Conflict(f"job {job_id} is {job.state}; only failed or dead jobs are retried")
+            rules.check_retryable(job)
             return await self._reset_job(conn, job)
 
     async def queue_stats(self) -> list[QueueStat]:

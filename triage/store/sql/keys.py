@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 
 from sqlalchemy import insert, select, update
 
-from triage.errors import Conflict, InvalidInput, NotFound
+from triage.errors import Conflict, NotFound
 from triage.models import ApiKey, Scope
 from triage.store import rows, rules
 from triage.store.sql.base import SqlBase
@@ -24,8 +24,7 @@ class SqlKeys(SqlBase):
         *,
         hosts: Sequence[str] | None = None,
     ) -> ApiKey:
-        if not scopes:
-            raise InvalidInput("a key needs at least one scope")
+        rules.check_key_scopes(scopes)
         values = {
             "id": rules.new_id("key"),
             "name": name,

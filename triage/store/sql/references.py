@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from sqlalchemy import insert, select
 
-from triage.errors import Conflict, InvalidInput
+from triage.errors import Conflict
 from triage.models import JobKind, Reference, ReferenceChanges, ReferenceHashes, ReferenceStatus
 from triage.store import rows, rules
 from triage.store.sql.base import SqlBase
@@ -29,8 +29,7 @@ class SqlReferences(SqlBase):
         reference_id: str | None = None,
         max_attempts: int = 5,
     ) -> Reference:
-        if (hash_record is None) == (upload_path is None):
-            raise InvalidInput("a reference needs either its hash record or an upload to hash")
+        rules.check_reference_source(hash_record, upload_path)
         reference_id = reference_id or rules.new_id("ref")
         now = self._now()
         try:
@@ -42,11 +41,7 @@ class SqlReferences(SqlBase):
                     "added_by": added_by,
                     "added_at": now,
                     "updated_at": now,
-                    "status": (
-                        ReferenceStatus.ACTIVE
-                        if hash_record is not None
-                        else ReferenceStatus.PENDING
-                    ).value,
+                    "status": rules.new_reference_status(hash_record).value,
                     "frame_count": frame_count,
                     "duration_seconds": duration_seconds,
                     "upload_path": upload_path,

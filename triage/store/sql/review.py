@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from triage.errors import Conflict, NotFound
+from triage.errors import NotFound
 from triage.models import ReviewDecision, ReviewItem, ReviewState, Suppression, Verdict, text_sha256
 from triage.store import rows, rules
 from triage.store.sql.outbox import SqlOutbox
@@ -52,8 +52,7 @@ class SqlReview(SqlOutbox):
     ) -> ReviewItem:
         async with self._tx() as conn:
             item = await self._review_item(conn, item_id, lock=True)
-            if item.state is not ReviewState.OPEN:
-                raise Conflict(f"review item {item_id} was already decided ({item.state})")
+            rules.check_review_open(item)
             subject = await self._media(conn, item.media_id)
             result = await self._result(conn, subject.id)
             now = self._now()
