@@ -15,8 +15,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.util.exc import CommandError
-from sqlalchemy import insert, or_, select, text, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import Table, insert, or_, select, text, update
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from triage.errors import LeaseLost, NotFound, StoreError
@@ -95,16 +95,24 @@ class SqlBase:
         return int(version or 0)
 
     @staticmethod
-    async def _reference_row(
-        conn: AsyncConnection, reference_id: str, *, lock: bool = False
-    ) -> dict[str, Any]:
-        query = select(references).where(references.c.id == reference_id)
+    async def _row_by_id(
+        conn: AsyncConnection, table: Table, row_id: str, kind: str, *, lock: bool = False
+    ) -> RowMapping:
+        """The row of `table` with this id, locked for update with `lock`; NotFound names
+        the `kind` of thing missing."""
+        query = select(table).where(table.c.id == row_id)
         if lock:
             query = query.with_for_update()
         row = (await conn.execute(query)).first()
         if row is None:
-            raise NotFound(f"no reference {reference_id}")
-        return dict(row._mapping)
+            raise NotFound(f"no {kind} {row_id}")
+        return row._mapping
+
+    @classmethod
+    async def _reference_row(
+        cls, conn: AsyncConnection, reference_id: str, *, lock: bool = False
+    ) -> dict[str, Any]:
+        return dict(await cls._row_by_id(conn, references, reference_id, "reference", lock=lock))
 
     async def _update_reference(
         self, conn: AsyncConnection, reference_id: str, **values: Any
@@ -120,12 +128,9 @@ class SqlBase:
         ).one()
         return rows.reference(row._mapping)
 
-    @staticmethod
-    async def _media(conn: AsyncConnection, media_id: str) -> Media:
-        row = (await conn.execute(select(media).where(media.c.id == media_id))).first()
-        if row is None:
-            raise NotFound(f"no media {media_id}")
-        return rows.media(row._mapping)
+    @classmethod
+    async def _media(cls, conn: AsyncConnection, media_id: str) -> Media:
+        return rows.media(await cls._row_by_id(conn, media, media_id, "media"))
 
     @staticmethod
     async def _result(conn: AsyncConnection, media_id: str) -> Result | None:
@@ -170,15 +175,9 @@ class SqlBase:
         ).one()
         return rows.job(row._mapping)
 
-    @staticmethod
-    async def _job(conn: AsyncConnection, job_id: str, *, lock: bool = False) -> Job:
-        query = select(jobs).where(jobs.c.id == job_id)
-        if lock:
-            query = query.with_for_update()
-        row = (await conn.execute(query)).first()
-        if row is None:
-            raise NotFound(f"no job {job_id}")
-        return rows.job(row._mapping)
+    @classmethod
+    async def _job(cls, conn: AsyncConnection, job_id: str, *, lock: bool = False) -> Job:
+        return rows.job(await cls._row_by_id(conn, jobs, job_id, "job", lock=lock))
 
     async def _leased(self, conn: AsyncConnection, job_id: str, worker_id: str) -> Job:
         job = await self._job(conn, job_id, lock=True)

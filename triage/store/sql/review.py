@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from triage.errors import NotFound
 from triage.models import ReviewDecision, ReviewItem, ReviewState, Suppression, Verdict, text_sha256
 from triage.store import rows, rules
 from triage.store.sql.outbox import SqlOutbox
@@ -18,17 +17,13 @@ from triage.store.tables import results, review_items, suppressions
 class SqlReview(SqlOutbox):
     """Review items and their decisions; suppressions made by rejections."""
 
-    @staticmethod
+    @classmethod
     async def _review_item(
-        conn: AsyncConnection, item_id: str, *, lock: bool = False
+        cls, conn: AsyncConnection, item_id: str, *, lock: bool = False
     ) -> ReviewItem:
-        query = select(review_items).where(review_items.c.id == item_id)
-        if lock:
-            query = query.with_for_update()
-        row = (await conn.execute(query)).first()
-        if row is None:
-            raise NotFound(f"no review item {item_id}")
-        return rows.review_item(row._mapping)
+        return rows.review_item(
+            await cls._row_by_id(conn, review_items, item_id, "review item", lock=lock)
+        )
 
     async def list_review_items(
         self, *, states: Collection[ReviewState] | None = None, limit: int = 100

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from triage.errors import Conflict, NotFound
+from triage.errors import Conflict
 from triage.models import (
     FetchEvidence,
     JobKind,
@@ -189,14 +189,9 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
 
     async def get_submission(self, submission_id: str) -> SubmissionDetail:
         async with self._tx(read_only=True) as conn:
-            row = (
-                await conn.execute(
-                    select(submissions_table).where(submissions_table.c.id == submission_id)
-                )
-            ).first()
-            if row is None:
-                raise NotFound(f"no submission {submission_id}")
-            submission = rows.submission(row._mapping)
+            submission = rows.submission(
+                await self._row_by_id(conn, submissions_table, submission_id, "submission")
+            )
             linked = await self._media(conn, submission.media_id)
             shared_id = linked.same_as or linked.id
             job_row = await self._media_job_row(conn, shared_id)
