@@ -17,7 +17,7 @@ from triage import metrics
 from triage.errors import TriageError
 from triage.models import Referral
 from triage.store.protocol import Store
-from triage.store.rules import utc_now
+from triage.store.rules import backoff_seconds, utc_now
 
 _log = logging.getLogger(__name__)
 
@@ -36,11 +36,6 @@ class Sink(Protocol):
 
     async def deliver(self, referral: Referral) -> None:
         """Hand over one referral; raise `DeliveryFailed` unless the receiver took it."""
-
-
-def backoff_seconds(failures: int, base_seconds: float, max_seconds: float) -> float:
-    """The wait after `failures` consecutive failed attempts (1, 2, ...)."""
-    return float(min(max_seconds, base_seconds * 2 ** (failures - 1)))
 
 
 class Relay:
