@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from triage.errors import Conflict, InvalidInput
+from triage.errors import Conflict, InvalidInput, LeaseLost
 from triage.models import Job, JobState, Reference, ReferenceStatus, ReviewItem, ReviewState, Scope
 
 Clock = Callable[[], datetime]
@@ -80,6 +80,22 @@ def check_reference_status_change(reference: Reference, status: ReferenceStatus)
         ReferenceStatus.FAILED,
     ):
         raise Conflict(f"reference {reference.id} has no hashes yet ({reference.status})")
+
+
+def check_lease_held(job: Job, worker_id: str) -> None:
+    """Raise `LeaseLost` unless `worker_id` holds the lease on `job`, which is running."""
+    if not job.state.running or job.lease_owner != worker_id:
+        raise LeaseLost(f"worker {worker_id} does not hold job {job.id} ({job.state})")
+
+
+def reference_status_change(*, failed: bool) -> tuple[ReferenceStatus, ReferenceStatus]:
+    """(from, to) for a reference whose hashing job failed for good, or was queued again.
+
+    A reference follows its hashing job: failed with it, pending again on retry.
+    """
+    if failed:
+        return ReferenceStatus.PENDING, ReferenceStatus.FAILED
+    return ReferenceStatus.FAILED, ReferenceStatus.PENDING
 
 
 def check_running_state(state: JobState) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from triage.errors import LeaseLost, NotFound
+from triage.errors import NotFound
 from triage.models import (
     ApiKey,
     AuditEntry,
@@ -114,8 +114,7 @@ class MemoryBase:
 
     def _leased(self, job_id: str, worker_id: str) -> Job:
         job = self._job(job_id)
-        if not job.state.running or job.lease_owner != worker_id:
-            raise LeaseLost(f"worker {worker_id} does not hold job {job_id} ({job.state})")
+        rules.check_lease_held(job, worker_id)
         return job
 
     def _is_suppressed(self, sha256: str | None, query_hashes_sha256: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from triage.models import Job, JobKind, JobState, QueueStat, ReferenceStatus
+from triage.models import Job, JobKind, JobState, QueueStat
 from triage.store import rules
 from triage.store.memory.base import MemoryBase
 
@@ -26,13 +26,8 @@ class MemoryJobs(MemoryBase):
         )
 
     def _set_reference_failed(self, reference_id: str, *, failed: bool) -> None:
-        # A reference follows its hashing job: failed with it, pending again on retry.
         reference = self._references.get(reference_id)
-        before, after = (
-            (ReferenceStatus.PENDING, ReferenceStatus.FAILED)
-            if failed
-            else (ReferenceStatus.FAILED, ReferenceStatus.PENDING)
-        )
+        before, after = rules.reference_status_change(failed=failed)
         if reference is not None and reference.status is before:
             self._update_reference(reference, status=after)
 

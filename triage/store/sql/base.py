@@ -19,7 +19,7 @@ from sqlalchemy import Table, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from triage.errors import LeaseLost, NotFound, StoreError
+from triage.errors import NotFound, StoreError
 from triage.models import RUNNING_STATES, Job, JobKind, JobState, Media, Reference, Result
 from triage.store import engine as db
 from triage.store import rows, rules
@@ -181,8 +181,7 @@ class SqlBase:
 
     async def _leased(self, conn: AsyncConnection, job_id: str, worker_id: str) -> Job:
         job = await self._job(conn, job_id, lock=True)
-        if not job.state.running or job.lease_owner != worker_id:
-            raise LeaseLost(f"worker {worker_id} does not hold job {job_id} ({job.state})")
+        rules.check_lease_held(job, worker_id)
         return job
 
     @staticmethod

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from triage.models import Job, JobKind, JobState, QueueStat, ReferenceStatus
+from triage.models import Job, JobKind, JobState, QueueStat
 from triage.store import rows, rules
 from triage.store.sql.base import RUNNING, SqlBase
 from triage.store.tables import jobs, references
@@ -24,12 +24,7 @@ class SqlJobs(SqlBase):
     async def _set_reference_failed(
         self, conn: AsyncConnection, reference_id: str, *, failed: bool
     ) -> None:
-        # A reference follows its hashing job: failed with it, pending again on retry.
-        before, after = (
-            (ReferenceStatus.PENDING, ReferenceStatus.FAILED)
-            if failed
-            else (ReferenceStatus.FAILED, ReferenceStatus.PENDING)
-        )
+        before, after = rules.reference_status_change(failed=failed)
         status = await conn.scalar(
             select(references.c.status).where(references.c.id == reference_id)
         )
