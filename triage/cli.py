@@ -21,6 +21,7 @@ from aiohttp import web
 
 from triage.api.app import create_app
 from triage.commands import bench, hashlist, media
+from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.config import Settings, load_settings
 from triage.errors import ConfigError, TriageError
 from triage.keys import parse_hosts, parse_scopes
@@ -29,9 +30,6 @@ from triage.store import open_store
 from triage.store.protocol import Store
 from workers.service import WorkerService
 
-EXIT_OK = 0
-EXIT_INPUT_FAILED = 1
-EXIT_USAGE = 2
 CLI_ACTOR = "cli"
 
 _log = logging.getLogger("triage")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from triage.cli import EXIT_OK, EXIT_USAGE, main
+from triage.cli import main
+from triage.commands.exit_codes import EXIT_OK, EXIT_USAGE
 from triage.store import open_store
 
 

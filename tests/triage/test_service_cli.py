@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from triage.cli import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, main
+from triage.cli import main
+from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.models import ApiKey, JobKind
 from triage.store import open_store
 

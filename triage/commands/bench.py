@@ -13,14 +13,11 @@ from hashes.video import QueryParams
 from triage.bench.manifest import ManifestError, load_manifest
 from triage.bench.report import markdown, to_json
 from triage.bench.runner import Settings, run_bench
+from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.config import load_settings
 from triage.devset.build import build
 from triage.devset.ffmpeg import DevsetError
 from triage.errors import TriageError
-
-EXIT_OK = 0
-EXIT_INPUT_FAILED = 1
-EXIT_USAGE = 2
 
 DEFAULT_BENCH_DIR = Path("..") / "shared" / "data" / "bench"
 DEFAULT_SOURCES_DIR = Path("..") / "shared" / "data" / "sources"

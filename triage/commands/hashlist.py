@@ -12,10 +12,8 @@ from hashes.formats.atomic import write_text_atomically
 from hashes.formats.jsonl import HashListEntry, read_list, write_list
 from hashes.formats.vpdq import read_vpdq, write_vpdq
 from hashes.types import HashError
+from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 
-EXIT_OK = 0
-EXIT_INPUT_FAILED = 1
-EXIT_USAGE = 2
 FORMATS = ("vpdq", "jsonl")
 
 IMPORT_DESCRIPTION = """\

@@ -15,12 +15,9 @@ from hashes.matcher import Matcher
 from hashes.policy import Verdict, VerdictPolicy
 from hashes.types import HashError, VideoMatch
 from hashes.video import QueryParams, ReferenceParams, hash_query, hash_reference
+from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.config import load_settings
 from triage.errors import TriageError
-
-EXIT_OK = 0
-EXIT_INPUT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
