@@ -39,6 +39,7 @@ from triage.models import (
 )
 from triage.retro import schedule_retro_match
 from triage.store.protocol import Store
+from workers.audit import SYSTEM_ACTOR
 from workers.fetch_errors import (
     FetchError,
     FetchTimeoutError,
@@ -330,7 +331,7 @@ class Pipeline:
             duration_seconds=hashes.duration_seconds,
         )
         await self._store.append_audit(
-            actor="system",
+            actor=SYSTEM_ACTOR,
             action="reference.hashed",
             target=reference.id,
             details={"frames": len(hashes)},

@@ -18,11 +18,11 @@ from triage.errors import TriageError
 from triage.models import Referral
 from triage.store.protocol import Store
 from triage.store.rules import backoff_seconds, utc_now
+from workers.audit import SYSTEM_ACTOR
 
 _log = logging.getLogger(__name__)
 
 BATCH = 50
-AUDIT_ACTOR = "system"
 
 
 class DeliveryFailed(TriageError):
@@ -98,7 +98,7 @@ class Relay:
                 metrics.referral_deliveries_total.labels(sink=sink, outcome="delivered").inc()
                 await self._store.set_sink_cursor(sink, referral.cursor)
                 await self._store.append_audit(
-                    actor=AUDIT_ACTOR,
+                    actor=SYSTEM_ACTOR,
                     action="referral.delivered",
                     target=referral.id,
                     details={

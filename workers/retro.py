@@ -26,12 +26,12 @@ from triage import metrics
 from triage.models import MatchEvidence, QueryHashes, ReferenceStatus, Verdict
 from triage.store.protocol import Store
 from triage.store.rules import utc_now
+from workers.audit import SYSTEM_ACTOR
 from workers.pipeline import MAX_EVIDENCE_MATCHES
 from workers.runner import JobContext, permanent
 
 _log = logging.getLogger(__name__)
 _PAGE = 100
-AUDIT_ACTOR = "system"
 _RANK = {Verdict.NONE: 0, Verdict.REVIEW: 1, Verdict.CONFIRMED: 2}
 
 RematchFunction = Callable[[VideoHashes], Awaitable[list[MatchEvidence]]]
@@ -66,7 +66,7 @@ class RetroMatcher:
         updated = await self.match_reference(reference.id, hashes)
         _log.info("retro-matching %s: %d earlier queries matched", reference.id, updated)
         await self._store.append_audit(
-            actor=AUDIT_ACTOR,
+            actor=SYSTEM_ACTOR,
             action="reference.retro_match",
             target=reference.id,
             details={"queries_matched": updated},
