@@ -8,7 +8,18 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from triage.errors import Conflict, InvalidInput, LeaseLost
-from triage.models import Job, JobState, Reference, ReferenceStatus, ReviewItem, ReviewState, Scope
+from triage.models import (
+    Job,
+    JobState,
+    MatchEvidence,
+    Reference,
+    ReferenceStatus,
+    Result,
+    ReviewItem,
+    ReviewState,
+    Scope,
+    Verdict,
+)
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware UTC; tests pass their own to move time."""
@@ -137,3 +148,19 @@ def referral_subject(url: str | None, sha256: str | None) -> str | None:
     if url is not None:
         return url
     return f"sha256:{sha256}" if sha256 is not None else None
+
+
+def referral_evidence(result: Result) -> MatchEvidence | None:
+    """The match to refer a result's content (and its copies) with: the best one, when the
+    verdict is confirmed and the content not suppressed; otherwise None."""
+    if result.verdict is Verdict.CONFIRMED and not result.suppressed:
+        return result.best
+    return None
+
+
+def review_evidence(result: Result) -> MatchEvidence | None:
+    """The match to open a review item on: the best one, when the verdict is review and the
+    content not suppressed; otherwise None."""
+    if result.verdict is Verdict.REVIEW and not result.suppressed:
+        return result.best
+    return None

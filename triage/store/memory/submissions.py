@@ -218,9 +218,9 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         )
         self._media[media_id] = linked
         if earlier is not None:
-            shared = self._results[earlier.id]
-            if shared.verdict is Verdict.CONFIRMED and not shared.suppressed and shared.best:
-                self._refer(linked, shared.best)
+            to_refer = rules.referral_evidence(self._results[earlier.id])
+            if to_refer is not None:
+                self._refer(linked, to_refer)
         return earlier
 
     async def record_result(
@@ -249,12 +249,11 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
             await self.complete_job(job_id, worker_id or "")
         self._results[media_id] = result
         self._query_hashes[media_id] = query_hashes
-        best = result.best
-        if not suppressed and best is not None:
-            if result.verdict is Verdict.CONFIRMED:
-                self._refer_with_copies(media, best)
-            elif result.verdict is Verdict.REVIEW:
-                self._open_review(media, best)
+        to_refer, to_review = rules.referral_evidence(result), rules.review_evidence(result)
+        if to_refer is not None:
+            self._refer_with_copies(media, to_refer)
+        elif to_review is not None:
+            self._open_review(media, to_review)
         return result
 
     async def get_result(self, media_id: str) -> Result | None:

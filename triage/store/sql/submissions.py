@@ -231,13 +231,9 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
             if earlier_id is None:
                 return None
             shared = await self._result(conn, earlier_id)
-            if (
-                shared is not None
-                and shared.verdict is Verdict.CONFIRMED
-                and not shared.suppressed
-                and shared.best is not None
-            ):
-                await self._refer(conn, await self._media(conn, media_id), shared.best)
+            to_refer = rules.referral_evidence(shared) if shared is not None else None
+            if to_refer is not None:
+                await self._refer(conn, await self._media(conn, media_id), to_refer)
             return await self._media(conn, earlier_id)
 
     async def record_result(
@@ -280,12 +276,11 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
                     [{"media_id": media_id, "reference_id": r} for r in reference_ids],
                 )
             result = rows.result(values)
-            best = result.best
-            if not result.suppressed and best is not None:
-                if result.verdict is Verdict.CONFIRMED:
-                    await self._refer_with_copies(conn, subject, best)
-                elif result.verdict is Verdict.REVIEW:
-                    await self._open_review(conn, subject, best)
+            to_refer, to_review = rules.referral_evidence(result), rules.review_evidence(result)
+            if to_refer is not None:
+                await self._refer_with_copies(conn, subject, to_refer)
+            elif to_review is not None:
+                await self._open_review(conn, subject, to_review)
         return result
 
     async def get_result(self, media_id: str) -> Result | None:
