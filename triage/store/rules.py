@@ -93,6 +93,16 @@ def check_reference_status_change(reference: Reference, status: ReferenceStatus)
         raise Conflict(f"reference {reference.id} has no hashes yet ({reference.status})")
 
 
+def final_failure_state(job: Job, *, retryable: bool) -> JobState | None:
+    """Where a failed attempt leaves `job` for good: FAILED when retrying cannot help, DEAD
+    after its last attempt; None when it is queued again with backoff."""
+    if not retryable:
+        return JobState.FAILED
+    if job.attempts >= job.max_attempts:
+        return JobState.DEAD
+    return None
+
+
 def check_lease_held(job: Job, worker_id: str) -> None:
     """Raise `LeaseLost` unless `worker_id` holds the lease on `job`, which is running."""
     if not job.state.running or job.lease_owner != worker_id:

@@ -114,10 +114,9 @@ class MemoryJobs(MemoryBase):
         backoff_max_seconds: float = 300.0,
     ) -> Job:
         job = self._leased(job_id, worker_id)
-        if not retryable:
-            return self._finish_failed(job, JobState.FAILED, error)
-        if job.attempts >= job.max_attempts:
-            return self._finish_failed(job, JobState.DEAD, error)
+        final_state = rules.final_failure_state(job, retryable=retryable)
+        if final_state is not None:
+            return self._finish_failed(job, final_state, error)
         delay = rules.backoff_seconds(job.attempts, backoff_base_seconds, backoff_max_seconds)
         return self._save(
             job,

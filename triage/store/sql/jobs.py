@@ -157,10 +157,9 @@ class SqlJobs(SqlBase):
     ) -> Job:
         async with self._tx() as conn:
             job = await self._leased(conn, job_id, worker_id)
-            if not retryable:
-                return await self._finish_failed(conn, job, JobState.FAILED, error)
-            if job.attempts >= job.max_attempts:
-                return await self._finish_failed(conn, job, JobState.DEAD, error)
+            final_state = rules.final_failure_state(job, retryable=retryable)
+            if final_state is not None:
+                return await self._finish_failed(conn, job, final_state, error)
             delay = rules.backoff_seconds(job.attempts, backoff_base_seconds, backoff_max_seconds)
             return await self._save_job(
                 conn,
