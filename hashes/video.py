@@ -45,9 +45,9 @@ class ReferenceParams:
     """How references are hashed. `fps=None` hashes every frame."""
 
     fps: float | None = None
-    # Derived views on every n-th frame: at 30 fps a query sample is still within 1/30 s of
-    # one, and the index (and the search) is half the size.
-    derived_every: int = 2
+    # Derived views on every n-th frame. Dense by default, so any query sample has a close
+    # neighbour in every view; 2 halves the index (and the search) for very large lists.
+    derived_every: int = 1
     use_active: bool = True
     use_crops: bool = True
 
