@@ -382,8 +382,9 @@ async def test_service_end_to_end(
             assert view["verdict"] == "confirmed", view
             assert view["matches"][0]["reference_id"] == KILLED_QUERY[1]
             jobs = await client.get("/v1/jobs", "admin")
-            (job,) = [j for j in jobs["items"] if j["state"] == "done" and j["attempts"] == 2]
+            (job,) = [j for j in jobs["items"] if j["id"] == view["job_id"]]
             assert job["kind"] == "process_media"
+            assert job["state"] == "done" and job["attempts"] == 2, job
         finally:
             await worker.stop(signal.SIGKILL)
             assert await restarted.stop() == 0, restarted.output()[-3000:]

@@ -92,6 +92,9 @@ class SubmissionView(BaseModel):
     external_id: str | None = None
     created_at: datetime
     updated_at: datetime | None = None
+    job_id: str | None = Field(
+        default=None, description="The job processing this submission's media (for retries)."
+    )
     matches: list[MatchEvidence] = Field(
         default_factory=list, description="Matching references, best first."
     )

@@ -152,6 +152,7 @@ def submission_view(detail: SubmissionDetail) -> SubmissionView:
         external_id=submission.external_id,
         created_at=submission.created_at,
         updated_at=detail.job.updated_at if detail.job else None,
+        job_id=detail.job.id if detail.job else None,
         matches=[match_view(m) for m in result.matches] if result else [],
         fetch=_fetch_view(detail.media.evidence),
         error=error_info(detail.error),
