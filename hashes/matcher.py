@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashes.index import HashIndex, Neighbours, view_of_code
-from hashes.types import Segment, VideoHashes, VideoMatch, View
+from hashes.types import Segment, VideoHashes, VideoMatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +171,6 @@ class Matcher:
         segments: list[Segment] = []
         matched_views: set[str] = set()
         speed_of_best = 1.0
-        covered_query: set[float] = set()
         for _ in range(p.max_lines if p.use_alignment else 1):
             if not remaining.any():
                 break
@@ -185,7 +184,6 @@ class Matcher:
             if not segments and line is not None:
                 speed_of_best = line[0]
             segments.extend(new_segments)
-            covered_query.update(pairs.query_times[inliers].tolist())
             matched_views.update(
                 view_of_code(int(v)).value for v in np.unique(pairs.views[inliers])
             )
@@ -329,7 +327,3 @@ def _union_length(ranges: list[tuple[float, float]]) -> float:
         total += stop - max(start, end)
         end = stop
     return total
-
-
-# Re-exported for callers that only need the view names in evidence.
-__all__ = ["MatchParams", "Matcher", "View"]

@@ -74,7 +74,6 @@ class _Rows:
         self.timestamps: list[float] = []
         self.views: list[View] = []
         self.frames = 0
-        self.last_time = 0.0
 
     def add(
         self,
@@ -129,7 +128,7 @@ def _shrink(luma: npt.NDArray[np.uint8], max_side: int) -> npt.NDArray[np.uint8]
     return np.asarray(cv2.resize(luma, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
-def _duration(frames_seen: list[float], rows: _Rows) -> float:
+def _duration(frames_seen: list[float]) -> float:
     if len(frames_seen) < 2:
         return 0.0 if not frames_seen else 1.0
     steps = np.diff(np.asarray(frames_seen))
@@ -177,7 +176,7 @@ def hash_reference(path: Path, params: ReferenceParams = ReferenceParams()) -> V
         hashes, qualities = pdq.hash_grids(np.stack(grids))
         rows.add(hashes, qualities, stamps, views)
         rows.frames += len(chunk)
-    return rows.build(_duration(times, rows))
+    return rows.build(_duration(times))
 
 
 def _reference_layout(path: Path) -> tuple[Box, tuple[int, int]] | None:
@@ -263,4 +262,4 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
                 [View.FLIP] * len(flat),
             )
         rows.frames += len(chunk)
-    return rows.build(_duration(times, rows))
+    return rows.build(_duration(times))
