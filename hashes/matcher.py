@@ -96,7 +96,11 @@ class Matcher:
         # Flat frames (black, walls, title cards) cannot show a reference: evidence is only
         # asked of the informative part of the query.
         query_duration = max(_informative_seconds(query, p.min_quality, query_step), query_step)
-        common = self._common_times(times, neighbours) if p.use_common_frame_filter else np.zeros(0)
+        common = (
+            self._common_times(times, qualities, neighbours)
+            if p.use_common_frame_filter
+            else np.zeros(0)
+        )
         matches: list[VideoMatch] = []
         for code in np.unique(neighbours.references):
             reference_id = neighbours.reference_ids[int(code)]
@@ -115,15 +119,31 @@ class Matcher:
         return matches[: p.max_results]
 
     def _common_times(
-        self, times: npt.NDArray[np.float64], neighbours: Neighbours
+        self,
+        times: npt.NDArray[np.float64],
+        qualities: npt.NDArray[np.int16],
+        neighbours: Neighbours,
     ) -> npt.NDArray[np.float64]:
-        """Query times whose frames match too many references to mean anything."""
-        strong = neighbours.distances <= self.params.weak_distance
+        """Query times whose frames count as evidence for too many references to mean
+        anything (the same weighting as the evidence itself)."""
+        strong = self._weights(neighbours.distances, qualities) > 0
         pairs = np.unique(np.stack([times[strong], neighbours.references[strong]], axis=1), axis=0)
         if len(pairs) == 0:
             return np.zeros(0)
         unique_times, counts = np.unique(pairs[:, 0], return_counts=True)
         return unique_times[counts >= self.params.common_frame_references]
+
+    def _weights(
+        self, distances: npt.NDArray[np.int32], qualities: npt.NDArray[np.int16]
+    ) -> npt.NDArray[np.float64]:
+        """How much each pair counts: 1 up to `strong_distance`, falling to 0 at
+        `weak_distance`, sooner for low-quality frames."""
+        p = self.params
+        span = np.full(len(distances), float(max(p.weak_distance - p.strong_distance, 1)))
+        if p.use_quality_filter:
+            trust = (qualities - p.low_quality_at) / max(p.full_quality_at - p.low_quality_at, 1)
+            span *= np.clip(trust, 0.25, 1.0)
+        return np.asarray(np.clip((p.strong_distance + span - distances) / span, 0.0, 1.0))
 
     def _pairs(
         self,
@@ -132,15 +152,10 @@ class Matcher:
         neighbours: Neighbours,
         selected: npt.NDArray[np.bool_],
     ) -> _Pairs:
-        p = self.params
         distances = neighbours.distances[selected]
         reference_times = neighbours.reference_times[selected]
         views = neighbours.reference_views[selected]
-        span = np.full(len(distances), float(max(p.weak_distance - p.strong_distance, 1)))
-        if p.use_quality_filter:
-            trust = (qualities - p.low_quality_at) / max(p.full_quality_at - p.low_quality_at, 1)
-            span *= np.clip(trust, 0.25, 1.0)
-        weights = np.clip((p.strong_distance + span - distances) / span, 0.0, 1.0)
+        weights = self._weights(distances, qualities)
         # One pair per (query time, reference time): the best-weighted view.
         order = np.lexsort((-weights, reference_times, times))
         times, reference_times = times[order], reference_times[order]
