@@ -89,13 +89,15 @@ class Relay:
             self._set_lag(referrals)
             if not referrals:
                 return delivered
-            for referral in referrals:
+            for index, referral in enumerate(referrals):
                 try:
                     await self._sink.deliver(referral)
                 except DeliveryFailed:
                     metrics.referral_deliveries_total.labels(sink=sink, outcome="failed").inc()
                     raise
                 metrics.referral_deliveries_total.labels(sink=sink, outcome="delivered").inc()
+                # Delivered is no longer pending: the lag follows at once, not at the next list.
+                self._set_lag(referrals[index + 1 :])
                 await self._store.set_sink_cursor(sink, referral.cursor)
                 await self._store.append_audit(
                     actor=SYSTEM_ACTOR,
