@@ -12,7 +12,7 @@ from hashes.formats.atomic import write_text_atomically
 from hashes.formats.jsonl import HashListEntry, read_list, write_list
 from hashes.formats.vpdq import read_vpdq, write_vpdq
 from hashes.types import HashError
-from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
+from triage.commands.exit_codes import EXIT_OK, EXIT_USAGE, input_failed
 
 FORMATS = ("vpdq", "jsonl")
 
@@ -206,12 +206,7 @@ def _is_safe_file_stem(reference_id: str) -> bool:
 
 
 def _input_failed(path: Path, exc: Exception) -> int:
-    problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    problem = " ".join(problem.split("\n"))
-    if not problem.startswith(f"{path}:"):
-        problem = f"{path}: {problem}"
-    print(f"triage hashlist: {problem}", file=sys.stderr)
-    return EXIT_INPUT_FAILED
+    return input_failed("triage hashlist", path, exc)
 
 
 def _usage_error(action: str, message: str) -> int:

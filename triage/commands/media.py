@@ -15,7 +15,7 @@ from hashes.matcher import Matcher
 from hashes.policy import Verdict, VerdictPolicy
 from hashes.types import HashError, VideoMatch
 from hashes.video import QueryParams, ReferenceParams, hash_query, hash_reference
-from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
+from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, input_failed
 from triage.config import load_settings
 from triage.errors import TriageError
 
@@ -46,10 +46,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     match_parser.set_defaults(handler=match_command)
 
 
-def _fail(path: Path, problem: object) -> None:
-    print(f"triage: {path}: {problem}".replace(f"{path}: {path}: ", f"{path}: "), file=sys.stderr)
-
-
 def hash_command(args: argparse.Namespace) -> int:
     files: list[Path] = args.files
     if args.reference_id is not None and len(files) != 1:
@@ -64,7 +60,7 @@ def hash_command(args: argparse.Namespace) -> int:
         try:
             hashes = hash_reference(path, ReferenceParams(fps=args.fps))
         except HashError as exc:
-            _fail(path, exc)
+            input_failed("triage", path, exc)
             failed = True
             continue
         reference_id = args.reference_id or path.stem
@@ -74,8 +70,7 @@ def hash_command(args: argparse.Namespace) -> int:
         try:
             write_list(args.output, entries, derived=True)
         except (HashError, OSError) as exc:
-            _fail(args.output, exc)
-            return EXIT_INPUT_FAILED
+            return input_failed("triage", args.output, exc)
     return EXIT_INPUT_FAILED if failed else EXIT_OK
 
 
@@ -120,8 +115,7 @@ def match_command(args: argparse.Namespace) -> int:
     try:
         entries = read_list(args.list_path)
     except (HashError, OSError) as exc:
-        _fail(args.list_path, exc)
-        return EXIT_INPUT_FAILED
+        return input_failed("triage", args.list_path, exc)
     matcher = build_matcher(entries)
     query_params = QueryParams(fps=settings.match.query_fps)
     failed = False
@@ -131,7 +125,7 @@ def match_command(args: argparse.Namespace) -> int:
         try:
             matches = matcher.match(hash_query(path, query_params))
         except HashError as exc:
-            _fail(path, exc)
+            input_failed("triage", path, exc)
             failed = True
             continue
         verdict = policy.decide(matches[0].score) if matches else Verdict.NONE
