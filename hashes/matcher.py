@@ -19,7 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from hashes.index import HashIndex, Neighbours, view_of_code
-from hashes.types import Segment, VideoHashes, VideoMatch
+from hashes.types import PDQ_BITS, Segment, VideoHashes, VideoMatch
+
+BALANCE_TOLERANCE_BITS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,10 @@ class MatchParams:
     # pair stops counting shrinks towards `strong_distance` (to a quarter of the span).
     low_quality_at: int = 40
     full_quality_at: int = 80
-    min_quality: int = 25  # query and reference frames below this PDQ quality are ignored
+    min_quality: int = 25  # frames below this PDQ quality are near-flat (walls, black, fades)
+    # ...and count only as near-identical pairs: chance does not bring two hashes this close,
+    # while a re-encode of the same flat frame keeps most of its bits.
+    flat_distance: int = 16
     speeds: tuple[float, ...] = tuple(np.round(np.arange(0.8, 1.2501, 0.025), 3).tolist())
     offset_bin_seconds: float = 0.5
     inlier_seconds: float = 0.6  # distance from the line that still counts as aligned
@@ -77,12 +82,11 @@ class Matcher:
         p = self.params
         if len(query) == 0 or len(self.index) == 0:
             return []
-        keep = (
-            query.qualities >= p.min_quality
-            if p.use_quality_filter
-            else np.ones(len(query), dtype=bool)
-        )
-        rows = np.flatnonzero(keep)
+        rows = np.arange(len(query))
+        if p.use_quality_filter:
+            # A uniform picture has no hash: its DCT is rounding noise, with ties at the median
+            # that leave the bits unbalanced. Such frames match every other uniform frame.
+            rows = rows[(query.qualities >= p.min_quality) | _balanced(query.hashes)]
         if len(rows) == 0:
             return []
         neighbours = self.index.search(query.hashes[rows], p.search_distance)
@@ -143,7 +147,11 @@ class Matcher:
         if p.use_quality_filter:
             trust = (qualities - p.low_quality_at) / max(p.full_quality_at - p.low_quality_at, 1)
             span *= np.clip(trust, 0.25, 1.0)
-        return np.asarray(np.clip((p.strong_distance + span - distances) / span, 0.0, 1.0))
+        weights = np.clip((p.strong_distance + span - distances) / span, 0.0, 1.0)
+        if p.use_quality_filter:
+            flat = qualities < p.min_quality
+            weights[flat] = (distances[flat] <= p.flat_distance).astype(np.float64)
+        return np.asarray(weights)
 
     def _pairs(
         self,
@@ -156,8 +164,8 @@ class Matcher:
         reference_times = neighbours.reference_times[selected]
         views = neighbours.reference_views[selected]
         weights = self._weights(distances, qualities)
-        # One pair per (query time, reference time): the best-weighted view.
-        order = np.lexsort((-weights, reference_times, times))
+        # One pair per (query time, reference time): the best-weighted, then closest, view.
+        order = np.lexsort((distances, -weights, reference_times, times))
         times, reference_times = times[order], reference_times[order]
         distances, views, weights = distances[order], views[order], weights[order]
         first = np.ones(len(times), dtype=bool)
@@ -206,14 +214,14 @@ class Matcher:
             remaining &= ~np.isin(pairs.query_times, pairs.query_times[inliers])
         if not segments:
             return None
-        segments.sort(key=lambda s: s.query_start)
         matched_seconds = sum(s.query_end - s.query_start for s in segments)
-        strength = sum(s.score for s in segments)
+        strength = _fresh_strength(segments)
         possible = min(query_duration, informative_reference)
         required = float(
             np.clip(p.required_fraction * possible, p.required_seconds_min, p.required_seconds_max)
         )
         reference_seconds = _union_length([(s.reference_start, s.reference_end) for s in segments])
+        segments.sort(key=lambda s: s.query_start)
         return VideoMatch(
             reference_id=reference_id,
             score=round(strength / required, 4),
@@ -274,7 +282,10 @@ class Matcher:
         index = np.flatnonzero(candidates)
         if len(index) == 0:
             return candidates
-        order = index[np.lexsort((-pairs.weights[index], pairs.query_times[index]))]
+        # Closest first among equal weights: the evidence shows the best pair of each frame.
+        order = index[
+            np.lexsort((pairs.distances[index], -pairs.weights[index], pairs.query_times[index]))
+        ]
         first = np.ones(len(order), dtype=bool)
         first[1:] = np.diff(pairs.query_times[order]) != 0
         result = np.zeros(len(candidates), dtype=bool)
@@ -330,8 +341,31 @@ def _informative_seconds(query: VideoHashes, min_quality: int, step: float) -> f
     return float(len(good_times) * step)
 
 
+def _balanced(hashes: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Hashes with half their bits set, as a median threshold gives when values are distinct."""
+    ones = np.unpackbits(hashes, axis=1).sum(axis=1, dtype=np.int64)
+    return np.asarray(np.abs(ones - PDQ_BITS // 2) <= BALANCE_TOLERANCE_BITS)
+
+
 def _max_frames(duration: float, step: float) -> int:
     return max(1, int(duration / step + 0.5))
+
+
+def _fresh_strength(segments: list[Segment]) -> float:
+    """Summed segment scores, each counting only for the part of the reference that stronger
+    lines have not shown yet: a still query lines up with one stretch of a reference at every
+    speed, and that stretch must not count once per line."""
+    total = 0.0
+    shown: list[tuple[float, float]] = []
+    for segment in sorted(segments, key=lambda s: -s.score):
+        span = segment.reference_end - segment.reference_start
+        if span <= 0:
+            continue
+        new = _union_length([*shown, (segment.reference_start, segment.reference_end)])
+        fresh = (new - _union_length(shown)) / span
+        total += segment.score * fresh
+        shown.append((segment.reference_start, segment.reference_end))
+    return total
 
 
 def _union_length(ranges: list[tuple[float, float]]) -> float:

@@ -255,3 +255,145 @@ def template_bands(box: Box) -> list[Region]:
 def crop(luma: npt.NDArray[np.uint8], box: Box) -> npt.NDArray[np.uint8]:
     top, bottom, left, right = box
     return luma[top:bottom, left:right]
+
+
+EDGE_CONTRAST = 24.0  # Sobel response of a step of about six grey levels
+EDGE_PERSISTENCE = 0.75  # share of sampled frames in which a pixel must be on an edge
+RIDGE_OFFSET = 3  # pixels across an edge (Sobel edges are two pixels wide)
+RIDGE_MARGIN = 0.25  # how much more often than there the outline must be on an edge
+INSET_MIN_SIDE = 0.15  # an inset narrower or lower than this share of the frame is too small
+INSET_MIN_COVER = 0.5  # share of its detected outline that must be lasting edge
+MAX_INSETS = 3
+_MAX_LINES = 12
+
+
+class InsetTracker:
+    """Finds pictures laid into a video (picture-in-picture, a clip inside a frame of text).
+
+    The border of an inset is an edge in every frame, while the edges of moving content come
+    and go: pixels on an edge in most sampled frames outline the inset. Lines of such pixels
+    (even broken ones) give candidate sides; a rectangle whose sides are mostly lasting edge
+    is a candidate region. Sides on the frame's own edge (an inset in a corner) need no
+    support, but at least two sides must be seen.
+    """
+
+    def __init__(self) -> None:
+        self._vertical: npt.NDArray[np.int32] | None = None
+        self._horizontal: npt.NDArray[np.int32] | None = None
+        self._frames = 0
+
+    def update(self, luma: npt.NDArray[np.uint8]) -> None:
+        image = luma.astype(np.float32)
+        vertical = np.abs(cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)) > EDGE_CONTRAST
+        horizontal = np.abs(cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)) > EDGE_CONTRAST
+        if self._vertical is None or self._vertical.shape != vertical.shape:
+            self._vertical = np.zeros(vertical.shape, dtype=np.int32)
+            self._horizontal = np.zeros(vertical.shape, dtype=np.int32)
+            self._frames = 0
+        assert self._horizontal is not None
+        self._vertical += vertical
+        self._horizontal += horizontal
+        self._frames += 1
+
+    def insets(self) -> list[Region]:
+        if self._vertical is None or self._horizontal is None or self._frames < 4:
+            return []
+        vertical = _ridge(self._vertical / self._frames, axis=1)
+        horizontal = _ridge(self._horizontal / self._frames, axis=0)
+        boxes = _rectangles(vertical, horizontal)
+        return [Region(View.REGION, box, "inset") for box in boxes]
+
+
+def _ridge(share: npt.NDArray[np.float64], axis: int) -> npt.NDArray[np.bool_]:
+    """Pixels on an edge in most frames, and clearly more often than the pixels a few steps
+    across on at least one side: busy texture is on some edge everywhere, an outline only
+    along itself (one side of it may be busy or still)."""
+    across = np.minimum(
+        np.roll(share, RIDGE_OFFSET, axis=axis), np.roll(share, -RIDGE_OFFSET, axis=axis)
+    )
+    return np.asarray((share >= EDGE_PERSISTENCE) & (share - across >= RIDGE_MARGIN))
+
+
+def _runs(mask: npt.NDArray[np.bool_], max_gap: int, min_length: int) -> list[tuple[int, int]]:
+    """Half-open runs of True, bridging gaps up to `max_gap`, at least `min_length` long."""
+    index = np.flatnonzero(mask)
+    if len(index) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(index) > max_gap + 1)
+    starts = np.concatenate([[index[0]], index[breaks + 1]])
+    ends = np.concatenate([index[breaks], [index[-1]]]) + 1
+    return [(int(s), int(e)) for s, e in zip(starts, ends, strict=True) if e - s >= min_length]
+
+
+def _line_positions(edges: npt.NDArray[np.bool_], min_length: int) -> list[int]:
+    """Columns holding the longest lines of `edges` (one per 2-pixel-wide edge)."""
+    lines = [
+        (end - start, column)
+        for column in range(edges.shape[1])
+        for start, end in _runs(edges[:, column], 2, min_length)
+    ]
+    lines.sort(reverse=True)
+    positions: list[int] = []
+    for _, column in lines:
+        if all(abs(column - p) > 2 for p in positions):
+            positions.append(column)
+        if len(positions) == _MAX_LINES:
+            break
+    return positions
+
+
+def _rectangles(vertical: npt.NDArray[np.bool_], horizontal: npt.NDArray[np.bool_]) -> list[Box]:
+    rows, cols = vertical.shape
+    # An edge is two pixels wide and drifts by one: widen before measuring support.
+    vertical = vertical | np.roll(vertical, 1, axis=1)
+    horizontal = horizontal | np.roll(horizontal, 1, axis=0)
+    xs = sorted({*_line_positions(vertical, int(INSET_MIN_SIDE * rows / 2)), 0, cols})
+    ys = sorted({*_line_positions(horizontal.T, int(INSET_MIN_SIDE * cols / 2)), 0, rows})
+    wide_v = vertical | np.roll(vertical, 1, axis=1) | np.roll(vertical, -1, axis=1)
+    wide_h = horizontal | np.roll(horizontal, 1, axis=0) | np.roll(horizontal, -1, axis=0)
+    down = np.vstack([np.zeros((1, cols)), np.cumsum(wide_v, axis=0)])  # (rows + 1, cols)
+    across = np.hstack([np.zeros((rows, 1)), np.cumsum(wide_h, axis=1)])  # (rows, cols + 1)
+    candidates: list[tuple[float, Box]] = []
+    for i, left in enumerate(xs):
+        for right in xs[i + 1 :]:
+            if right - left < INSET_MIN_SIDE * cols or (left == 0 and right == cols):
+                continue
+            for j, top in enumerate(ys):
+                for bottom in ys[j + 1 :]:
+                    if bottom - top < INSET_MIN_SIDE * rows or (top == 0 and bottom == rows):
+                        continue
+                    height, width = bottom - top, right - left
+                    sides: list[tuple[float, int]] = []
+                    if left > 0:
+                        sides.append((down[bottom, left] - down[top, left], height))
+                    if right < cols:
+                        sides.append((down[bottom, right - 1] - down[top, right - 1], height))
+                    if top > 0:
+                        sides.append((across[top, right] - across[top, left], width))
+                    if bottom < rows:
+                        sides.append((across[bottom - 1, right] - across[bottom - 1, left], width))
+                    if len(sides) < 2:
+                        continue
+                    covered = sum(c for c, _ in sides)
+                    seen = sum(n for _, n in sides)
+                    if covered < INSET_MIN_COVER * seen or min(c / n for c, n in sides) < 0.2:
+                        continue
+                    candidates.append((covered, (top, bottom, left, right)))
+    candidates.sort(key=lambda c: -c[0])
+    chosen: list[Box] = []
+    for _, box in candidates:
+        if not any(_overlapping(box, other) for other in chosen):
+            chosen.append(box)
+        if len(chosen) == MAX_INSETS:
+            break
+    return chosen
+
+
+def _overlapping(a: Box, b: Box) -> bool:
+    """Much the same box, or one inside the other: the larger (better-supported) one stands."""
+    top, bottom = max(a[0], b[0]), min(a[1], b[1])
+    left, right = max(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, bottom - top) * max(0, right - left)
+    area_a = (a[1] - a[0]) * (a[3] - a[2])
+    area_b = (b[1] - b[0]) * (b[3] - b[2])
+    return inter > 0.5 * (area_a + area_b - inter) or inter >= 0.95 * min(area_a, area_b)

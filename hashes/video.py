@@ -23,6 +23,7 @@ from hashes import pdq
 from hashes.decode import DecodeOptions, LumaFrame, is_image, iter_frames, read_image
 from hashes.regions import (
     Box,
+    InsetTracker,
     LayoutTracker,
     crop,
     frame_active_box,
@@ -63,6 +64,7 @@ class QueryParams:
     use_inner: bool = True
     use_regions: bool = True
     use_dihedral: bool = True
+    use_insets: bool = True
 
 
 class _Rows:
@@ -207,12 +209,16 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
     params = params or QueryParams()
     options = DecodeOptions(fps=params.fps, max_side=params.max_side, fast=params.use_fast_decode)
     tracker = LayoutTracker()
+    insets = InsetTracker()
     rows = _Rows()
     times: list[float] = []
     for chunk in _chunks(_frames(path, options), CHUNK_FRAMES):
         for frame in chunk:
             tracker.update(frame.luma)
+            if params.use_insets:
+                insets.update(frame.luma)
         active = tracker.active_box() if params.use_active else None
+        inset_regions = insets.insets() if params.use_insets else []
         inner = tracker.inner_box() if params.use_inner else None
         grids: list[npt.NDArray[np.float32]] = []
         stamps: list[float] = []
@@ -241,6 +247,7 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
                 candidates.extend(
                     (region.view, crop(luma, region.box), False) for region in sub_regions(picture)
                 )
+            candidates.extend((r.view, crop(luma, r.box), False) for r in inset_regions)
             for view, image, turn in candidates:
                 if turn:
                     turnable.append(len(grids))

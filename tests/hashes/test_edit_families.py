@@ -123,14 +123,18 @@ CASES = [
     ("rotate90", "chair", 1),
     ("rotate90", "doorknob", 2),
     ("screen_film", "pattern", 2),
-    # Overlays: logo, captions.
+    # Overlays and layouts: logo, captions, the reference as a picture inside other video.
     ("logo_overlay", "pattern", 1),
     ("text_overlay", "chair", 1),
+    ("pip", "chair", 2),
+    ("pip", "pattern", 2),
+    ("pip", "doorknob", 3),
     # Time: excerpts, trims, compilations, speed and frame-rate changes.
     ("excerpt", "chair", 1),
     ("trim", "doorknob", 1),
     ("compilation", "chair", 1),
     ("compilation", "pattern", 2),
+    ("compilation", "doorknob", 3),  # a grey wall: few frames with detail
     ("speed", "chair", 1),
     ("speed", "doorknob", 3),
     ("fps_change", "chair", 2),

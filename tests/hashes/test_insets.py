@@ -1,0 +1,57 @@
+"""Inset detection: a picture laid into other video is found from its lasting outline."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from hashes.regions import InsetTracker
+
+ROWS, COLS = 180, 320
+INSET = (40, 112, 150, 278)  # top, bottom, left, right
+
+
+def _texture(rng: np.random.Generator, rows: int, cols: int) -> npt.NDArray[np.uint8]:
+    """Soft blobs of grey, none of their edges straight for long. Half the pixels are on an
+    edge in any one frame, as busy as the busiest sample clip (grass in Big Buck Bunny)."""
+    noise = rng.normal(128, 60, size=(rows + 64, cols + 64)).astype(np.float32)
+    blobs = cv2.GaussianBlur(noise, (0, 0), 6)
+    blobs = (blobs - blobs.mean()) * (40 / blobs.std()) + 128
+    return np.asarray(np.clip(blobs, 0, 255), dtype=np.uint8)
+
+
+def _frames(with_inset: bool, count: int = 16) -> list[npt.NDArray[np.uint8]]:
+    rng = np.random.default_rng(4)
+    background, picture = _texture(rng, ROWS, COLS), _texture(rng, ROWS, COLS)
+    top, bottom, left, right = INSET
+    frames = []
+    for i in range(count):
+        # Both pictures move, in different directions: only the inset's outline stays put.
+        frame = background[i * 3 : i * 3 + ROWS, i * 2 : i * 2 + COLS].copy()
+        if with_inset:
+            inner = picture[32 - i : 32 - i + bottom - top, 40 - i * 2 : 40 - i * 2 + right - left]
+            frame[top:bottom, left:right] = inner
+        frames.append(frame)
+    return frames
+
+
+def _detected(frames: list[npt.NDArray[np.uint8]]) -> list[tuple[int, int, int, int]]:
+    tracker = InsetTracker()
+    for frame in frames:
+        tracker.update(frame)
+    return [region.box for region in tracker.insets()]
+
+
+def test_a_moving_picture_inside_moving_video_is_found() -> None:
+    boxes = _detected(_frames(with_inset=True))
+    assert boxes, "no inset found"
+    assert max(abs(a - b) for a, b in zip(boxes[0], INSET, strict=True)) <= 2, boxes
+
+
+def test_moving_video_without_an_inset_has_none() -> None:
+    assert _detected(_frames(with_inset=False)) == []
+
+
+def test_too_few_frames_give_no_inset() -> None:
+    assert _detected(_frames(with_inset=True, count=3)) == []

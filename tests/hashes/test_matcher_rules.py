@@ -1,0 +1,124 @@
+"""The matcher's rules on hashes made to order: what counts as evidence, and how much.
+
+Random balanced hashes stand for frames of distinct content; flipping k bits of one makes a
+re-encoded copy at distance k. Nothing is decoded, so each rule is tested on its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from hashes.index import ExactIndex
+from hashes.matcher import Matcher, MatchParams
+from hashes.types import PDQ_BITS, VideoHashes
+
+STEP = 0.25  # query sampling, seconds
+REFERENCE_FPS = 30.0
+
+
+def _balanced(rng: np.random.Generator, count: int) -> npt.NDArray[np.uint8]:
+    """Hashes with exactly half their bits set, as PDQ's median threshold gives."""
+    bits = np.zeros((count, PDQ_BITS), dtype=np.uint8)
+    for row in bits:
+        row[rng.choice(PDQ_BITS, PDQ_BITS // 2, replace=False)] = 1
+    return np.packbits(bits, axis=1)
+
+
+def _flipped(
+    rng: np.random.Generator, hashes: npt.NDArray[np.uint8], k: int
+) -> npt.NDArray[np.uint8]:
+    """Each hash with k bits flipped (a balanced copy: k/2 ones off, k/2 zeros on)."""
+    bits = np.unpackbits(hashes, axis=1)
+    for row in bits:
+        ones, zeros = np.flatnonzero(row == 1), np.flatnonzero(row == 0)
+        row[rng.choice(ones, k // 2, replace=False)] = 0
+        row[rng.choice(zeros, k // 2, replace=False)] = 1
+    return np.packbits(bits, axis=1)
+
+
+def _video(
+    hashes: npt.NDArray[np.uint8], times: npt.NDArray[np.float64], quality: int
+) -> VideoHashes:
+    return VideoHashes(
+        hashes=np.ascontiguousarray(hashes),
+        timestamps=times.astype(np.float64),
+        qualities=np.full(len(hashes), quality, dtype=np.int16),
+        duration_seconds=float(times[-1]) + (times[1] - times[0] if len(times) > 1 else 1.0),
+        frame_count=len(hashes),
+    )
+
+
+def _matcher(reference: VideoHashes) -> Matcher:
+    index = ExactIndex()
+    index.add("ref", reference)
+    return Matcher(index, MatchParams())
+
+
+def _reference(rng: np.random.Generator, seconds: float, quality: int) -> VideoHashes:
+    times = np.arange(0.0, seconds, 1 / REFERENCE_FPS)
+    return _video(_balanced(rng, len(times)), times, quality)
+
+
+def _query_of(
+    rng: np.random.Generator, reference: VideoHashes, start: float, seconds: float, bits: int
+) -> VideoHashes:
+    """A copy of reference[start, start + seconds) sampled every STEP, `bits` flipped."""
+    times = np.arange(0.0, seconds, STEP)
+    rows = np.searchsorted(reference.timestamps, start + times)
+    return _video(_flipped(rng, reference.hashes[rows], bits), times, int(reference.qualities[0]))
+
+
+def test_flat_frames_count_only_when_nearly_identical() -> None:
+    """Low-detail footage (a grey wall) still identifies its copy when the hashes barely
+    moved; at distances that good frames tolerate, flat frames count for nothing."""
+    rng = np.random.default_rng(1)
+    wall = _reference(rng, 4.0, quality=10)
+    matcher = _matcher(wall)
+    close = matcher.match(_query_of(rng, wall, 1.0, 2.0, bits=12))
+    assert close and close[0].score >= 1.0
+    loose = matcher.match(_query_of(rng, wall, 1.0, 2.0, bits=30))
+    assert not loose or loose[0].score == 0.0
+    # The same distance between detailed frames is a match.
+    detailed = _reference(rng, 4.0, quality=90)
+    assert _matcher(detailed).match(_query_of(rng, detailed, 1.0, 2.0, bits=30))[0].score >= 1.0
+
+
+def test_uniform_frames_never_match() -> None:
+    """A uniform picture's hash is rounding noise with unbalanced bits: two black videos
+    share it exactly, and must not match for that."""
+    rng = np.random.default_rng(2)
+    reference = _reference(rng, 4.0, quality=90)
+    black = np.zeros((1, PDQ_BITS // 8), dtype=np.uint8)
+    hashes = reference.hashes.copy()
+    hashes[: int(REFERENCE_FPS)] = black  # a one-second black intro
+    with_intro = _video(hashes, reference.timestamps, 90)
+    qualities = with_intro.qualities.copy()
+    qualities[: int(REFERENCE_FPS)] = 0
+    with_intro = VideoHashes(
+        with_intro.hashes, with_intro.timestamps, qualities, (),
+        with_intro.duration_seconds, with_intro.frame_count,
+    )  # fmt: skip
+    times = np.arange(0.0, 5.0, STEP)
+    black_query = _video(np.repeat(black, len(times), axis=0), times, 0)
+    assert _matcher(with_intro).match(black_query) == []
+
+
+def test_one_still_stretch_counts_once_however_many_lines_cross_it() -> None:
+    """A still query lies on a line through the same still stretch of a reference at every
+    speed; that stretch is evidence once, not once per line."""
+    rng = np.random.default_rng(3)
+    reference = _reference(rng, 4.0, quality=90)
+    hashes = reference.hashes.copy()
+    still_rows = reference.timestamps >= 3.5
+    hashes[still_rows] = hashes[np.flatnonzero(still_rows)[0]]  # the last half second holds
+    ending = _video(hashes, reference.timestamps, 90)
+    times = np.arange(0.0, 6.0, STEP)
+    frame = _flipped(rng, hashes[np.flatnonzero(still_rows)[:1]], 20)
+    still_query = _video(np.repeat(frame, len(times), axis=0), times, 90)
+    matches = _matcher(ending).match(still_query)
+    assert matches, "the still frame is the reference's own: some evidence is expected"
+    best = matches[0]
+    assert len(best.segments) > 1, "the still query should align on more than one line"
+    assert best.score < 1.0
+    assert best.score <= max(s.score for s in best.segments) / 1.0 + 1e-6
