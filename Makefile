@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check hashes triage workers tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy hashes triage workers
+	$(BIN)/mypy hashes triage workers tests
 
 unit: system-deps $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider

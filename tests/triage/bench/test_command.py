@@ -13,7 +13,7 @@ import pytest
 from hashes.matcher import MatchParams
 from hashes.video import QueryParams, ReferenceParams
 from triage.bench.ablation import switches
-from triage.commands import bench
+from triage.commands import bench, exit_codes
 from triage.devset import footage, images
 
 
@@ -67,7 +67,7 @@ def test_json_scores_each_query_and_reports_the_broken_one(
 ) -> None:
     code = _run("bench", "--bench-dir", str(tiny_bench), "--json", "--no-progress")
     captured = capsys.readouterr()
-    assert code == bench.EXIT_INPUT_FAILED
+    assert code == exit_codes.EXIT_INPUT_FAILED
     document = json.loads(captured.out)
     by_id = {q["id"]: q for q in document["queries"]}
     assert by_id["q1"]["found"] and by_id["q1"]["verdict"] == "confirmed"
@@ -85,7 +85,7 @@ def test_markdown_table_on_stdout_with_limit(
 ) -> None:
     code = _run("bench", "--bench-dir", str(tiny_bench), "--limit", "1", "--no-progress")
     out = capsys.readouterr().out
-    assert code == bench.EXIT_OK
+    assert code == exit_codes.EXIT_OK
     assert "| reencode_low (1) | 100% (1/1) |" in out
     assert "unrelated" not in out
 
@@ -95,7 +95,7 @@ def test_missing_bench_dir_is_a_usage_error(
 ) -> None:
     code = _run("bench", "--bench-dir", str(tmp_path / "nowhere"), "--no-progress")
     err = capsys.readouterr().err
-    assert code == bench.EXIT_USAGE
+    assert code == exit_codes.EXIT_USAGE
     assert len(err.strip().splitlines()) == 1 and "manifest.json" in err
 
 
@@ -105,7 +105,7 @@ def test_ablation_runs_one_variant_per_mechanism(
     code = _run("bench", "--bench-dir", str(tiny_bench), "--limit", "2", "--ablate", "--json",
                 "--no-progress")  # fmt: skip
     document = json.loads(capsys.readouterr().out)
-    assert code == bench.EXIT_OK
+    assert code == exit_codes.EXIT_OK
     expected = (
         [f"reference.{name}" for name in switches(ReferenceParams())]
         + [f"query.{name}" for name in switches(QueryParams())]
