@@ -50,7 +50,7 @@ class MatchParams:
     # of the reference, bounded, so an excerpt inside a long compilation still counts.
     required_fraction: float = 0.35
     required_seconds_min: float = 1.0
-    required_seconds_max: float = 2.5
+    required_seconds_max: float = 2.0
     max_results: int = 10
     # A segment counts in full when the reference advances at least this share of the query.
     min_progress: float = 0.8

@@ -178,28 +178,31 @@ def sub_regions(box: Box) -> list[Region]:
     return regions
 
 
+# Shares of the width and of the height a crop keeps: 10-30% cut, on each axis on its own.
+CROP_SHARES = (1.0, 0.9, 0.8, 0.7)
+
+
 def reference_crops(box: Box) -> list[Region]:
     """Parts of a reference frame that a cropped or zoomed re-upload may show in full.
 
-    Two scales (10% and 20% cut) at nine anchors: any crop of 10-20% lies within a few
-    percent of one of them, which PDQ tolerates. And the picture without its top or bottom
-    fifth, which is what a query shows once its captions are cut away.
+    Crops cut the width and the height by different amounts (10% off one side, 15% off two
+    others): every pair of kept shares, at three anchors per cut axis, so any crop of 10-30%
+    lies within a few percent of one of them, which PDQ tolerates. Also strips (split screens)
+    and the picture without its top or bottom fifth (what a query shows once captions are cut).
     """
     top, bottom, left, right = box
     height, width = bottom - top, right - left
     crops: list[Region] = []
-    for scale in (0.9, 0.8):
-        h, w = round(scale * height), round(scale * width)
-        for anchor_y in (0.0, 0.5, 1.0):
-            for anchor_x in (0.0, 0.5, 1.0):
-                t = top + round(anchor_y * (height - h))
-                lft = left + round(anchor_x * (width - w))
-                name = f"crop{round(scale * 100)}-{anchor_y}-{anchor_x}"
-                crops.append(Region(View.REGION, (t, t + h, lft, lft + w), name))
-    # A deeper cut, centred: 15% off each side.
-    h, w = round(0.7 * height), round(0.7 * width)
-    t, lft = top + (height - h) // 2, left + (width - w) // 2
-    crops.append(Region(View.REGION, (t, t + h, lft, lft + w), "crop70"))
+    for share_y in CROP_SHARES:
+        for share_x in CROP_SHARES:
+            if share_y == 1.0 and share_x == 1.0:
+                continue
+            h, w = round(share_y * height), round(share_x * width)
+            for anchor_y in (0.5,) if share_y == 1.0 else (0.0, 0.5, 1.0):
+                for anchor_x in (0.5,) if share_x == 1.0 else (0.0, 0.5, 1.0):
+                    t = top + round(anchor_y * (height - h))
+                    lft = left + round(anchor_x * (width - w))
+                    crops.append(Region(View.REGION, (t, t + h, lft, lft + w), "crop"))
     # A strip of the picture, as a split screen shows it when it crops to fill its half: half
     # the width on a 16:9 canvas, two thirds on a wider one.
     for share in (0.5, 0.66):
