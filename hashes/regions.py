@@ -381,7 +381,8 @@ def _rectangles(vertical: npt.NDArray[np.bool_], horizontal: npt.NDArray[np.bool
                     seen = sum(n for _, n in sides)
                     if covered < INSET_MIN_COVER * seen or min(c / n for c, n in sides) < 0.2:
                         continue
-                    candidates.append((covered, (top, bottom, left, right)))
+                    # Lasting edge found minus edge missing: a box grown past the inset loses.
+                    candidates.append((2 * covered - seen, (top, bottom, left, right)))
     candidates.sort(key=lambda c: -c[0])
     chosen: list[Box] = []
     for _, box in candidates:
