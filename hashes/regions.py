@@ -317,32 +317,42 @@ def _ridge(share: npt.NDArray[np.float64], axis: int) -> npt.NDArray[np.bool_]:
     return np.asarray((share >= EDGE_PERSISTENCE) & (share - across >= RIDGE_MARGIN))
 
 
-def _runs(mask: npt.NDArray[np.bool_], max_gap: int, min_length: int) -> list[tuple[int, int]]:
-    """Half-open runs of True, bridging gaps up to `max_gap`, at least `min_length` long."""
-    index = np.flatnonzero(mask)
-    if len(index) == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(index) > max_gap + 1)
-    starts = np.concatenate([[index[0]], index[breaks + 1]])
-    ends = np.concatenate([index[breaks], [index[-1]]]) + 1
-    return [(int(s), int(e)) for s, e in zip(starts, ends, strict=True) if e - s >= min_length]
+def _longest_runs(edges: npt.NDArray[np.bool_], max_gap: int) -> npt.NDArray[np.int64]:
+    """Per column, the length of the longest run of True, bridging gaps up to `max_gap`."""
+    rows, cols = edges.shape
+    if max_gap > 0:
+        kernel = np.ones((max_gap + 1, 1), dtype=np.uint8)  # closing fills gaps up to max_gap
+        edges = cv2.morphologyEx(edges.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
+    # Column-major with a False between columns, so runs never join across columns.
+    flat = np.zeros((cols, rows + 1), dtype=np.int8)
+    flat[:, :rows] = edges.T
+    steps = np.diff(np.concatenate([[0], flat.ravel()]))
+    starts, ends = np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+    longest = np.zeros(cols, dtype=np.int64)
+    np.maximum.at(longest, starts // (rows + 1), ends - starts)
+    return longest
 
 
 def _line_positions(edges: npt.NDArray[np.bool_], min_length: int) -> list[int]:
     """Columns holding the longest lines of `edges` (one per 2-pixel-wide edge)."""
-    lines = [
-        (end - start, column)
-        for column in range(edges.shape[1])
-        for start, end in _runs(edges[:, column], 2, min_length)
-    ]
-    lines.sort(reverse=True)
+    longest = _longest_runs(edges, 2)
+    columns = np.flatnonzero(longest >= min_length)
     positions: list[int] = []
-    for _, column in lines:
-        if all(abs(column - p) > 2 for p in positions):
-            positions.append(column)
+    for column in columns[np.argsort(-longest[columns], kind="stable")]:
+        if all(abs(int(column) - p) > 2 for p in positions):
+            positions.append(int(column))
         if len(positions) == _MAX_LINES:
             break
     return positions
+
+
+def _pairs(values: list[int], limit: int, min_span: float) -> tuple[npt.NDArray[np.int64], ...]:
+    """All (low, high) pairs of `values` at least `min_span` apart, except (0, limit)."""
+    array = np.asarray(values, dtype=np.int64)
+    low, high = np.triu_indices(len(array), k=1)
+    low, high = array[low], array[high]
+    keep = (high - low >= min_span) & ~((low == 0) & (high == limit))
+    return low[keep], high[keep]
 
 
 def _rectangles(vertical: npt.NDArray[np.bool_], horizontal: npt.NDArray[np.bool_]) -> list[Box]:
@@ -356,36 +366,41 @@ def _rectangles(vertical: npt.NDArray[np.bool_], horizontal: npt.NDArray[np.bool
     wide_h = horizontal | np.roll(horizontal, 1, axis=0) | np.roll(horizontal, -1, axis=0)
     down = np.vstack([np.zeros((1, cols)), np.cumsum(wide_v, axis=0)])  # (rows + 1, cols)
     across = np.hstack([np.zeros((rows, 1)), np.cumsum(wide_h, axis=1)])  # (rows, cols + 1)
-    candidates: list[tuple[float, Box]] = []
-    for i, left in enumerate(xs):
-        for right in xs[i + 1 :]:
-            if right - left < INSET_MIN_SIDE * cols or (left == 0 and right == cols):
-                continue
-            for j, top in enumerate(ys):
-                for bottom in ys[j + 1 :]:
-                    if bottom - top < INSET_MIN_SIDE * rows or (top == 0 and bottom == rows):
-                        continue
-                    height, width = bottom - top, right - left
-                    sides: list[tuple[float, int]] = []
-                    if left > 0:
-                        sides.append((down[bottom, left] - down[top, left], height))
-                    if right < cols:
-                        sides.append((down[bottom, right - 1] - down[top, right - 1], height))
-                    if top > 0:
-                        sides.append((across[top, right] - across[top, left], width))
-                    if bottom < rows:
-                        sides.append((across[bottom - 1, right] - across[bottom - 1, left], width))
-                    if len(sides) < 2:
-                        continue
-                    covered = sum(c for c, _ in sides)
-                    seen = sum(n for _, n in sides)
-                    if covered < INSET_MIN_COVER * seen or min(c / n for c, n in sides) < 0.2:
-                        continue
-                    # Lasting edge found minus edge missing: a box grown past the inset loses.
-                    candidates.append((2 * covered - seen, (top, bottom, left, right)))
-    candidates.sort(key=lambda c: -c[0])
+    left, right = _pairs(xs, cols, INSET_MIN_SIDE * cols)
+    top, bottom = _pairs(ys, rows, INSET_MIN_SIDE * rows)
+    if len(left) == 0 or len(top) == 0:
+        return []
+    # Every (row pair) x (column pair): lasting edge along each side, and each side's length;
+    # a side on the frame's own edge is not seen (an inset in a corner has none there).
+    t, b = top[:, None], bottom[:, None]
+    lft, rgt = left[None, :], right[None, :]
+    height, width = (b - t).astype(np.float64), (rgt - lft).astype(np.float64)
+    found = [
+        down[b, lft] - down[t, lft],
+        down[b, np.minimum(rgt, cols) - 1] - down[t, np.minimum(rgt, cols) - 1],
+        across[t, rgt] - across[t, lft],
+        across[b - 1, rgt] - across[b - 1, lft],
+    ]
+    seen = [lft > 0, rgt < cols, t > 0, b < rows]
+    lengths = [height, height, width, width]
+    shape = (len(top), len(left))
+    covered, total, sides = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=np.int64)
+    weakest = np.ones(shape)
+    for f, s, n in zip(found, seen, lengths, strict=True):
+        s = np.broadcast_to(s, shape)
+        covered += np.where(s, f, 0.0)
+        total += np.where(s, n, 0.0)
+        sides += s
+        weakest = np.minimum(weakest, np.where(s, f / n, 1.0))
+    good = (sides >= 2) & (covered >= INSET_MIN_COVER * total) & (weakest >= 0.2)
+    # Lasting edge found minus edge missing: a box grown past the inset loses.
+    score = np.where(good, 2 * covered - total, -np.inf)
     chosen: list[Box] = []
-    for _, box in candidates:
+    for flat in np.argsort(-score, axis=None, kind="stable"):
+        if not np.isfinite(score.flat[flat]):
+            break
+        i, j = divmod(int(flat), len(left))
+        box = (int(top[i]), int(bottom[i]), int(left[j]), int(right[j]))
         if not any(_overlapping(box, other) for other in chosen):
             chosen.append(box)
         if len(chosen) == MAX_INSETS:
