@@ -10,6 +10,7 @@ a dark or flat scene does not make a border appear.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -264,10 +265,12 @@ EDGE_CONTRAST = 24.0  # Sobel response of a step of about six grey levels
 EDGE_PERSISTENCE = 0.75  # share of sampled frames in which a pixel must be on an edge
 RIDGE_OFFSET = 3  # pixels across an edge (Sobel edges are two pixels wide)
 RIDGE_MARGIN = 0.25  # how much more often than there the outline must be on an edge
-INSET_MIN_SIDE = 0.15  # an inset narrower or lower than this share of the frame is too small
+# An inset shorter than this share of the frame's short side is too small to hash (a landscape
+# inset on a portrait canvas is short next to the canvas height).
+INSET_MIN_SIDE = 0.15
 INSET_MIN_COVER = 0.5  # share of its detected outline that must be lasting edge
 MAX_INSETS = 3
-_MAX_LINES = 12
+_MAX_LINES = 24  # backgrounds of bars or grids bring many long lines of their own
 
 
 class InsetTracker:
@@ -355,46 +358,40 @@ def _pairs(values: list[int], limit: int, min_span: float) -> tuple[npt.NDArray[
     return low[keep], high[keep]
 
 
+@dataclass(frozen=True, slots=True)
+class _EdgeSums:
+    """Lasting-edge pixels counted along columns and rows, for any stretch in O(1)."""
+
+    down: npt.NDArray[np.float64]  # (rows + 1, cols): vertical-edge pixels above each row
+    across: npt.NDArray[np.float64]  # (rows, cols + 1): horizontal-edge pixels left of each col
+
+    def column(self, x: Any, start: Any, end: Any) -> npt.NDArray[np.float64]:
+        return np.asarray(self.down[end, x] - self.down[start, x])
+
+    def row(self, y: Any, start: Any, end: Any) -> npt.NDArray[np.float64]:
+        return np.asarray(self.across[y, end] - self.across[y, start])
+
+
 def _rectangles(vertical: npt.NDArray[np.bool_], horizontal: npt.NDArray[np.bool_]) -> list[Box]:
     rows, cols = vertical.shape
     # An edge is two pixels wide and drifts by one: widen before measuring support.
     vertical = vertical | np.roll(vertical, 1, axis=1)
     horizontal = horizontal | np.roll(horizontal, 1, axis=0)
-    xs = sorted({*_line_positions(vertical, int(INSET_MIN_SIDE * rows / 2)), 0, cols})
-    ys = sorted({*_line_positions(horizontal.T, int(INSET_MIN_SIDE * cols / 2)), 0, rows})
-    wide_v = vertical | np.roll(vertical, 1, axis=1) | np.roll(vertical, -1, axis=1)
-    wide_h = horizontal | np.roll(horizontal, 1, axis=0) | np.roll(horizontal, -1, axis=0)
-    down = np.vstack([np.zeros((1, cols)), np.cumsum(wide_v, axis=0)])  # (rows + 1, cols)
-    across = np.hstack([np.zeros((rows, 1)), np.cumsum(wide_h, axis=1)])  # (rows, cols + 1)
-    left, right = _pairs(xs, cols, INSET_MIN_SIDE * cols)
-    top, bottom = _pairs(ys, rows, INSET_MIN_SIDE * rows)
+    min_side = INSET_MIN_SIDE * min(rows, cols)
+    xs = sorted({*_line_positions(vertical, int(min_side / 2)), 0, cols})
+    ys = sorted({*_line_positions(horizontal.T, int(min_side / 2)), 0, rows})
+    left, right = _pairs(xs, cols, min_side)
+    top, bottom = _pairs(ys, rows, min_side)
     if len(left) == 0 or len(top) == 0:
         return []
-    # Every (row pair) x (column pair): lasting edge along each side, and each side's length;
-    # a side on the frame's own edge is not seen (an inset in a corner has none there).
-    t, b = top[:, None], bottom[:, None]
-    lft, rgt = left[None, :], right[None, :]
-    height, width = (b - t).astype(np.float64), (rgt - lft).astype(np.float64)
-    found = [
-        down[b, lft] - down[t, lft],
-        down[b, np.minimum(rgt, cols) - 1] - down[t, np.minimum(rgt, cols) - 1],
-        across[t, rgt] - across[t, lft],
-        across[b - 1, rgt] - across[b - 1, lft],
-    ]
-    seen = [lft > 0, rgt < cols, t > 0, b < rows]
-    lengths = [height, height, width, width]
-    shape = (len(top), len(left))
-    covered, total, sides = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=np.int64)
-    weakest = np.ones(shape)
-    for f, s, n in zip(found, seen, lengths, strict=True):
-        s = np.broadcast_to(s, shape)
-        covered += np.where(s, f, 0.0)
-        total += np.where(s, n, 0.0)
-        sides += s
-        weakest = np.minimum(weakest, np.where(s, f / n, 1.0))
-    good = (sides >= 2) & (covered >= INSET_MIN_COVER * total) & (weakest >= 0.2)
-    # Lasting edge found minus edge missing: a box grown past the inset loses.
-    score = np.where(good, 2 * covered - total, -np.inf)
+    wide_v = vertical | np.roll(vertical, 1, axis=1) | np.roll(vertical, -1, axis=1)
+    wide_h = horizontal | np.roll(horizontal, 1, axis=0) | np.roll(horizontal, -1, axis=0)
+    sums = _EdgeSums(
+        down=np.vstack([np.zeros((1, cols)), np.cumsum(wide_v, axis=0)]),
+        across=np.hstack([np.zeros((rows, 1)), np.cumsum(wide_h, axis=1)]),
+    )
+    # Every (row pair) x (column pair) at once.
+    score = _box_scores(sums, top[:, None], bottom[:, None], left[None, :], right[None, :])
     chosen: list[Box] = []
     for flat in np.argsort(-score, axis=None, kind="stable"):
         if not np.isfinite(score.flat[flat]):
@@ -406,6 +403,57 @@ def _rectangles(vertical: npt.NDArray[np.bool_], horizontal: npt.NDArray[np.bool
         if len(chosen) == MAX_INSETS:
             break
     return chosen
+
+
+def _box_scores(
+    sums: _EdgeSums,
+    top: npt.NDArray[np.int64],
+    bottom: npt.NDArray[np.int64],
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """How much each box looks like an inset (-inf: not one). A side on the frame's own edge
+    is not seen: an inset in a corner has no outline there."""
+    rows, cols = sums.across.shape[0], sums.down.shape[1]
+    shape = np.broadcast_shapes(top.shape, left.shape)
+    height = np.broadcast_to(bottom - top, shape).astype(np.float64)
+    width = np.broadcast_to(right - left, shape).astype(np.float64)
+    last_col = np.minimum(right, cols) - 1
+    sides = [  # (lasting edge along it, its length, seen)
+        (sums.column(left, top, bottom), height, left > 0),
+        (sums.column(last_col, top, bottom), height, right < cols),
+        (sums.row(top, left, right), width, top > 0),
+        (sums.row(bottom - 1, left, right), width, bottom < rows),
+    ]
+    covered, seen_length = np.zeros(shape), np.zeros(shape)
+    seen_sides, weakest = np.zeros(shape, dtype=np.int64), np.ones(shape)
+    for found, length, seen in sides:
+        seen = np.broadcast_to(seen, shape)
+        covered += np.where(seen, found, 0.0)
+        seen_length += np.where(seen, length, 0.0)
+        seen_sides += seen
+        weakest = np.minimum(weakest, np.where(seen, found / length, 1.0))
+    good = (seen_sides >= 2) & (covered >= INSET_MIN_COVER * seen_length) & (weakest >= 0.2)
+    # An inset's sides end at its corners; lines running on past them (the bars or grid of a
+    # background) make boxes of the background.
+    reach_y = np.maximum((bottom - top) // 4, 1)
+    reach_x = np.maximum((right - left) // 4, 1)
+    above, below = np.maximum(top - reach_y, 0), np.minimum(bottom + reach_y, rows)
+    before, after = np.maximum(left - reach_x, 0), np.minimum(right + reach_x, cols)
+    overshoot = sum(
+        np.where(seen, past_start + past_end, 0.0)
+        for seen, past_start, past_end in (
+            (left > 0, sums.column(left, above, top), sums.column(left, bottom, below)),
+            (right < cols, sums.column(last_col, above, top), sums.column(last_col, bottom, below)),
+            (top > 0, sums.row(top, before, left), sums.row(top, right, after)),
+            (bottom < rows, sums.row(bottom - 1, before, left), sums.row(bottom - 1, right, after)),
+        )
+    )
+    # The share of the outline found, less the share missing and the share overshot. Here a
+    # side on the frame's edge counts as missing: backgrounds' own lines run to the frame's
+    # edges, so boxes leaning on them are more often background than inset.
+    perimeter = 2 * (height + width)
+    return np.where(good, (2 * covered - perimeter - overshoot) / perimeter, -np.inf)
 
 
 def _overlapping(a: Box, b: Box) -> bool:

@@ -55,3 +55,48 @@ def test_moving_video_without_an_inset_has_none() -> None:
 
 def test_too_few_frames_give_no_inset() -> None:
     assert _detected(_frames(with_inset=True, count=3)) == []
+
+
+def _bars(rows: int, cols: int) -> npt.NDArray[np.uint8]:
+    """Still bars of grey over the whole frame above a band of other greys, as in a test
+    pattern: long lines everywhere, and boxes between them."""
+    levels = np.array([40, 200, 90, 160, 60, 230, 120], dtype=np.uint8)
+    bars = np.repeat(levels[(np.arange(cols) * len(levels)) // cols][None, :], rows, axis=0)
+    band = rows * 5 // 6
+    bars[band:] = 255 - bars[band:]
+    return bars
+
+
+def test_an_inset_over_still_bars_beats_the_boxes_the_bars_make() -> None:
+    """The bars' edges last too, and run the frame's height: a box cut out of them has lines
+    running on past its corners, or leans on the frame's edge; the inset's outline does not."""
+    rng = np.random.default_rng(6)
+    picture = _texture(rng, ROWS, COLS)
+    top, bottom, left, right = INSET
+    frames = []
+    for i in range(16):
+        frame = _bars(ROWS, COLS)
+        frame[top:bottom, left:right] = picture[i : i + bottom - top, 2 * i : 2 * i + right - left]
+        frames.append(frame)
+    boxes = _detected(frames)
+    assert boxes and max(abs(a - b) for a, b in zip(boxes[0], INSET, strict=True)) <= 2, boxes
+
+
+def test_a_short_inset_on_a_portrait_canvas_is_found() -> None:
+    """A landscape clip at 40% of a portrait canvas's width is 13% of its height."""
+    rng = np.random.default_rng(7)
+    rows, cols = 320, 180
+    background, picture = _texture(rng, rows, cols), _texture(rng, rows, cols)
+    inset = (200, 242, 40, 116)
+    top, bottom, left, right = inset
+    frames = []
+    for i in range(16):
+        frame = background[i * 3 : i * 3 + rows, i * 2 : i * 2 + cols].copy()
+        frame[top:bottom, left:right] = picture[
+            32 - i : 32 - i + bottom - top, 40 - 2 * i : 40 - 2 * i + right - left
+        ]
+        frames.append(frame)
+    boxes = _detected(frames)
+    assert any(max(abs(a - b) for a, b in zip(box, inset, strict=True)) <= 2 for box in boxes), (
+        boxes
+    )
