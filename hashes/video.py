@@ -21,9 +21,9 @@ import numpy.typing as npt
 
 from hashes import pdq
 from hashes.decode import DecodeOptions, LumaFrame, is_image, iter_frames, read_image
+from hashes.insets import InsetTracker
 from hashes.regions import (
     Box,
-    InsetTracker,
     LayoutTracker,
     crop,
     frame_active_box,

@@ -1,0 +1,229 @@
+"""Insets: pictures laid into a video (picture-in-picture, a clip inside a frame of text).
+
+The border of an inset is an edge in every frame, while the edges of moving content come and
+go: pixels on an edge in most sampled frames, and clearly more often than the pixels beside
+them, outline the inset. Lines of such pixels (even broken ones) give candidate sides; the
+rectangles whose outline is mostly lasting edge, and whose sides end at their corners, are
+hashed as query regions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from hashes.regions import Box, Region
+from hashes.types import View
+
+EDGE_CONTRAST = 24.0  # Sobel response of a step of about six grey levels
+EDGE_PERSISTENCE = 0.75  # share of sampled frames in which a pixel must be on an edge
+RIDGE_OFFSET = 3  # pixels across an edge (Sobel edges are two pixels wide)
+RIDGE_MARGIN = 0.25  # how much more often than there the outline must be on an edge
+# An inset shorter than this share of the frame's short side is too small to hash (a landscape
+# inset on a portrait canvas is short next to the canvas height).
+INSET_MIN_SIDE = 0.15
+INSET_MIN_COVER = 0.5  # share of its detected outline that must be lasting edge
+MAX_INSETS = 3
+_MAX_LINES = 24  # backgrounds of bars or grids bring many long lines of their own
+
+
+class InsetTracker:
+    """Accumulates lasting edges over a video's sampled frames; `insets()` reads them.
+
+    A side on the frame's own edge (an inset in a corner) needs no support, but at least two
+    sides must be seen.
+    """
+
+    def __init__(self) -> None:
+        self._vertical: npt.NDArray[np.int32] | None = None
+        self._horizontal: npt.NDArray[np.int32] | None = None
+        self._frames = 0
+
+    def update(self, luma: npt.NDArray[np.uint8]) -> None:
+        # Integer Sobel, saturated to 8 bits: exact below the threshold, and a seventh of the
+        # cost of the float version.
+        vertical = cv2.convertScaleAbs(cv2.Sobel(luma, cv2.CV_16S, 1, 0, ksize=3)) > EDGE_CONTRAST
+        horizontal = cv2.convertScaleAbs(cv2.Sobel(luma, cv2.CV_16S, 0, 1, ksize=3)) > EDGE_CONTRAST
+        if self._vertical is None or self._vertical.shape != vertical.shape:
+            self._vertical = np.zeros(vertical.shape, dtype=np.int32)
+            self._horizontal = np.zeros(vertical.shape, dtype=np.int32)
+            self._frames = 0
+        assert self._horizontal is not None
+        np.add(self._vertical, vertical, out=self._vertical, casting="unsafe")
+        np.add(self._horizontal, horizontal, out=self._horizontal, casting="unsafe")
+        self._frames += 1
+
+    def insets(self) -> list[Region]:
+        if self._vertical is None or self._horizontal is None or self._frames < 4:
+            return []
+        vertical = _ridge(self._vertical / self._frames, axis=1)
+        horizontal = _ridge(self._horizontal / self._frames, axis=0)
+        boxes = _rectangles(vertical, horizontal)
+        return [Region(View.REGION, box, "inset") for box in boxes]
+
+
+def _ridge(share: npt.NDArray[np.float64], axis: int) -> npt.NDArray[np.bool_]:
+    """Pixels on an edge in most frames, and clearly more often than the pixels a few steps
+    across on at least one side: busy texture is on some edge everywhere, an outline only
+    along itself (one side of it may be busy or still)."""
+    across = np.minimum(
+        np.roll(share, RIDGE_OFFSET, axis=axis), np.roll(share, -RIDGE_OFFSET, axis=axis)
+    )
+    return np.asarray((share >= EDGE_PERSISTENCE) & (share - across >= RIDGE_MARGIN))
+
+
+def _longest_runs(edges: npt.NDArray[np.bool_], max_gap: int) -> npt.NDArray[np.int64]:
+    """Per column, the length of the longest run of True, bridging gaps up to `max_gap`."""
+    rows, cols = edges.shape
+    if max_gap > 0:
+        kernel = np.ones((max_gap + 1, 1), dtype=np.uint8)  # closing fills gaps up to max_gap
+        edges = cv2.morphologyEx(edges.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
+    # Column-major with a False between columns, so runs never join across columns.
+    flat = np.zeros((cols, rows + 1), dtype=np.int8)
+    flat[:, :rows] = edges.T
+    steps = np.diff(np.concatenate([[0], flat.ravel()]))
+    starts, ends = np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+    longest = np.zeros(cols, dtype=np.int64)
+    np.maximum.at(longest, starts // (rows + 1), ends - starts)
+    return longest
+
+
+def _line_positions(edges: npt.NDArray[np.bool_], min_length: int) -> list[int]:
+    """Columns holding the longest lines of `edges` (one per 2-pixel-wide edge)."""
+    longest = _longest_runs(edges, 2)
+    columns = np.flatnonzero(longest >= min_length)
+    positions: list[int] = []
+    for column in columns[np.argsort(-longest[columns], kind="stable")]:
+        if all(abs(int(column) - p) > 2 for p in positions):
+            positions.append(int(column))
+        if len(positions) == _MAX_LINES:
+            break
+    return positions
+
+
+def _pairs(values: list[int], limit: int, min_span: float) -> tuple[npt.NDArray[np.int64], ...]:
+    """All (low, high) pairs of `values` at least `min_span` apart, except (0, limit)."""
+    array = np.asarray(values, dtype=np.int64)
+    low, high = np.triu_indices(len(array), k=1)
+    low, high = array[low], array[high]
+    keep = (high - low >= min_span) & ~((low == 0) & (high == limit))
+    return low[keep], high[keep]
+
+
+@dataclass(frozen=True, slots=True)
+class _EdgeSums:
+    """Lasting-edge pixels counted along columns and rows, for any stretch in O(1)."""
+
+    down: npt.NDArray[np.float64]  # (rows + 1, cols): vertical-edge pixels above each row
+    across: npt.NDArray[np.float64]  # (rows, cols + 1): horizontal-edge pixels left of each col
+
+    def column(self, x: Any, start: Any, end: Any) -> npt.NDArray[np.float64]:
+        return np.asarray(self.down[end, x] - self.down[start, x])
+
+    def row(self, y: Any, start: Any, end: Any) -> npt.NDArray[np.float64]:
+        return np.asarray(self.across[y, end] - self.across[y, start])
+
+
+def _rectangles(vertical: npt.NDArray[np.bool_], horizontal: npt.NDArray[np.bool_]) -> list[Box]:
+    rows, cols = vertical.shape
+    # An edge is two pixels wide and drifts by one: widen before measuring support.
+    vertical = vertical | np.roll(vertical, 1, axis=1)
+    horizontal = horizontal | np.roll(horizontal, 1, axis=0)
+    min_side = INSET_MIN_SIDE * min(rows, cols)
+    xs = sorted({*_line_positions(vertical, int(min_side / 2)), 0, cols})
+    ys = sorted({*_line_positions(horizontal.T, int(min_side / 2)), 0, rows})
+    left, right = _pairs(xs, cols, min_side)
+    top, bottom = _pairs(ys, rows, min_side)
+    if len(left) == 0 or len(top) == 0:
+        return []
+    wide_v = vertical | np.roll(vertical, 1, axis=1) | np.roll(vertical, -1, axis=1)
+    wide_h = horizontal | np.roll(horizontal, 1, axis=0) | np.roll(horizontal, -1, axis=0)
+    sums = _EdgeSums(
+        down=np.vstack([np.zeros((1, cols)), np.cumsum(wide_v, axis=0)]),
+        across=np.hstack([np.zeros((rows, 1)), np.cumsum(wide_h, axis=1)]),
+    )
+    # Every (row pair) x (column pair) at once.
+    score = _box_scores(sums, top[:, None], bottom[:, None], left[None, :], right[None, :])
+    chosen: list[Box] = []
+    passed = np.flatnonzero(np.isfinite(score))
+    for flat in passed[np.argsort(-score.flat[passed], kind="stable")]:
+        i, j = divmod(int(flat), len(left))
+        box = (int(top[i]), int(bottom[i]), int(left[j]), int(right[j]))
+        if not any(_overlapping(box, other) for other in chosen):
+            chosen.append(box)
+        if len(chosen) == MAX_INSETS:
+            break
+    return chosen
+
+
+def _box_scores(
+    sums: _EdgeSums,
+    top: npt.NDArray[np.int64],
+    bottom: npt.NDArray[np.int64],
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """How much each box looks like an inset (-inf: not one). A side on the frame's own edge
+    is not seen: an inset in a corner has no outline there."""
+    rows, cols = sums.across.shape[0], sums.down.shape[1]
+    shape = np.broadcast_shapes(top.shape, left.shape)
+    height = np.broadcast_to(bottom - top, shape).astype(np.float64)
+    width = np.broadcast_to(right - left, shape).astype(np.float64)
+    last_col = np.minimum(right, cols) - 1
+    sides = [  # (lasting edge along it, its length, seen)
+        (sums.column(left, top, bottom), height, left > 0),
+        (sums.column(last_col, top, bottom), height, right < cols),
+        (sums.row(top, left, right), width, top > 0),
+        (sums.row(bottom - 1, left, right), width, bottom < rows),
+    ]
+    covered, seen_length = np.zeros(shape), np.zeros(shape)
+    seen_sides, weakest = np.zeros(shape, dtype=np.int64), np.ones(shape)
+    for found, length, seen in sides:
+        seen = np.broadcast_to(seen, shape)
+        covered += np.where(seen, found, 0.0)
+        seen_length += np.where(seen, length, 0.0)
+        seen_sides += seen
+        weakest = np.minimum(weakest, np.where(seen, found / length, 1.0))
+    good = (seen_sides >= 2) & (covered >= INSET_MIN_COVER * seen_length) & (weakest >= 0.2)
+    score = np.full(shape, -np.inf)
+    if not good.any():
+        return score
+    # Only boxes that pass are measured further.
+    top, bottom = np.broadcast_to(top, shape)[good], np.broadcast_to(bottom, shape)[good]
+    left, right = np.broadcast_to(left, shape)[good], np.broadcast_to(right, shape)[good]
+    last_col = np.minimum(right, cols) - 1
+    # An inset's sides end at its corners; lines running on past them (the bars or grid of a
+    # background) make boxes of the background.
+    reach_y = np.maximum((bottom - top) // 4, 1)
+    reach_x = np.maximum((right - left) // 4, 1)
+    above, below = np.maximum(top - reach_y, 0), np.minimum(bottom + reach_y, rows)
+    before, after = np.maximum(left - reach_x, 0), np.minimum(right + reach_x, cols)
+    overshoot = sum(
+        np.where(seen, past_start + past_end, 0.0)
+        for seen, past_start, past_end in (
+            (left > 0, sums.column(left, above, top), sums.column(left, bottom, below)),
+            (right < cols, sums.column(last_col, above, top), sums.column(last_col, bottom, below)),
+            (top > 0, sums.row(top, before, left), sums.row(top, right, after)),
+            (bottom < rows, sums.row(bottom - 1, before, left), sums.row(bottom - 1, right, after)),
+        )
+    )
+    # The share of the outline found, less the share missing and the share overshot. Here a
+    # side on the frame's edge counts as missing: backgrounds' own lines run to the frame's
+    # edges, so boxes leaning on them are more often background than inset.
+    perimeter = 2 * (height[good] + width[good])
+    score[good] = (2 * covered[good] - perimeter - overshoot) / perimeter
+    return score
+
+
+def _overlapping(a: Box, b: Box) -> bool:
+    """Much the same box, or one inside the other: the larger (better-supported) one stands."""
+    top, bottom = max(a[0], b[0]), min(a[1], b[1])
+    left, right = max(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, bottom - top) * max(0, right - left)
+    area_a = (a[1] - a[0]) * (a[3] - a[2])
+    area_b = (b[1] - b[0]) * (b[3] - b[2])
+    return inter > 0.5 * (area_a + area_b - inter) or inter >= 0.95 * min(area_a, area_b)
