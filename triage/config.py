@@ -108,6 +108,9 @@ class MatchSettings(Section):
     confirm_at: float = Field(default=1.0, gt=0)
     review_at: float = Field(default=0.5, gt=0)
     query_fps: float = Field(default=4.0, gt=0)
+    # Derived views (crops, borders removed) of references on every n-th frame: 2 keeps any
+    # query sample within 1/30 s of one; raise it to shrink the index of a very large list.
+    reference_derived_every: int = Field(default=2, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

@@ -12,7 +12,7 @@ from types import TracebackType
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.policy import VerdictPolicy
-from hashes.video import QueryParams, hash_query, hash_reference
+from hashes.video import QueryParams, ReferenceParams, hash_query, hash_reference
 from triage.config import Settings
 from triage.models import JobKind
 from triage.store.protocol import Store
@@ -32,7 +32,10 @@ def media_tools(settings: Settings) -> MediaTools:
         fetch=fetch_media,
         resolve=resolve_post_page,
         hash_query=functools.partial(hash_query, params=QueryParams(fps=settings.match.query_fps)),
-        hash_reference=hash_reference,
+        hash_reference=functools.partial(
+            hash_reference,
+            params=ReferenceParams(derived_every=settings.match.reference_derived_every),
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hashes.policy import VerdictPolicy
 from hashes.types import HashError
-from hashes.video import QueryParams
+from hashes.video import QueryParams, ReferenceParams
 from triage.bench.manifest import ManifestError, load_manifest
 from triage.bench.report import markdown, to_json
 from triage.bench.runner import Settings, run_bench
@@ -74,6 +74,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     review_at = config.review_at if args.review_at is None else args.review_at
     return Settings(
         policy=VerdictPolicy(confirm_at=confirm_at, review_at=review_at),
+        reference_params=ReferenceParams(derived_every=config.reference_derived_every),
         query_params=QueryParams(fps=config.query_fps),
     )
 
