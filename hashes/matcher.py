@@ -1,14 +1,15 @@
 """Video matching: from query frame hashes to per-reference matches with aligned segments.
 
 1. Radius search: every query hash (in every view) against every reference frame hash.
-2. Per (query time, reference, reference time), keep the closest view; drop query frames
-   that match many references (title cards, black, test patterns match everything).
+2. Per (query time, reference, reference time), keep the best view, weighted by closeness
+   and detail (flat frames count only when nearly identical, uniform ones never); drop query
+   frames that match many references (title cards, black, test patterns match everything).
 3. Temporal alignment per reference: matched frames must lie on a line
    `reference_time = speed * query_time + offset`, found by voting over a grid of speeds
    (0.8x-1.25x) and offsets. Several lines per reference cover compilations and repeats.
-4. The score counts well-matched query seconds on those lines, weighted by closeness, and
-   compares them with what the query could show of the reference: a short excerpt that is
-   all reference scores as high as a long re-upload.
+4. The score counts well-matched query seconds on those lines, weighted by closeness, each
+   stretch of the reference once, and compares them with what the query could show of the
+   reference: a short excerpt that is all reference scores as high as a long re-upload.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy.typing as npt
 from hashes.index import HashIndex, Neighbours, view_of_code
 from hashes.types import PDQ_BITS, Segment, VideoHashes, VideoMatch
 
+# A real frame's hash has half its bits set, give or take a few coefficients tied at the median.
 BALANCE_TOLERANCE_BITS = 4
 
 
