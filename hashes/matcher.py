@@ -2,8 +2,9 @@
 
 1. Radius search: every query hash (in every view) against every reference frame hash.
 2. Per (query time, reference, reference time), keep the best view, weighted by closeness
-   and detail (flat frames count only when nearly identical, uniform ones never); drop query
-   frames that match many references (title cards, black, test patterns match everything).
+   and detail (flat frames count only when nearly identical to flat ones, uniform ones
+   never); drop query frames that match many references (title cards, black, test patterns
+   match everything).
 3. Temporal alignment per reference: matched frames must lie on a line
    `reference_time = speed * query_time + offset`, found by voting over a grid of speeds
    (0.8x-1.25x) and offsets. Several lines per reference cover compilations and repeats.
@@ -95,8 +96,13 @@ class Matcher:
         if len(neighbours) == 0:
             return []
         times = query.timestamps[rows][neighbours.query_rows]
-        qualities = np.minimum(
-            query.qualities[rows][neighbours.query_rows], neighbours.reference_qualities
+        query_qualities = query.qualities[rows][neighbours.query_rows]
+        qualities = np.stack(
+            [
+                np.minimum(query_qualities, neighbours.reference_qualities),
+                np.maximum(query_qualities, neighbours.reference_qualities),
+            ],
+            axis=1,
         )
         query_step = _sample_step(query)
         # Flat frames (black, walls, title cards) cannot show a reference: evidence is only
@@ -143,16 +149,22 @@ class Matcher:
         self, distances: npt.NDArray[np.int32], qualities: npt.NDArray[np.int16]
     ) -> npt.NDArray[np.float64]:
         """How much each pair counts: 1 up to `strong_distance`, falling to 0 at
-        `weak_distance`, sooner for low-quality frames."""
+        `weak_distance`, sooner for low-quality frames. `qualities` holds the lower and the
+        higher quality of each pair's two frames."""
         p = self.params
+        lower, higher = qualities[:, 0], qualities[:, 1]
         span = np.full(len(distances), float(max(p.weak_distance - p.strong_distance, 1)))
         if p.use_quality_filter:
-            trust = (qualities - p.low_quality_at) / max(p.full_quality_at - p.low_quality_at, 1)
+            trust = (lower - p.low_quality_at) / max(p.full_quality_at - p.low_quality_at, 1)
             span *= np.clip(trust, 0.25, 1.0)
         weights = np.clip((p.strong_distance + span - distances) / span, 0.0, 1.0)
         if p.use_quality_filter:
-            flat = qualities < p.min_quality
+            flat = lower < p.min_quality
             weights[flat] = (distances[flat] <= p.flat_distance).astype(np.float64)
+            # A flat frame is a copy only of another flat frame: next to a detailed picture
+            # its hash (the shading's) lies close by chance, as a plain wall crop does to a
+            # test pattern's colour bar.
+            weights[flat & (higher >= p.min_quality)] = 0.0
         return np.asarray(weights)
 
     def _pairs(
@@ -328,11 +340,20 @@ class Matcher:
 
 
 def _sample_step(query: VideoHashes) -> float:
-    """Seconds one sampled query frame stands for (1 s for a still image)."""
+    """Seconds one sampled query frame stands for (1 s for a still image).
+
+    The mean gap, so that n samples stand for the seconds they span whatever the source's
+    frame rate: sampling on a 0.25 s grid takes the first frame at or after each tick, and
+    the gaps alternate between neighbouring frame intervals (0.24 s and 0.32 s from 12.5
+    decoded frames a second), whose median would credit one copy 4% less than another.
+    Gaps over twice the median are breaks (freezes, damaged stretches) and left out.
+    """
     times = np.unique(query.timestamps)
     if len(times) < 2:
         return 1.0
-    return float(min(1.0, np.median(np.diff(times))))
+    gaps = np.diff(times)
+    regular = gaps[gaps <= 2.0 * np.median(gaps)]
+    return float(min(1.0, regular.mean()))
 
 
 def _informative_seconds(query: VideoHashes, min_quality: int, step: float) -> float:
