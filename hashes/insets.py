@@ -5,10 +5,22 @@ go: pixels on an edge in most sampled frames, and clearly more often than the pi
 them, outline the inset. Lines of such pixels (even broken ones) give candidate sides; the
 rectangles whose outline is mostly lasting edge, and whose sides end at their corners, are
 hashed as query regions.
+
+An outline between two pixel columns lands on either of them from frame to frame, so the
+lasting edges are counted on edges widened by one pixel (found), and each side is then
+placed on the column of the narrow edge count that is most often an edge (precise). Each box
+is hashed as placed and a few pixels inside: a row of background in a small inset moves its
+hash more than a row of the inset lost.
+
+A lasting line that runs across the whole frame divides it (a split screen, a picture between
+blurred bands): the panes between such lines are candidates too, though most of their
+outline is the frame's own edge.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +40,12 @@ RIDGE_MARGIN = 0.25  # how much more often than there the outline must be on an 
 INSET_MIN_SIDE = 0.15
 INSET_MIN_COVER = 0.5  # share of its detected outline that must be lasting edge
 MAX_INSETS = 3
+# A lasting line across this share of the frame divides it (split screens, a picture between
+# blurred bands): the panes on either side are candidates, though most of their outline is
+# the frame's own edge.
+DIVIDER_SHARE = 0.9
+MAX_DIVIDERS = 2  # per direction
+INSET_MARGIN = 2  # pixels left out on each side of a found box
 _MAX_LINES = 24  # backgrounds of bars or grids bring many long lines of their own
 
 
@@ -39,8 +57,7 @@ class InsetTracker:
     """
 
     def __init__(self) -> None:
-        self._vertical: npt.NDArray[np.int32] | None = None
-        self._horizontal: npt.NDArray[np.int32] | None = None
+        self._counts: list[npt.NDArray[np.int32]] = []  # vertical, horizontal, both widened
         self._frames = 0
 
     def update(self, luma: npt.NDArray[np.uint8]) -> None:
@@ -48,32 +65,113 @@ class InsetTracker:
         # cost of the float version.
         vertical = cv2.convertScaleAbs(cv2.Sobel(luma, cv2.CV_16S, 1, 0, ksize=3)) > EDGE_CONTRAST
         horizontal = cv2.convertScaleAbs(cv2.Sobel(luma, cv2.CV_16S, 0, 1, ksize=3)) > EDGE_CONTRAST
-        if self._vertical is None or self._vertical.shape != vertical.shape:
-            self._vertical = np.zeros(vertical.shape, dtype=np.int32)
-            self._horizontal = np.zeros(vertical.shape, dtype=np.int32)
+        wide_vertical = vertical.copy()
+        wide_vertical[:, 1:] |= vertical[:, :-1]
+        wide_horizontal = horizontal.copy()
+        wide_horizontal[1:, :] |= horizontal[:-1, :]
+        if not self._counts or self._counts[0].shape != vertical.shape:
+            self._counts = [np.zeros(vertical.shape, dtype=np.int32) for _ in range(4)]
             self._frames = 0
-        assert self._horizontal is not None
-        np.add(self._vertical, vertical, out=self._vertical, casting="unsafe")
-        np.add(self._horizontal, horizontal, out=self._horizontal, casting="unsafe")
+        for count, edges in zip(
+            self._counts, (vertical, horizontal, wide_vertical, wide_horizontal), strict=True
+        ):
+            np.add(count, edges, out=count, casting="unsafe")
         self._frames += 1
 
     def insets(self) -> list[Region]:
-        if self._vertical is None or self._horizontal is None or self._frames < 4:
+        if not self._counts or self._frames < 4:
             return []
-        vertical = _ridge(self._vertical / self._frames, axis=1)
-        horizontal = _ridge(self._horizontal / self._frames, axis=0)
-        boxes = _rectangles(vertical, horizontal)
-        return [Region(View.REGION, box, "inset") for box in boxes]
+        vertical, horizontal, wide_vertical, wide_horizontal = (
+            count / self._frames for count in self._counts
+        )
+        ridges = _ridge(wide_vertical, axis=1), _ridge(wide_horizontal, axis=0)
+        # Panes stand beside the rectangles: a weak rectangle leaning on a divider would
+        # otherwise hide the pane it lies in.
+        found = list(dict.fromkeys([*_rectangles(*ridges), *_panes(*ridges)]))
+        regions = []
+        for box in found:
+            placed = _placed(box, vertical, horizontal)
+            # As placed, and a little inside: the first is the picture when the outline was
+            # placed exactly, the second when a row of background (or a frame edge's
+            # artefacts) came with it.
+            for variant in dict.fromkeys((placed, _shrunk(placed))):
+                regions.append(Region(View.REGION, variant, "inset"))
+        return regions
+
+
+def _placed(
+    box: Box, vertical: npt.NDArray[np.float64], horizontal: npt.NDArray[np.float64]
+) -> Box:
+    """Each side moved to the nearby column (row) most often on a narrow edge along it."""
+    top, bottom, left, right = box
+    rows, cols = vertical.shape
+
+    def best(strength: Callable[[int], float], near: int, limit: int) -> int:
+        candidates = range(max(near - 2, 0), min(near + 2, limit))
+        return max(candidates, key=lambda c: (strength(c), -abs(c - near)))
+
+    if left > 0:
+        left = best(lambda c: float(vertical[top:bottom, c].sum()), left, cols)
+    if right < cols:
+        right = best(lambda c: float(vertical[top:bottom, c].sum()), right - 1, cols) + 1
+    if top > 0:
+        top = best(lambda r: float(horizontal[r, left:right].sum()), top, rows)
+    if bottom < rows:
+        bottom = best(lambda r: float(horizontal[r, left:right].sum()), bottom - 1, rows) + 1
+    return top, bottom, left, right
+
+
+def _shrunk(box: Box) -> Box:
+    """The box `INSET_MARGIN` inside each side, the frame's own edges too: the outermost rows
+    of a frame are where scalers and encoders (padding odd sizes to whole blocks) are least
+    faithful."""
+    top, bottom, left, right = box
+    margin = INSET_MARGIN
+    return top + margin, bottom - margin, left + margin, right - margin
+
+
+def _panes(vertical: npt.NDArray[np.bool_], horizontal: npt.NDArray[np.bool_]) -> list[Box]:
+    """The parts of the frame between lasting lines that run (nearly) across all of it."""
+    rows, cols = vertical.shape
+    min_side = INSET_MIN_SIDE * min(rows, cols)
+    panes: list[Box] = []
+    for edges, across in ((vertical, cols), (horizontal.T, rows)):
+        # Share of each column on the line, give or take a pixel: the busier side of a split
+        # breaks the line into pieces, but they lie along the whole of it.
+        cover = (edges | np.roll(edges, 1, axis=1) | np.roll(edges, -1, axis=1)).mean(axis=0)
+        candidates = np.flatnonzero(cover >= DIVIDER_SHARE)
+        dividers: list[int] = []
+        for position in candidates[np.argsort(-cover[candidates], kind="stable")]:
+            if min_side <= position <= across - min_side and all(
+                abs(int(position) - d) > 3 for d in dividers
+            ):
+                dividers.append(int(position))
+            if len(dividers) == MAX_DIVIDERS:
+                break
+        cuts = [0, *sorted(dividers), across]
+        for start, end in itertools.pairwise(cuts):
+            if end - start < min_side or (start, end) == (0, across):
+                continue
+            panes.append((0, rows, start, end) if across == cols else (start, end, 0, cols))
+    return panes
 
 
 def _ridge(share: npt.NDArray[np.float64], axis: int) -> npt.NDArray[np.bool_]:
     """Pixels on an edge in most frames, and clearly more often than the pixels a few steps
     across on at least one side: busy texture is on some edge everywhere, an outline only
     along itself (one side of it may be busy or still)."""
-    across = np.minimum(
-        np.roll(share, RIDGE_OFFSET, axis=axis), np.roll(share, -RIDGE_OFFSET, axis=axis)
-    )
-    return np.asarray((share >= EDGE_PERSISTENCE) & (share - across >= RIDGE_MARGIN))
+    # Sobel sees no edge in the outermost pixels (it mirrors the border): they and anything
+    # beyond them are no side to compare with. An inset a pixel or two from the frame's edge
+    # is compared on its inner side only.
+    valid = np.moveaxis(share, axis, -1).copy()
+    valid[..., [0, -1]] = np.nan
+    before = np.full_like(valid, np.nan)
+    after = np.full_like(valid, np.nan)
+    before[..., RIDGE_OFFSET:] = valid[..., :-RIDGE_OFFSET]
+    after[..., :-RIDGE_OFFSET] = valid[..., RIDGE_OFFSET:]
+    across = np.moveaxis(np.fmin(before, after), -1, axis)
+    with np.errstate(invalid="ignore"):
+        return np.asarray((share >= EDGE_PERSISTENCE) & (share - across >= RIDGE_MARGIN))
 
 
 def _longest_runs(edges: npt.NDArray[np.bool_], max_gap: int) -> npt.NDArray[np.int64]:
@@ -93,12 +191,12 @@ def _longest_runs(edges: npt.NDArray[np.bool_], max_gap: int) -> npt.NDArray[np.
 
 
 def _line_positions(edges: npt.NDArray[np.bool_], min_length: int) -> list[int]:
-    """Columns holding the longest lines of `edges` (one per 2-pixel-wide edge)."""
+    """Columns holding the longest lines of `edges` (one per widened edge, 3 pixels wide)."""
     longest = _longest_runs(edges, 2)
     columns = np.flatnonzero(longest >= min_length)
     positions: list[int] = []
     for column in columns[np.argsort(-longest[columns], kind="stable")]:
-        if all(abs(int(column) - p) > 2 for p in positions):
+        if all(abs(int(column) - p) > 3 for p in positions):
             positions.append(int(column))
         if len(positions) == _MAX_LINES:
             break

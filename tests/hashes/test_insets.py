@@ -100,3 +100,74 @@ def test_a_short_inset_on_a_portrait_canvas_is_found() -> None:
     assert any(max(abs(a - b) for a, b in zip(box, inset, strict=True)) <= 2 for box in boxes), (
         boxes
     )
+
+
+def test_an_outline_between_pixel_columns_is_found_and_the_box_stays_inside() -> None:
+    """An inset laid at odd coordinates of a frame twice the size, then scaled down: each of
+    its sides falls between two pixel columns, and lands on either from frame to frame. The
+    box must still be found, and hold no row or column of the background (in a small inset
+    that costs more of its hash than a row of the inset lost)."""
+    rng = np.random.default_rng(8)
+    background, picture = _texture(rng, 2 * ROWS, 2 * COLS), _texture(rng, 2 * ROWS, 2 * COLS)
+    top, bottom, left, right = 81, 223, 301, 557  # half-pixel positions at the scaled size
+    frames = []
+    for i in range(16):
+        big = background[i * 3 : i * 3 + 2 * ROWS, i * 2 : i * 2 + 2 * COLS].copy()
+        inner = picture[64 - 2 * i :, 80 - 4 * i :][: bottom - top, : right - left]
+        big[top:bottom, left:right] = inner
+        frames.append(
+            np.asarray(cv2.resize(big, (COLS, ROWS), interpolation=cv2.INTER_AREA), np.uint8)
+        )
+    boxes = _detected(frames)
+    assert boxes, "no inset found"
+    scaled = (top / 2, bottom / 2, left / 2, right / 2)
+    area = (scaled[1] - scaled[0]) * (scaled[3] - scaled[2])
+    inside = [
+        box
+        for box in boxes
+        if box[0] >= scaled[0] and box[1] <= scaled[1] and box[2] >= scaled[2]
+        and box[3] <= scaled[3] and (box[1] - box[0]) * (box[3] - box[2]) >= 0.85 * area
+    ]  # fmt: skip
+    assert inside, (boxes, scaled)
+
+
+def _split_frames(divider: int) -> list[npt.NDArray[np.uint8]]:
+    """Two videos side by side, split at `divider`, each moving its own way."""
+    rng = np.random.default_rng(9)
+    left_video, right_video = _texture(rng, ROWS, COLS), _texture(rng, ROWS, COLS)
+    frames = []
+    for i in range(16):
+        frame = left_video[i * 3 : i * 3 + ROWS, i * 2 : i * 2 + COLS].copy()
+        right = right_video[40 - 2 * i : 40 - 2 * i + ROWS, 60 - 3 * i : 60 - 3 * i + COLS]
+        frame[:, divider:] = right[:, divider:]
+        frames.append(frame)
+    return frames
+
+
+def test_the_panes_of_a_split_screen_are_candidates_wherever_the_split_is() -> None:
+    """A split screen's outline is one line across the frame; each side of it is a pane
+    (the halves cover a split in the middle, not one at 70%)."""
+    boxes = _detected(_split_frames(divider=224))
+    right_pane = [b for b in boxes if b[0] == 0 and b[1] == ROWS and abs(b[2] - 224) <= 3]
+    left_pane = [b for b in boxes if b[0] == 0 and b[1] == ROWS and abs(b[3] - 224) <= 3]
+    assert right_pane and left_pane, boxes
+    assert all(b[3] == COLS for b in right_pane) and all(b[2] == 0 for b in left_pane), boxes
+
+
+def test_a_picture_between_bands_is_a_pane() -> None:
+    """A landscape video over a blurred copy of itself on a portrait canvas: two lines across
+    the frame, with the picture between them."""
+    rng = np.random.default_rng(10)
+    rows, cols = 320, 180
+    picture, blurred = _texture(rng, rows, cols), _texture(rng, rows, cols)
+    top, bottom = 110, 210
+    frames = []
+    for i in range(16):
+        frame = cv2.GaussianBlur(blurred[i * 2 : i * 2 + rows, i : i + cols], (0, 0), 8)
+        frame[top:bottom] = picture[30 - i : 30 - i + bottom - top, 40 - 2 * i : 40 - 2 * i + cols]
+        frames.append(np.asarray(frame, dtype=np.uint8))
+    boxes = _detected(frames)
+    assert any(
+        abs(b[0] - top) <= 3 and abs(b[1] - bottom) <= 3 and (b[2], b[3]) == (0, cols)
+        for b in boxes
+    ), boxes
