@@ -8,9 +8,9 @@ hashed as query regions.
 
 An outline between two pixel columns lands on either of them from frame to frame, so the
 lasting edges are counted on edges widened by one pixel (found), and each side is then
-placed on the column of the narrow edge count that is most often an edge (precise). Each box
-is hashed as placed and a few pixels inside: a row of background in a small inset moves its
-hash more than a row of the inset lost.
+placed on the column of the narrow edge count that is most often an edge (precise). The box
+hashed is a few pixels inside that: a row of background in a small inset moves its hash more
+than a row of the inset lost.
 
 A lasting line that runs across the whole frame divides it (a split screen, a picture between
 blurred bands): the panes between such lines are candidates too, though most of their
@@ -45,6 +45,7 @@ MAX_INSETS = 3
 # the frame's own edge.
 DIVIDER_SHARE = 0.9
 MAX_DIVIDERS = 2  # per direction
+PANE_MIN_EDGES = 0.02  # mean lasting-edge share below which a pane is a plain bar
 INSET_MARGIN = 2  # pixels left out on each side of a found box
 _MAX_LINES = 24  # backgrounds of bars or grids bring many long lines of their own
 
@@ -87,16 +88,12 @@ class InsetTracker:
         ridges = _ridge(wide_vertical, axis=1), _ridge(wide_horizontal, axis=0)
         # Panes stand beside the rectangles: a weak rectangle leaning on a divider would
         # otherwise hide the pane it lies in.
-        found = list(dict.fromkeys([*_rectangles(*ridges), *_panes(*ridges)]))
-        regions = []
-        for box in found:
-            placed = _placed(box, vertical, horizontal)
-            # As placed, and a little inside: the first is the picture when the outline was
-            # placed exactly, the second when a row of background (or a frame edge's
-            # artefacts) came with it.
-            for variant in dict.fromkeys((placed, _shrunk(placed))):
-                regions.append(Region(View.REGION, variant, "inset"))
-        return regions
+        panes = [p for p in _panes(*ridges) if _busy(p, wide_vertical, wide_horizontal)]
+        found = dict.fromkeys([*_rectangles(*ridges), *panes])
+        # A little inside the placed box: a row of background (or of a frame edge's
+        # artefacts) moves a small picture's hash more than a row of the picture lost.
+        boxes = dict.fromkeys(_shrunk(_placed(box, vertical, horizontal)) for box in found)
+        return [Region(View.REGION, box, "inset") for box in boxes]
 
 
 def _placed(
@@ -128,6 +125,13 @@ def _shrunk(box: Box) -> Box:
     top, bottom, left, right = box
     margin = INSET_MARGIN
     return top + margin, bottom - margin, left + margin, right - margin
+
+
+def _busy(box: Box, vertical: npt.NDArray[np.float64], horizontal: npt.NDArray[np.float64]) -> bool:
+    """Whether anything moves or shows inside: the black bars of a letterbox are panes too."""
+    top, bottom, left, right = box
+    inside = (slice(top, bottom), slice(left, right))
+    return float(vertical[inside].mean() + horizontal[inside].mean()) >= PANE_MIN_EDGES
 
 
 def _panes(vertical: npt.NDArray[np.bool_], horizontal: npt.NDArray[np.bool_]) -> list[Box]:

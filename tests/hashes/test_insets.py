@@ -148,10 +148,13 @@ def test_the_panes_of_a_split_screen_are_candidates_wherever_the_split_is() -> N
     """A split screen's outline is one line across the frame; each side of it is a pane
     (the halves cover a split in the middle, not one at 70%)."""
     boxes = _detected(_split_frames(divider=224))
-    right_pane = [b for b in boxes if b[0] == 0 and b[1] == ROWS and abs(b[2] - 224) <= 3]
-    left_pane = [b for b in boxes if b[0] == 0 and b[1] == ROWS and abs(b[3] - 224) <= 3]
-    assert right_pane and left_pane, boxes
-    assert all(b[3] == COLS for b in right_pane) and all(b[2] == 0 for b in left_pane), boxes
+
+    def near(a: int, b: int) -> bool:
+        return abs(a - b) <= 4  # placed within 2 px, then hashed 2 px inside
+
+    full_height = [b for b in boxes if near(b[0], 0) and near(b[1], ROWS)]
+    assert any(near(b[2], 224) and near(b[3], COLS) for b in full_height), boxes
+    assert any(near(b[2], 0) and near(b[3], 224) for b in full_height), boxes
 
 
 def test_a_picture_between_bands_is_a_pane() -> None:
@@ -168,6 +171,6 @@ def test_a_picture_between_bands_is_a_pane() -> None:
         frames.append(np.asarray(frame, dtype=np.uint8))
     boxes = _detected(frames)
     assert any(
-        abs(b[0] - top) <= 3 and abs(b[1] - bottom) <= 3 and (b[2], b[3]) == (0, cols)
+        abs(b[0] - top) <= 3 and abs(b[1] - bottom) <= 3 and b[2] <= 3 and b[3] >= cols - 3
         for b in boxes
     ), boxes
