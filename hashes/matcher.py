@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashes.index import HashIndex, Neighbours, view_of_code
-from hashes.types import PDQ_BITS, Segment, VideoHashes, VideoMatch
+from hashes.types import PDQ_BITS, Segment, VideoHashes, VideoMatch, View
 
 # A real frame's hash has half its bits set, give or take a few coefficients tied at the median.
 BALANCE_TOLERANCE_BITS = 4
@@ -55,11 +55,15 @@ class MatchParams:
     required_seconds_min: float = 1.0
     required_seconds_max: float = 2.0
     max_results: int = 10
+    # A score at which the full frames alone settle the match (twice the evidence asked):
+    # then the derived views are not searched.
+    early_accept_score: float = 2.0
     # A segment counts in full when the reference advances at least this share of the query.
     min_progress: float = 0.8
     use_alignment: bool = True
     use_common_frame_filter: bool = True
     use_quality_filter: bool = True
+    use_early_accept: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,28 @@ class Matcher:
             rows = rows[(query.qualities >= p.min_quality) | _balanced(query.hashes)]
         if len(rows) == 0:
             return []
+        query_step = _sample_step(query)
+        # Flat frames (black, walls, title cards) cannot show a reference: evidence is only
+        # asked of the informative part of the query.
+        query_duration = max(_informative_seconds(query, p.min_quality, query_step), query_step)
+        if p.use_early_accept and query.views:
+            # Most copies are whole-frame re-uploads: when the full frames alone leave no
+            # doubt, the derived views (nine in ten of the rows to search) are not searched.
+            full = rows[[query.views[int(r)] is View.FULL for r in rows]]
+            if 0 < len(full) < len(rows):
+                quick = self._match_rows(query, full, query_step, query_duration)
+                if quick and quick[0].score >= p.early_accept_score:
+                    return quick
+        return self._match_rows(query, rows, query_step, query_duration)
+
+    def _match_rows(
+        self,
+        query: VideoHashes,
+        rows: npt.NDArray[np.intp],
+        query_step: float,
+        query_duration: float,
+    ) -> list[VideoMatch]:
+        p = self.params
         neighbours = self.index.search(query.hashes[rows], p.search_distance)
         if len(neighbours) == 0:
             return []
@@ -104,10 +130,6 @@ class Matcher:
             ],
             axis=1,
         )
-        query_step = _sample_step(query)
-        # Flat frames (black, walls, title cards) cannot show a reference: evidence is only
-        # asked of the informative part of the query.
-        query_duration = max(_informative_seconds(query, p.min_quality, query_step), query_step)
         common = (
             self._common_times(times, qualities, neighbours)
             if p.use_common_frame_filter

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from hashes.index import ExactIndex
+from hashes.index import ExactIndex, Neighbours
 from hashes.matcher import Matcher, MatchParams
-from hashes.types import PDQ_BITS, VideoHashes
+from hashes.types import PDQ_BITS, VideoHashes, View
 
 STEP = 0.25  # query sampling, seconds
 REFERENCE_FPS = 30.0
@@ -49,10 +49,14 @@ def _video(
     )
 
 
-def _matcher(reference: VideoHashes) -> Matcher:
+def _index(reference: VideoHashes) -> ExactIndex:
     index = ExactIndex()
     index.add("ref", reference)
-    return Matcher(index, MatchParams())
+    return index
+
+
+def _matcher(reference: VideoHashes) -> Matcher:
+    return Matcher(_index(reference), MatchParams())
 
 
 def _reference(rng: np.random.Generator, seconds: float, quality: int) -> VideoHashes:
@@ -157,3 +161,51 @@ def test_evidence_does_not_depend_on_the_copy_frame_rate() -> None:
     # Within 3%: where the first and last sample fall between ticks moves the mean gap of a
     # 2 s query by up to 2.5%. The most frequent gap is 0.24 s at 12.5 fps, 0.3 s at 10 fps.
     assert max(scores.values()) - min(scores.values()) <= 0.03 * max(scores.values()), scores
+
+
+class _CountingIndex(ExactIndex):
+    """Records how many query hashes each search was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.searched: list[int] = []
+
+    def search(self, queries: npt.NDArray[np.uint8], max_distance: int) -> Neighbours:
+        self.searched.append(len(queries))
+        return super().search(queries, max_distance)
+
+
+def test_full_frames_that_settle_the_match_spare_the_derived_views() -> None:
+    """A whole-frame copy confirmed twice over by its full frames alone is answered from them
+    (the derived views are not searched); a copy whose full frames fall short is matched on
+    every view, as without the shortcut."""
+    rng = np.random.default_rng(6)
+    reference = _reference(rng, 8.0, quality=90)
+    times = np.arange(0.0, 6.0, STEP)
+    rows = np.searchsorted(reference.timestamps, 1.0 + times - 1e-9)
+    copy = _flipped(rng, reference.hashes[rows], 10)
+    unrelated = _balanced(rng, len(times))
+
+    def with_region(full: npt.NDArray[np.uint8], region: npt.NDArray[np.uint8]) -> VideoHashes:
+        return VideoHashes(
+            hashes=np.ascontiguousarray(np.concatenate([full, region])),
+            timestamps=np.concatenate([times, times]),
+            qualities=np.full(2 * len(times), 90, dtype=np.int16),
+            views=(View.FULL,) * len(times) + (View.REGION,) * len(times),
+            duration_seconds=6.0,
+            frame_count=len(times),
+        )
+
+    index = _CountingIndex()
+    index.add("ref", reference)
+    matcher = Matcher(index, MatchParams())
+    thorough = Matcher(_index(reference), MatchParams(use_early_accept=False))
+    plain = with_region(copy, unrelated)
+    assert matcher.match(plain) == thorough.match(plain)
+    assert index.searched == [len(times)], "only the full frames should have been searched"
+    # The reference only inside a region of an unrelated picture: every view is searched.
+    index.searched.clear()
+    inset = with_region(unrelated, copy)
+    assert matcher.match(inset) == thorough.match(inset)
+    assert matcher.match(inset)[0].score >= 1.0
+    assert index.searched[:2] == [len(times), 2 * len(times)]
