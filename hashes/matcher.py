@@ -1,6 +1,7 @@
 """Video matching: from query frame hashes to per-reference matches with aligned segments.
 
-1. Radius search: every query hash (in every view) against every reference frame hash.
+1. Radius search: every query hash (in every view) against every reference frame hash; the
+   full frames first, and the derived views only when the full frames leave doubt.
 2. Per (query time, reference, reference time), keep the best view, weighted by closeness
    and detail (flat frames count only when nearly identical to flat ones, uniform ones
    never); drop query frames that match many references (title cards, black, test patterns
