@@ -42,6 +42,20 @@ class Neighbours:
     def __len__(self) -> int:
         return len(self.query_rows)
 
+    def followed_by(self, other: Neighbours, offset: int) -> Neighbours:
+        """These pairs, then `other`'s, whose query rows follow `offset` rows of these."""
+        return Neighbours(
+            query_rows=np.concatenate([self.query_rows, other.query_rows + offset]),
+            references=np.concatenate([self.references, other.references]),
+            reference_times=np.concatenate([self.reference_times, other.reference_times]),
+            reference_views=np.concatenate([self.reference_views, other.reference_views]),
+            reference_qualities=np.concatenate(
+                [self.reference_qualities, other.reference_qualities]
+            ),
+            distances=np.concatenate([self.distances, other.distances]),
+            reference_ids=other.reference_ids,
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class ReferenceInfo:

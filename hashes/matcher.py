@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hashes.index import HashIndex, Neighbours, view_of_code
-from hashes.types import PDQ_BITS, Segment, VideoHashes, VideoMatch, View
+from hashes.types import PDQ_BITS, Segment, VideoHashes, VideoMatch
 
 # A real frame's hash has half its bits set, give or take a few coefficients tied at the median.
 BALANCE_TOLERANCE_BITS = 4
@@ -104,22 +104,31 @@ class Matcher:
         if p.use_early_accept and query.views:
             # Most copies are whole-frame re-uploads: when the full frames alone leave no
             # doubt, the derived views (nine in ten of the rows to search) are not searched.
-            full = rows[[query.views[int(r)] is View.FULL for r in rows]]
-            if 0 < len(full) < len(rows):
-                quick = self._match_rows(query, full, query_step, query_duration)
+            is_full = query.full_frame_rows()[rows]
+            full, derived = rows[is_full], rows[~is_full]
+            if len(full) and len(derived):
+                first = self.index.search(query.hashes[full], p.search_distance)
+                quick = self._match_rows(query, full, first, query_step, query_duration)
                 if quick and quick[0].score >= p.early_accept_score:
                     return quick
-        return self._match_rows(query, rows, query_step, query_duration)
+                rest = self.index.search(query.hashes[derived], p.search_distance)
+                both = np.concatenate([full, derived])
+                neighbours = first.followed_by(rest, len(full))
+                return self._match_rows(query, both, neighbours, query_step, query_duration)
+        neighbours = self.index.search(query.hashes[rows], p.search_distance)
+        return self._match_rows(query, rows, neighbours, query_step, query_duration)
 
     def _match_rows(
         self,
         query: VideoHashes,
         rows: npt.NDArray[np.intp],
+        neighbours: Neighbours,
         query_step: float,
         query_duration: float,
     ) -> list[VideoMatch]:
+        """Matches from the pairs found for `rows` of the query (`neighbours.query_rows`
+        index into `rows`)."""
         p = self.params
-        neighbours = self.index.search(query.hashes[rows], p.search_distance)
         if len(neighbours) == 0:
             return []
         times = query.timestamps[rows][neighbours.query_rows]

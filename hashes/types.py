@@ -108,11 +108,17 @@ class VideoHashes:
     def view_of(self, row: int) -> View:
         return self.views[row] if self.views else View.FULL
 
+    def full_frame_rows(self) -> npt.NDArray[np.bool_]:
+        """Which rows hash the whole frame (the others are derived views)."""
+        if not self.views:
+            return np.ones(len(self), dtype=bool)
+        return np.array([v is View.FULL for v in self.views], dtype=bool)
+
     def full_frame(self) -> VideoHashes:
         """Only the full-frame rows: what is exported to other tools."""
         if not self.views:
             return self
-        keep = np.array([v is View.FULL for v in self.views], dtype=bool)
+        keep = self.full_frame_rows()
         return VideoHashes(
             hashes=self.hashes[keep],
             timestamps=self.timestamps[keep],

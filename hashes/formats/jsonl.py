@@ -290,7 +290,7 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
 
 
 def _derived_record(hashes: VideoHashes) -> dict[str, Any]:
-    keep = np.array([v is not View.FULL for v in hashes.views], dtype=bool)
+    keep = ~hashes.full_frame_rows()
     return {
         "views": [v.value for v in np.asarray(hashes.views, dtype=object)[keep]],
         "timestamps": [round(float(t), 6) for t in hashes.timestamps[keep]],
