@@ -143,15 +143,10 @@ def _panes(vertical: npt.NDArray[np.bool_], horizontal: npt.NDArray[np.bool_]) -
         # Share of each column on the line, give or take a pixel: the busier side of a split
         # breaks the line into pieces, but they lie along the whole of it.
         cover = (edges | np.roll(edges, 1, axis=1) | np.roll(edges, -1, axis=1)).mean(axis=0)
-        candidates = np.flatnonzero(cover >= DIVIDER_SHARE)
-        dividers: list[int] = []
-        for position in candidates[np.argsort(-cover[candidates], kind="stable")]:
-            if min_side <= position <= across - min_side and all(
-                abs(int(position) - d) > 3 for d in dividers
-            ):
-                dividers.append(int(position))
-            if len(dividers) == MAX_DIVIDERS:
-                break
+        position = np.arange(across)
+        inside = (position >= min_side) & (position <= across - min_side)
+        candidates = np.flatnonzero((cover >= DIVIDER_SHARE) & inside)
+        dividers = _strongest_apart(cover, candidates, MAX_DIVIDERS)
         cuts = [0, *sorted(dividers), across]
         for start, end in itertools.pairwise(cuts):
             if end - start < min_side or (start, end) == (0, across):
@@ -197,12 +192,19 @@ def _longest_runs(edges: npt.NDArray[np.bool_], max_gap: int) -> npt.NDArray[np.
 def _line_positions(edges: npt.NDArray[np.bool_], min_length: int) -> list[int]:
     """Columns holding the longest lines of `edges` (one per widened edge, 3 pixels wide)."""
     longest = _longest_runs(edges, 2)
-    columns = np.flatnonzero(longest >= min_length)
+    return _strongest_apart(longest, np.flatnonzero(longest >= min_length), _MAX_LINES)
+
+
+def _strongest_apart(
+    strength: npt.NDArray[Any], candidates: npt.NDArray[np.intp], count: int
+) -> list[int]:
+    """Up to `count` of the candidate positions, strongest first, one per widened edge
+    (positions within 3 pixels of a stronger one are the same edge)."""
     positions: list[int] = []
-    for column in columns[np.argsort(-longest[columns], kind="stable")]:
-        if all(abs(int(column) - p) > 3 for p in positions):
-            positions.append(int(column))
-        if len(positions) == _MAX_LINES:
+    for position in candidates[np.argsort(-strength[candidates], kind="stable")]:
+        if all(abs(int(position) - p) > 3 for p in positions):
+            positions.append(int(position))
+        if len(positions) == count:
             break
     return positions
 
