@@ -50,6 +50,7 @@ class ReferenceParams:
     # lists exchange, is on every frame. Every 2nd frame of 25-30 fps footage leaves any query
     # sample within 1/30 s of a derived view: as close as every frame, in half the index.
     derived_every: int = 2
+    # The active picture (inside uniform borders, or the whole frame) hashed as queries are.
     use_active: bool = True
     use_crops: bool = True
 
@@ -166,12 +167,15 @@ def hash_reference(path: Path, params: ReferenceParams = ReferenceParams()) -> V
                 continue
             small = _shrink(frame.luma, VIEW_MAX_SIDE)
             box = _scale_box(layout, small.shape) if layout else None
-            if box is not None:
-                grids.append(pdq.downsample_64_fast(crop(small, box)))
+            full_box = box or (0, small.shape[0], 0, small.shape[1])
+            if params.use_active:
+                # The picture as queries hash it (shrunk, area-averaged), borders or none: the
+                # exportable full-frame hash decimates without low-pass, as Meta's does, and on
+                # fine textures (cells, noise) its aliasing moves 60-80 bits from a query's.
+                grids.append(pdq.downsample_64_fast(crop(small, full_box)))
                 stamps.append(frame.timestamp)
                 views.append(View.ACTIVE)
             if params.use_crops:
-                full_box = box or (0, small.shape[0], 0, small.shape[1])
                 for region in reference_crops(full_box):
                     grids.append(pdq.downsample_64_fast(crop(small, region.box)))
                     stamps.append(frame.timestamp)

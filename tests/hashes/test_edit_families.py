@@ -33,6 +33,14 @@ CUTS = (
     ("pattern", "te-pattern-longer-no-bar.mp4", 0.0, 3.5),
 )
 MAX_SIDE = 480
+# Fine texture, generated: a cellular automaton in 2-pixel cells, the case where PDQ's
+# decimation aliases and a few degrees of turn move most of the hash.
+CELLS = (
+    "cells",
+    "cellauto=s=320x180:r=30:rule=30:ratio=0.5:seed=3",
+    3.0,
+    "scale=640:360:flags=neighbor",
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,8 @@ def edit_bench(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> E
         name: footage.cut(sources / source, folder / f"ref-{name}.mp4", start, seconds, MAX_SIDE)
         for name, source, start, seconds in CUTS
     }
+    name, expression, seconds, filters = CELLS
+    references[name] = footage.generated(expression, folder / f"ref-{name}.mp4", seconds, filters)
     # The same recording as `chair`, but a stretch the reference does not contain.
     hard_segment = footage.cut(
         sources / CUTS[0][1], folder / "chair-later.mp4", 15.0, 4.0, MAX_SIDE
@@ -120,6 +130,7 @@ CASES = [
     ("crop", "chair", 1),
     ("hflip", "doorknob", 1),
     ("hflip", "pattern", 1),
+    ("hflip", "cells", 1),
     ("rotate90", "chair", 1),
     ("rotate90", "doorknob", 2),
     ("screen_film", "pattern", 2),
