@@ -76,6 +76,7 @@ class View(StrEnum):
     INNER = "inner"  # the sharp picture over a blurred, zoomed copy of itself
     REGION = "region"  # a candidate sub-region: detected rectangle, half, centre crop
     FLIP = "flip"  # a dihedral variant (mirror, 90° rotations) of one of the views above
+    TILT = "tilt"  # the picture turned back a few degrees, as a filmed screen is turned
 
 
 @dataclass(frozen=True, eq=False)

@@ -37,6 +37,9 @@ from hashes.types import PDQ_BYTES, VideoHashes, View
 # phone held the wrong way, and the mirror image. Upside-down mirrors and transposes are rare
 # and each costs a search row per frame.
 REUPLOAD_TURNS = (1, 2, 3, 5)
+# A phone filming a screen holds it a few degrees off level (1-4 seen); PDQ of a detailed
+# picture stays close within about 1.5 degrees, so two turns back cover both directions.
+TILT_DEGREES = (-2.5, 2.5)
 CHUNK_FRAMES = 16  # layout statistics gather over a chunk before its frames are hashed
 VIEW_MAX_SIDE = 320  # derived views need no more pixels than this for a 64x64 grid
 
@@ -67,6 +70,7 @@ class QueryParams:
     use_regions: bool = True
     use_dihedral: bool = True
     use_insets: bool = True
+    use_tilt: bool = True
 
 
 class _Rows:
@@ -138,6 +142,31 @@ def _duration(frames_seen: list[float]) -> float:
     steps = np.diff(np.asarray(frames_seen))
     step = float(np.median(steps)) if len(steps) else 0.0
     return float(frames_seen[-1] + max(step, 0.0))
+
+
+def _tilted_grids(
+    grid: npt.NDArray[np.float32], rows: int, cols: int
+) -> list[npt.NDArray[np.float32]]:
+    """The 64x64 grid of a `rows` x `cols` picture, turned about its centre by each of
+    `TILT_DEGREES` as the picture itself would turn, corners filled by reflection.
+
+    Turning the small grid instead of the picture costs a fraction as much: the area
+    average taken before the turn is the low-pass PDQ's grid applies anyway.
+    """
+    size = pdq.GRID
+    to_grid = np.diag([size / cols, size / rows])
+    from_grid = np.diag([cols / size, rows / size])
+    centre = np.array([size / 2, size / 2])
+    grids = []
+    for degrees in TILT_DEGREES:
+        turn = cv2.getRotationMatrix2D((0.0, 0.0), degrees, 1.0)[:, :2]
+        linear = to_grid @ turn @ from_grid  # the picture's turn, in grid coordinates
+        matrix = np.hstack([linear, (centre - linear @ centre)[:, None]])
+        turned = cv2.warpAffine(
+            grid, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        grids.append(np.asarray(turned, dtype=np.float32))
+    return grids
 
 
 def _frames(path: Path, options: DecodeOptions) -> Iterator[LumaFrame]:
@@ -259,6 +288,14 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
                 grids.append(pdq.downsample_64_fast(image))
                 stamps.append(frame.timestamp)
                 views.append(view)
+            if params.use_tilt:
+                # The whole-picture views come first, and the last of them is `picture`.
+                top, bottom, left, right = picture
+                whole = grids[turnable[-1]]
+                for grid in _tilted_grids(whole, bottom - top, right - left):
+                    grids.append(grid)
+                    stamps.append(frame.timestamp)
+                    views.append(View.TILT)
         stacked = np.stack(grids)
         coefficients = pdq.dct_16(stacked)
         qualities = pdq.quality_of(stacked)

@@ -134,6 +134,8 @@ CASES = [
     ("rotate90", "chair", 1),
     ("rotate90", "doorknob", 2),
     ("screen_film", "pattern", 2),
+    ("screen_film", "cells", 2),  # fine texture turned 1.8 degrees: review without tilts
+    ("screen_film", "cells", 3),  # turned 3.2 degrees
     # Overlays and layouts: logo, captions, the reference as a picture inside other video.
     ("logo_overlay", "pattern", 1),
     ("text_overlay", "chair", 1),
