@@ -72,7 +72,7 @@ class View(StrEnum):
     """
 
     FULL = "full"
-    ACTIVE = "active"  # black borders (letterbox, pillarbox, padding) removed
+    ACTIVE = "active"  # inside black borders (letterbox, pillarbox, padding), if any
     INNER = "inner"  # the sharp picture over a blurred, zoomed copy of itself
     REGION = "region"  # a candidate sub-region: detected rectangle, half, centre crop
     FLIP = "flip"  # a dihedral variant (mirror, 90° rotations) of one of the views above

@@ -2,11 +2,13 @@
 
 References are hashed on every frame, full-frame at native resolution (the hashes that hash
 lists exchange, close to Meta's vPDQ), plus internal views that stay in our index: the
-picture inside its borders and crops of it, which a cropped re-upload shows in full.
+picture inside its borders (or the whole frame) hashed as queries are, and crops of it, which
+a cropped re-upload shows in full.
 
 Queries are sampled (a few frames per second) and each sampled frame is hashed in several
-views: full frame, inside borders, the sharp inner picture, candidate sub-regions, and the
-dihedral variants (mirror, 90-degree turns) of the whole picture.
+views: full frame, inside borders, the sharp inner picture, candidate sub-regions, the
+dihedral variants (mirror, 90-degree turns) of the whole picture, and the picture turned
+back a few degrees (a filmed screen).
 """
 
 from __future__ import annotations
