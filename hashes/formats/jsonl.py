@@ -289,6 +289,9 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
+_VIEW_NAMES = frozenset(view.value for view in View)
+
+
 def _derived_record(hashes: VideoHashes) -> dict[str, Any]:
     keep = ~hashes.full_frame_rows()
     return {
@@ -301,19 +304,23 @@ def _derived_record(hashes: VideoHashes) -> dict[str, Any]:
 
 def _with_derived(full: VideoHashes, derived: dict[str, Any]) -> VideoHashes:
     try:
-        views = [View(v) for v in _required(derived, "views", list)]
+        names = _required(derived, "views", list)
         timestamps = np.array(_required(derived, "timestamps", list), dtype=np.float64)
         qualities = np.array(_required(derived, "qualities", list), dtype=np.int16)
         raw = base64.b64decode(_required(derived, "hashes_base64", str), validate=True)
     except (ValueError, TypeError) as exc:
         raise FormatError(f"derived_frames: {exc}") from None
-    if len(raw) != PDQ_BYTES * len(views) or not len(views) == len(timestamps) == len(qualities):
+    if len(raw) != PDQ_BYTES * len(names) or not len(names) == len(timestamps) == len(qualities):
         raise FormatError(
             "derived_frames: views, timestamps, qualities and hashes differ in length"
         )
-    hashes = np.concatenate(
-        [full.hashes, np.frombuffer(raw, dtype=np.uint8).reshape(-1, PDQ_BYTES)]
-    )
+    # Rows of views this version does not know (written by a newer one) are left out: they
+    # only add evidence, and the rest of the record still matches.
+    known = np.array([name in _VIEW_NAMES for name in names], dtype=bool)
+    views = [View(name) for name in np.asarray(names, dtype=object)[known]]
+    timestamps, qualities = timestamps[known], qualities[known]
+    derived_hashes = np.frombuffer(raw, dtype=np.uint8).reshape(-1, PDQ_BYTES)[known]
+    hashes = np.concatenate([full.hashes, derived_hashes])
     all_times = np.concatenate([full.timestamps, timestamps])
     order = np.argsort(all_times, kind="stable")
     all_views = [View.FULL] * len(full) + views

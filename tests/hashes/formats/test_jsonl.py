@@ -105,6 +105,21 @@ def test_record_with_no_full_frame_rows_cannot_be_written() -> None:
         dumps_record(HashListEntry("r", hashes))
 
 
+def test_derived_rows_of_views_this_version_does_not_know_are_left_out() -> None:
+    hashes = _hashes(
+        (0.0, 100, HASH_A),
+        (0.0, 90, HASH_B),
+        (0.5, 80, HASH_A),
+        views=(View.FULL, View.TILT, View.REGION),
+    )
+    record = json.loads(dumps_record(HashListEntry("r", hashes), derived=True))
+    record["derived_frames"]["views"][0] = "a-view-of-a-newer-version"
+    read = loads_record(json.dumps(record))
+    assert read.hashes.views == (View.FULL, View.REGION)
+    assert read.hashes.timestamps.tolist() == [0.0, 0.5]
+    assert bytes(read.hashes.hashes[1]).hex() == HASH_A
+
+
 def test_record_round_trips() -> None:
     entry = _entry(label="l ☃ \u2028", source="s\n", metadata={"k": "v", "é": "\t"})
     _assert_same(loads_record(dumps_record(entry)), entry)
