@@ -22,7 +22,15 @@ import numpy as np
 import numpy.typing as npt
 
 from hashes.index import HashIndex, Neighbours, view_of_code
-from hashes.types import PDQ_BITS, Segment, VideoHashes, VideoMatch
+from hashes.types import PDQ_BITS, Segment, VideoHashes, VideoMatch, View
+
+# The order rows are searched in when the early accept is on: the full frames, which settle
+# most copies; the derived views; and last the tilted views, which only a filmed screen needs.
+SEARCH_STAGES: tuple[frozenset[View], ...] = (
+    frozenset({View.FULL}),
+    frozenset(View) - {View.FULL, View.TILT},
+    frozenset({View.TILT}),
+)
 
 # A real frame's hash has half its bits set, give or take a few coefficients tied at the median.
 BALANCE_TOLERANCE_BITS = 4
@@ -102,21 +110,40 @@ class Matcher:
         # asked of the informative part of the query.
         query_duration = max(_informative_seconds(query, p.min_quality, query_step), query_step)
         if p.use_early_accept and query.views:
-            # Most copies are whole-frame re-uploads: when the full frames alone leave no
-            # doubt, the derived views (nine in ten of the rows to search) are not searched.
-            is_full = query.full_frame_rows()[rows]
-            full, derived = rows[is_full], rows[~is_full]
-            if len(full) and len(derived):
-                first = self.index.search(query.hashes[full], p.search_distance)
-                quick = self._match_rows(query, full, first, query_step, query_duration)
-                if quick and quick[0].score >= p.early_accept_score:
-                    return quick
-                rest = self.index.search(query.hashes[derived], p.search_distance)
-                both = np.concatenate([full, derived])
-                neighbours = first.followed_by(rest, len(full))
-                return self._match_rows(query, both, neighbours, query_step, query_duration)
+            return self._match_in_stages(query, rows, query_step, query_duration)
         neighbours = self.index.search(query.hashes[rows], p.search_distance)
         return self._match_rows(query, rows, neighbours, query_step, query_duration)
+
+    def _match_in_stages(
+        self,
+        query: VideoHashes,
+        rows: npt.NDArray[np.intp],
+        query_step: float,
+        query_duration: float,
+    ) -> list[VideoMatch]:
+        """Search the rows stage by stage (`SEARCH_STAGES`), stopping as soon as the rows
+        searched so far score twice the evidence asked: most copies are whole-frame
+        re-uploads, and the derived views are nine in ten of the rows to search."""
+        p = self.params
+        stage_by_view = {view: _stage_of(view) for view in View}
+        stages = np.fromiter((stage_by_view[v] for v in query.views), np.int8, len(query))
+        stage_of = stages[rows]
+        searched = rows[:0]
+        neighbours: Neighbours | None = None
+        matches: list[VideoMatch] = []
+        for stage in range(len(SEARCH_STAGES)):
+            stage_rows = rows[stage_of == stage]
+            if len(stage_rows) == 0:
+                continue
+            found = self.index.search(query.hashes[stage_rows], p.search_distance)
+            neighbours = (
+                found if neighbours is None else neighbours.followed_by(found, len(searched))
+            )
+            searched = np.concatenate([searched, stage_rows])
+            matches = self._match_rows(query, searched, neighbours, query_step, query_duration)
+            if matches and matches[0].score >= p.early_accept_score:
+                break
+        return matches
 
     def _match_rows(
         self,
@@ -369,6 +396,10 @@ class Matcher:
                 )
             )
         return segments
+
+
+def _stage_of(view: View) -> int:
+    return next(i for i, views in enumerate(SEARCH_STAGES) if view in views)
 
 
 def _sample_step(query: VideoHashes) -> float:
