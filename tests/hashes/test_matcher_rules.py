@@ -209,3 +209,37 @@ def test_full_frames_that_settle_the_match_spare_the_derived_views() -> None:
     assert matcher.match(inset) == thorough.match(inset)
     assert matcher.match(inset)[0].score >= 1.0
     assert index.searched[:2] == [len(times), len(times)], "each row is searched once"
+
+
+def test_tilted_views_are_searched_last_and_only_when_needed() -> None:
+    """Derived views that settle the match spare the tilted ones; a copy only the tilted
+    views show (a filmed screen) is found after all three stages are searched."""
+    rng = np.random.default_rng(7)
+    reference = _reference(rng, 8.0, quality=90)
+    times = np.arange(0.0, 6.0, STEP)
+    rows = np.searchsorted(reference.timestamps, 1.0 + times - 1e-9)
+    copy = _flipped(rng, reference.hashes[rows], 10)
+
+    def query(*views: tuple[View, npt.NDArray[np.uint8]]) -> VideoHashes:
+        return VideoHashes(
+            hashes=np.ascontiguousarray(np.concatenate([hashes for _, hashes in views])),
+            timestamps=np.concatenate([times] * len(views)),
+            qualities=np.full(len(views) * len(times), 90, dtype=np.int16),
+            views=tuple(view for view, _ in views for _ in times),
+            duration_seconds=6.0,
+            frame_count=len(times),
+        )
+
+    index = _CountingIndex()
+    index.add("ref", reference)
+    matcher = Matcher(index, MatchParams())
+    thorough = Matcher(_index(reference), MatchParams(use_early_accept=False))
+    unrelated = [_balanced(rng, len(times)) for _ in range(2)]
+    in_region = query((View.FULL, unrelated[0]), (View.REGION, copy), (View.TILT, unrelated[1]))
+    assert matcher.match(in_region)[0].score >= 2.0
+    assert index.searched == [len(times), len(times)], "the tilted rows should not be searched"
+    index.searched.clear()
+    tilted = query((View.FULL, unrelated[0]), (View.REGION, unrelated[1]), (View.TILT, copy))
+    assert matcher.match(tilted) == thorough.match(tilted)
+    assert matcher.match(tilted)[0].score >= 1.0
+    assert index.searched[:3] == [len(times)] * 3, "each stage is searched once"
