@@ -1,8 +1,8 @@
 """Run the matcher over a bench: hash the references, then hash and match every query.
 
 The matcher sees file paths only; the labels stay with the scorer. Each query's hashing and
-matching is timed on its own, and the decode floor of the same files is measured in the same
-run, so the ratios compare like with like. Nothing is cached between runs.
+matching is timed on its own, right after the decode floor of the same file, so the ratios
+compare like with like even while the machine's speed drifts. Nothing is cached between runs.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class QuerySide:
     outcomes: tuple[QueryOutcome, ...]
     cost: Cost
     failures: tuple[InputFailure, ...]
+    floor: Cost  # the decode floor of the same files, each measured just before its query
 
 
 def _bar(total: int, description: str, show: bool) -> tqdm:  # type: ignore[type-arg]
@@ -86,8 +87,12 @@ def match_queries(
     watch = Stopwatch()
     outcomes: list[QueryOutcome] = []
     failures: list[InputFailure] = []
+    floor = Cost()
     with _bar(len(manifest.queries), description, progress) as bar:
         for query in manifest.queries:
+            # File by file, so both sides meet the same machine speed and the same page
+            # cache: this machine's speed drifts by 10-30% within a run.
+            floor = floor + decode_floor([query.path])
             try:
                 with watch.timing():
                     matches = tuple(matcher.match(hash_query(query.path, query_params)))
@@ -98,7 +103,7 @@ def match_queries(
                 verdict = policy.decide(matches[0].score if matches else None)
                 outcomes.append(QueryOutcome(query, matches, verdict))
             bar.update()
-    return QuerySide(tuple(outcomes), watch.total, tuple(failures))
+    return QuerySide(tuple(outcomes), watch.total, tuple(failures), floor)
 
 
 def _floor(paths: Sequence[Path], description: str, progress: bool) -> Cost:
@@ -119,10 +124,9 @@ def run_bench(
         manifest, references.index, settings.query_params, settings.match_params,
         settings.policy, progress=progress,
     )  # fmt: skip
-    query_floor = _floor([q.path for q in manifest.queries], "decode floor (queries)", progress)
     cost = CostSummary(
         queries=queries.cost,
-        query_floor=query_floor,
+        query_floor=queries.floor,
         references=references.cost,
         reference_floor=reference_floor,
         query_count=len(manifest.queries),
@@ -131,7 +135,7 @@ def run_bench(
     scores = score(queries.outcomes)
     ablation: tuple[AblationRun, ...] = ()
     if ablate:
-        ablation = _ablation(manifest, settings, references, queries, query_floor, progress)
+        ablation = _ablation(manifest, settings, references, queries, progress)
     return BenchResult(
         bench_dir=manifest.root,
         confirm_at=settings.policy.confirm_at,
@@ -149,11 +153,10 @@ def _ablation(
     settings: Settings,
     default_references: ReferenceSide,
     default_queries: QuerySide,
-    query_floor: Cost,
     progress: bool,
 ) -> tuple[AblationRun, ...]:
     """The default run, then the query side again per switched mechanism (references are
-    re-hashed only for the reference-side switches)."""
+    re-hashed only for the reference-side switches), each against its own decode floor."""
     runs: list[AblationRun] = []
     for variant in variants(settings.reference_params, settings.query_params,
                             settings.match_params):  # fmt: skip
@@ -169,6 +172,6 @@ def _ablation(
             )  # fmt: skip
         runs.append(
             AblationRun(variant.name, variant.switch, score(side.outcomes), side.cost,
-                        side.cost.ratio_to(query_floor))
+                        side.cost.ratio_to(side.floor))
         )  # fmt: skip
     return tuple(runs)
