@@ -163,6 +163,20 @@ def test_evidence_does_not_depend_on_the_copy_frame_rate() -> None:
     assert max(scores.values()) - min(scores.values()) <= 0.03 * max(scores.values()), scores
 
 
+def _in_views(
+    times: npt.NDArray[np.float64], *views: tuple[View, npt.NDArray[np.uint8]]
+) -> VideoHashes:
+    """A query whose frames at `times` are hashed once in each view, good quality."""
+    return VideoHashes(
+        hashes=np.ascontiguousarray(np.concatenate([hashes for _, hashes in views])),
+        timestamps=np.concatenate([times] * len(views)),
+        qualities=np.full(len(views) * len(times), 90, dtype=np.int16),
+        views=tuple(view for view, _ in views for _ in times),
+        duration_seconds=float(times[-1] - times[0]) + STEP,
+        frame_count=len(times),
+    )
+
+
 class _CountingIndex(ExactIndex):
     """Records how many query hashes each search was given."""
 
@@ -186,26 +200,16 @@ def test_full_frames_that_settle_the_match_spare_the_derived_views() -> None:
     copy = _flipped(rng, reference.hashes[rows], 10)
     unrelated = _balanced(rng, len(times))
 
-    def with_region(full: npt.NDArray[np.uint8], region: npt.NDArray[np.uint8]) -> VideoHashes:
-        return VideoHashes(
-            hashes=np.ascontiguousarray(np.concatenate([full, region])),
-            timestamps=np.concatenate([times, times]),
-            qualities=np.full(2 * len(times), 90, dtype=np.int16),
-            views=(View.FULL,) * len(times) + (View.REGION,) * len(times),
-            duration_seconds=6.0,
-            frame_count=len(times),
-        )
-
     index = _CountingIndex()
     index.add("ref", reference)
     matcher = Matcher(index, MatchParams())
     thorough = Matcher(_index(reference), MatchParams(use_early_accept=False))
-    plain = with_region(copy, unrelated)
+    plain = _in_views(times, (View.FULL, copy), (View.REGION, unrelated))
     assert matcher.match(plain) == thorough.match(plain)
     assert index.searched == [len(times)], "only the full frames should have been searched"
     # The reference only inside a region of an unrelated picture: every view is searched.
     index.searched.clear()
-    inset = with_region(unrelated, copy)
+    inset = _in_views(times, (View.FULL, unrelated), (View.REGION, copy))
     assert matcher.match(inset) == thorough.match(inset)
     assert matcher.match(inset)[0].score >= 1.0
     assert index.searched[:2] == [len(times), len(times)], "each row is searched once"
@@ -220,26 +224,20 @@ def test_tilted_views_are_searched_last_and_only_when_needed() -> None:
     rows = np.searchsorted(reference.timestamps, 1.0 + times - 1e-9)
     copy = _flipped(rng, reference.hashes[rows], 10)
 
-    def query(*views: tuple[View, npt.NDArray[np.uint8]]) -> VideoHashes:
-        return VideoHashes(
-            hashes=np.ascontiguousarray(np.concatenate([hashes for _, hashes in views])),
-            timestamps=np.concatenate([times] * len(views)),
-            qualities=np.full(len(views) * len(times), 90, dtype=np.int16),
-            views=tuple(view for view, _ in views for _ in times),
-            duration_seconds=6.0,
-            frame_count=len(times),
-        )
-
     index = _CountingIndex()
     index.add("ref", reference)
     matcher = Matcher(index, MatchParams())
     thorough = Matcher(_index(reference), MatchParams(use_early_accept=False))
     unrelated = [_balanced(rng, len(times)) for _ in range(2)]
-    in_region = query((View.FULL, unrelated[0]), (View.REGION, copy), (View.TILT, unrelated[1]))
+    in_region = _in_views(
+        times, (View.FULL, unrelated[0]), (View.REGION, copy), (View.TILT, unrelated[1])
+    )
     assert matcher.match(in_region)[0].score >= 2.0
     assert index.searched == [len(times), len(times)], "the tilted rows should not be searched"
     index.searched.clear()
-    tilted = query((View.FULL, unrelated[0]), (View.REGION, unrelated[1]), (View.TILT, copy))
+    tilted = _in_views(
+        times, (View.FULL, unrelated[0]), (View.REGION, unrelated[1]), (View.TILT, copy)
+    )
     assert matcher.match(tilted) == thorough.match(tilted)
     assert matcher.match(tilted)[0].score >= 1.0
     assert index.searched[:3] == [len(times)] * 3, "each stage is searched once"

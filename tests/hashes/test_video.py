@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pytest
 
 from hashes import pdq
-from hashes.types import View
+from hashes.types import VideoHashes, View
 from hashes.video import TILT_DEGREES, QueryParams, hash_query
 from triage.devset import images
 
@@ -32,6 +32,12 @@ def _hash_turned(luma: npt.NDArray[np.uint8], degrees: float) -> npt.NDArray[np.
     return hashes
 
 
+def _tilted_rows(query: VideoHashes) -> list[int]:
+    rows = [row for row in range(len(query)) if query.view_of(row) is View.TILT]
+    assert len(rows) == len(TILT_DEGREES), "one tilted row per angle"
+    return rows
+
+
 @pytest.mark.parametrize("kind", ["scene", "texture"])
 def test_tilted_rows_are_the_picture_turned_by_each_angle(tmp_path: Path, kind: str) -> None:
     rng = np.random.default_rng(4)
@@ -42,8 +48,7 @@ def test_tilted_rows_are_the_picture_turned_by_each_angle(tmp_path: Path, kind: 
     cv2.imwrite(str(path), picture)
     luma = np.asarray(cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
     query = hash_query(path)
-    tilted = [row for row in range(len(query)) if query.view_of(row) is View.TILT]
-    assert len(tilted) == len(TILT_DEGREES)
+    tilted = _tilted_rows(query)
     for row, degrees in zip(tilted, TILT_DEGREES, strict=True):
         ours = query.hashes[row : row + 1]
         same = int(pdq.hamming(ours, _hash_turned(luma, degrees))[0, 0])
@@ -70,8 +75,7 @@ def test_tilted_rows_turn_the_picture_inside_its_borders(tmp_path: Path) -> None
     cv2.imwrite(str(path), boxed)
     luma = np.asarray(cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
     query = hash_query(path)
-    tilted = [row for row in range(len(query)) if query.view_of(row) is View.TILT]
-    assert len(tilted) == len(TILT_DEGREES)
+    tilted = _tilted_rows(query)
     for row, degrees in zip(tilted, TILT_DEGREES, strict=True):
         same = int(pdq.hamming(query.hashes[row : row + 1], _hash_turned(luma, degrees))[0, 0])
         # Measured: 2-4 bits; the whole frame turned, bars and all, is 124-130 bits away.
