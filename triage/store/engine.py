@@ -7,8 +7,10 @@ writing transaction starts with ``BEGIN IMMEDIATE`` so that `triage serve` and s
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +46,30 @@ def create_engine(url: str) -> AsyncEngine:
     """An engine for `url` (`sqlite:///PATH` or `postgresql://...`)."""
     engine = create_async_engine(driver_url(url), pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
-        _sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+        path = _sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _ensure_wal(path)
         _configure_sqlite(engine)
     return engine
+
+
+def _ensure_wal(path: Path) -> None:
+    """Put the database file in WAL mode (it stays so) before any engine connects.
+
+    Switching a new file to WAL takes an exclusive lock for which SQLite does not wait on its
+    busy timeout: two processes opening a new database at once would see "database is
+    locked". So the switch is retried, for as long as the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            with closing(sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)) as db:
+                db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise StoreError(f"store failure: {exc}") from exc
+            time.sleep(0.02)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -56,7 +79,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
