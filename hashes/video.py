@@ -14,7 +14,7 @@ back a few degrees (a filmed screen).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +74,9 @@ class QueryParams:
     use_dihedral: bool = True
     use_insets: bool = True
     use_tilt: bool = True
+    # Layout and insets read from the chunk being hashed and the next one: outlines found in
+    # busy video only after more frames still apply to the first.
+    use_look_ahead: bool = True
 
 
 class _Rows:
@@ -128,6 +131,26 @@ def _chunks(frames: Iterator[LumaFrame], size: int) -> Iterator[list[LumaFrame]]
             chunk = []
     if chunk:
         yield chunk
+
+
+def _observed(
+    chunks: Iterator[list[LumaFrame]],
+    observe: Callable[[list[LumaFrame]], None],
+    *,
+    ahead: bool,
+) -> Iterator[list[LumaFrame]]:
+    """Each chunk after `observe` has seen it (and, with `ahead`, the next one too)."""
+    held: list[LumaFrame] | None = None
+    for chunk in chunks:
+        observe(chunk)
+        if not ahead:
+            yield chunk
+            continue
+        if held is not None:
+            yield held
+        held = chunk
+    if held is not None:
+        yield held
 
 
 def _shrink(luma: npt.NDArray[np.uint8], max_side: int) -> npt.NDArray[np.uint8]:
@@ -277,11 +300,15 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
     insets = InsetTracker()
     rows = _Rows()
     times: list[float] = []
-    for chunk in _chunks(_frames(path, options), CHUNK_FRAMES):
+
+    def observe(chunk: list[LumaFrame]) -> None:
         for frame in chunk:
             tracker.update(frame.luma)
             if params.use_insets:
                 insets.update(frame.luma)
+
+    chunks = _chunks(_frames(path, options), CHUNK_FRAMES)
+    for chunk in _observed(chunks, observe, ahead=params.use_look_ahead):
         active = tracker.active_box() if params.use_active else None
         inset_regions = insets.insets() if params.use_insets else []
         inner = tracker.inner_box() if params.use_inner else None

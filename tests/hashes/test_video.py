@@ -10,8 +10,9 @@ import numpy.typing as npt
 import pytest
 
 from hashes import pdq
+from hashes.decode import LumaFrame
 from hashes.types import VideoHashes, View
-from hashes.video import TILT_DEGREES, QueryParams, hash_query
+from hashes.video import TILT_DEGREES, QueryParams, _observed, hash_query
 from triage.devset import images
 
 WIDTH, HEIGHT = 640, 360
@@ -80,3 +81,21 @@ def test_tilted_rows_turn_the_picture_inside_its_borders(tmp_path: Path) -> None
         same = int(pdq.hamming(query.hashes[row : row + 1], _hash_turned(luma, degrees))[0, 0])
         # Measured: 2-4 bits; the whole frame turned, bars and all, is 124-130 bits away.
         assert same <= 16, f"{degrees} degrees: {same} bits from the picture inside the bars"
+
+
+def test_with_look_ahead_each_chunk_is_hashed_after_the_next_is_observed() -> None:
+    seen: list[int] = []
+    order: list[tuple[int, list[int]]] = []
+    chunks = [[LumaFrame(float(n), np.zeros((2, 2), np.uint8))] for n in range(3)]
+
+    def observe(chunk: list[LumaFrame]) -> None:
+        seen.append(int(chunk[0].timestamp))
+
+    for chunk in _observed(iter(chunks), observe, ahead=True):
+        order.append((int(chunk[0].timestamp), list(seen)))
+    assert order == [(0, [0, 1]), (1, [0, 1, 2]), (2, [0, 1, 2])]
+    seen.clear()
+    plain = [
+        (int(c[0].timestamp), list(seen)) for c in _observed(iter(chunks), observe, ahead=False)
+    ]
+    assert plain == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]
