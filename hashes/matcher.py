@@ -31,6 +31,7 @@ SEARCH_STAGES: tuple[frozenset[View], ...] = (
     frozenset(View) - {View.FULL, View.TILT},
     frozenset({View.TILT}),
 )
+_STAGE_OF_VIEW = {view: stage for stage, views in enumerate(SEARCH_STAGES) for view in views}
 
 # A real frame's hash has half its bits set, give or take a few coefficients tied at the median.
 BALANCE_TOLERANCE_BITS = 4
@@ -125,8 +126,7 @@ class Matcher:
         searched so far score twice the evidence asked: most copies are whole-frame
         re-uploads, and the derived views are nine in ten of the rows to search."""
         p = self.params
-        stage_by_view = {view: _stage_of(view) for view in View}
-        stages = np.fromiter((stage_by_view[v] for v in query.views), np.int8, len(query))
+        stages = np.fromiter((_STAGE_OF_VIEW[v] for v in query.views), np.int8, len(query))
         stage_of = stages[rows]
         searched = rows[:0]
         neighbours: Neighbours | None = None
@@ -396,10 +396,6 @@ class Matcher:
                 )
             )
         return segments
-
-
-def _stage_of(view: View) -> int:
-    return next(i for i, views in enumerate(SEARCH_STAGES) if view in views)
 
 
 def _sample_step(query: VideoHashes) -> float:
