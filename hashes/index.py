@@ -21,6 +21,9 @@ from hashes.types import PDQ_BITS, PDQ_BYTES, HashArray, HashError, VideoHashes,
 
 _VIEW_CODES = {view: code for code, view in enumerate(View)}
 _CODE_VIEWS = list(View)
+# Reference rows that show the whole picture: the full frame, and the picture inside its
+# borders hashed as queries are (the other rows are crops of it).
+WHOLE_PICTURE_VIEWS = frozenset({View.FULL, View.ACTIVE})
 
 # Searches run on one thread: the service runs jobs side by side, and OpenMP's waiting threads
 # spin, which cost about half as much CPU again per search as they saved in wall time.
@@ -78,8 +81,11 @@ class HashIndex(Protocol):
     def remove(self, reference_id: str) -> None:
         """Remove a reference; unknown ids are ignored."""
 
-    def search(self, queries: HashArray, max_distance: int) -> Neighbours:
-        """All entries within `max_distance` bits of each query hash."""
+    def search(
+        self, queries: HashArray, max_distance: int, *, whole_pictures: bool = False
+    ) -> Neighbours:
+        """All entries within `max_distance` bits of each query hash; with `whole_pictures`,
+        only the rows of `WHOLE_PICTURE_VIEWS` (a few percent of the index)."""
 
     def info(self, reference_id: str) -> ReferenceInfo: ...
 
@@ -95,6 +101,9 @@ class ExactIndex:
 
     def __init__(self) -> None:
         self._index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(PDQ_BITS))
+        # The whole-picture rows again, under the same ids: a query view that can only show a
+        # whole reference picture is searched against these alone, at a few percent the cost.
+        self._whole = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(PDQ_BITS))
         self._next_id = 0
         self._ids: dict[str, npt.NDArray[np.int64]] = {}
         self._info: dict[str, ReferenceInfo] = {}
@@ -135,11 +144,7 @@ class ExactIndex:
             code = len(self._names)
             self._codes[reference_id] = code
             self._names.append(reference_id)
-        views = (
-            np.array([_VIEW_CODES[v] for v in hashes.views], dtype=np.int8)[keep]
-            if hashes.views
-            else np.full(count, _VIEW_CODES[View.FULL], dtype=np.int8)
-        )
+        views = view_codes(hashes)[keep]
         self._entry_reference = np.concatenate(
             [self._entry_reference, np.full(count, code, dtype=np.int32)]
         )
@@ -148,6 +153,9 @@ class ExactIndex:
         self._entry_quality = np.concatenate([self._entry_quality, hashes.qualities[keep]])
         if count:
             self._index.add_with_ids(rows, ids)
+            whole = np.isin(views, [_VIEW_CODES[v] for v in WHOLE_PICTURE_VIEWS])
+            if whole.any():
+                self._whole.add_with_ids(np.ascontiguousarray(rows[whole]), ids[whole])
         self._ids[reference_id] = ids
         self._info[reference_id] = ReferenceInfo(
             reference_id,
@@ -160,16 +168,20 @@ class ExactIndex:
         ids = self._ids.pop(reference_id, None)
         self._info.pop(reference_id, None)
         if ids is not None and len(ids):
-            self._index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
+            for index in (self._index, self._whole):
+                index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
 
-    def search(self, queries: HashArray, max_distance: int) -> Neighbours:
+    def search(
+        self, queries: HashArray, max_distance: int, *, whole_pictures: bool = False
+    ) -> Neighbours:
         queries = np.ascontiguousarray(queries, dtype=np.uint8)
         if queries.ndim != 2 or queries.shape[1] != PDQ_BYTES:
             raise HashError(f"query hashes must have shape (n, {PDQ_BYTES})")
-        if len(queries) == 0 or len(self) == 0:
+        index = self._whole if whole_pictures else self._index
+        if len(queries) == 0 or index.ntotal == 0:
             return self._empty()
         # FAISS's radius is exclusive: "distance < radius".
-        limits, distances, ids = self._index.range_search(queries, max_distance + 1)
+        limits, distances, ids = index.range_search(queries, max_distance + 1)
         counts = np.diff(limits).astype(np.int64)
         query_rows = np.repeat(np.arange(len(queries), dtype=np.int64), counts)
         ids = ids.astype(np.int64)
@@ -197,3 +209,10 @@ class ExactIndex:
 
 def view_of_code(code: int) -> View:
     return _CODE_VIEWS[code]
+
+
+def view_codes(hashes: VideoHashes) -> npt.NDArray[np.int8]:
+    """The view of each row as a small code (`view_of_code` reads it back)."""
+    if not hashes.views:
+        return np.full(len(hashes), _VIEW_CODES[View.FULL], dtype=np.int8)
+    return np.array([_VIEW_CODES[v] for v in hashes.views], dtype=np.int8)

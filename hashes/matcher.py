@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hashes.index import HashIndex, Neighbours, view_of_code
+from hashes.index import HashIndex, Neighbours, view_codes, view_of_code
 from hashes.types import PDQ_BITS, Segment, VideoHashes, VideoMatch, View
 
 # The order rows are searched in when the early accept is on: the full frames, which settle
@@ -32,6 +32,10 @@ SEARCH_STAGES: tuple[frozenset[View], ...] = (
     frozenset({View.TILT}),
 )
 _STAGE_OF_VIEW = {view: stage for stage, views in enumerate(SEARCH_STAGES) for view in views}
+# Query views that can only show a whole reference picture (a split screen scales each video
+# whole into its pane): searched against the references' whole-picture rows alone, a few
+# percent of the index, so they cost next to nothing.
+WHOLE_PICTURE_QUERY_VIEWS = frozenset({View.SIDE})
 
 # A real frame's hash has half its bits set, give or take a few coefficients tied at the median.
 BALANCE_TOLERANCE_BITS = 4
@@ -78,7 +82,8 @@ class MatchParams:
 
 @dataclass(frozen=True, slots=True)
 class _Pairs:
-    """Candidate pairs for one reference: query time, reference time, weight, distance."""
+    """Candidate pairs for one reference: query time, reference time, weight, distance, and
+    the query view that made the pair."""
 
     query_times: npt.NDArray[np.float64]
     reference_times: npt.NDArray[np.float64]
@@ -112,8 +117,27 @@ class Matcher:
         query_duration = max(_informative_seconds(query, p.min_quality, query_step), query_step)
         if p.use_early_accept and query.views:
             return self._match_in_stages(query, rows, query_step, query_duration)
-        neighbours = self.index.search(query.hashes[rows], p.search_distance)
-        return self._match_rows(query, rows, neighbours, query_step, query_duration)
+        searched, neighbours = self._search(query, rows)
+        return self._match_rows(query, searched, neighbours, query_step, query_duration)
+
+    def _search(
+        self, query: VideoHashes, rows: npt.NDArray[np.intp]
+    ) -> tuple[npt.NDArray[np.intp], Neighbours]:
+        """The pairs of `rows`, and the rows in the order the pairs index them: views that
+        show only whole pictures come last, searched against whole-picture rows alone."""
+        distance = self.params.search_distance
+        if not query.views:
+            return rows, self.index.search(query.hashes[rows], distance)
+        whole = np.fromiter(
+            (query.views[r] in WHOLE_PICTURE_QUERY_VIEWS for r in rows), bool, len(rows)
+        )
+        if not whole.any():
+            return rows, self.index.search(query.hashes[rows], distance)
+        some, rest = rows[~whole], rows[whole]
+        found = self.index.search(query.hashes[some], distance).followed_by(
+            self.index.search(query.hashes[rest], distance, whole_pictures=True), len(some)
+        )
+        return np.concatenate([some, rest]), found
 
     def _match_in_stages(
         self,
@@ -132,10 +156,9 @@ class Matcher:
         neighbours: Neighbours | None = None
         matches: list[VideoMatch] = []
         for stage in range(len(SEARCH_STAGES)):
-            stage_rows = rows[stage_of == stage]
-            if len(stage_rows) == 0:
+            if not (stage_of == stage).any():
                 continue
-            found = self.index.search(query.hashes[stage_rows], p.search_distance)
+            stage_rows, found = self._search(query, rows[stage_of == stage])
             neighbours = (
                 found if neighbours is None else neighbours.followed_by(found, len(searched))
             )
@@ -159,6 +182,7 @@ class Matcher:
         if len(neighbours) == 0:
             return []
         times = query.timestamps[rows][neighbours.query_rows]
+        query_views = view_codes(query)[rows][neighbours.query_rows]
         query_qualities = query.qualities[rows][neighbours.query_rows]
         qualities = np.stack(
             [
@@ -180,7 +204,9 @@ class Matcher:
             selected = neighbours.references == code
             if len(common):
                 selected &= ~np.isin(times, common)
-            pairs = self._pairs(times[selected], qualities[selected], neighbours, selected)
+            pairs = self._pairs(
+                times[selected], qualities[selected], query_views[selected], neighbours, selected
+            )
             if len(pairs.query_times) == 0:
                 continue
             found = self._match_reference(reference_id, pairs, query_step, query_duration)
@@ -230,12 +256,13 @@ class Matcher:
         self,
         times: npt.NDArray[np.float64],
         qualities: npt.NDArray[np.int16],
+        views: npt.NDArray[np.int8],
         neighbours: Neighbours,
         selected: npt.NDArray[np.bool_],
     ) -> _Pairs:
+        """One pair per (query time, reference time), with the query view that made it."""
         distances = neighbours.distances[selected]
         reference_times = neighbours.reference_times[selected]
-        views = neighbours.reference_views[selected]
         weights = self._weights(distances, qualities)
         # One pair per (query time, reference time): the best-weighted, then closest, view.
         order = np.lexsort((distances, -weights, reference_times, times))

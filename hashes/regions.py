@@ -255,6 +255,44 @@ def template_bands(box: Box) -> list[Region]:
     return bands
 
 
+# A side pane leaves room for another video beside it, and is no sliver.
+SIDE_PANE_MIN_SHARE = 0.2
+SIDE_PANE_MAX_SHARE = 0.85
+# Panes this close to half the picture are the halves of `sub_regions` already.
+SIDE_PANE_HALF_MARGIN = 0.05
+
+
+def side_panes(box: Box) -> list[Region]:
+    """Pictures of common shapes flush with a side of the picture, across its whole height
+    (left and right) or width (top and bottom).
+
+    A split screen sets two videos side by side at one height, each scaled whole at its own
+    shape: a portrait clip beside a wide one fills a narrow pane at one side. When the divider
+    is not a lasting edge the inset detector misses it and the halves cut the pane wrongly,
+    but the pane's shape and its side give its place away, as for `template_bands`.
+    """
+    top, bottom, left, right = box
+    height, width = bottom - top, right - left
+    panes: list[Region] = []
+
+    def wanted(share: float) -> bool:
+        return (
+            SIDE_PANE_MIN_SHARE <= share <= SIDE_PANE_MAX_SHARE
+            and abs(share - 0.5) > SIDE_PANE_HALF_MARGIN
+        )
+
+    for shape in _PICTURE_SHAPES:
+        w = round(height / shape)
+        if width and wanted(w / width):
+            panes.append(Region(View.SIDE, (top, bottom, left, left + w), f"left-{shape:.2f}"))
+            panes.append(Region(View.SIDE, (top, bottom, right - w, right), f"right-{shape:.2f}"))
+        h = round(width * shape)
+        if height and wanted(h / height):
+            panes.append(Region(View.SIDE, (top, top + h, left, right), f"top-{shape:.2f}"))
+            panes.append(Region(View.SIDE, (bottom - h, bottom, left, right), f"bot-{shape:.2f}"))
+    return panes
+
+
 def crop(luma: npt.NDArray[np.uint8], box: Box) -> npt.NDArray[np.uint8]:
     top, bottom, left, right = box
     return luma[top:bottom, left:right]

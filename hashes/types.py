@@ -77,6 +77,7 @@ class View(StrEnum):
     REGION = "region"  # a candidate sub-region: detected rectangle, half, centre crop
     FLIP = "flip"  # a dihedral variant (mirror, 90° rotations) of one of the views above
     TILT = "tilt"  # the picture turned back a few degrees, as a filmed screen is turned
+    SIDE = "side"  # a picture of a common shape flush with one side (a split screen's pane)
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,8 +7,9 @@ a cropped re-upload shows in full.
 
 Queries are sampled (a few frames per second) and each sampled frame is hashed in several
 views: full frame, inside borders, the sharp inner picture, candidate sub-regions, the
-dihedral variants (mirror, 90-degree turns) of the whole picture, and the picture turned
-back a few degrees (a filmed screen).
+dihedral variants (mirror, 90-degree turns) of the whole picture, pictures of common shapes
+at the sides (a split screen's panes), and the picture turned back a few degrees (a filmed
+screen).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from hashes.regions import (
     crop,
     frame_active_box,
     reference_crops,
+    side_panes,
     sub_regions,
     template_bands,
 )
@@ -74,6 +76,7 @@ class QueryParams:
     use_dihedral: bool = True
     use_insets: bool = True
     use_tilt: bool = True
+    use_side_panes: bool = True
     # Layout and insets read from the chunk being hashed and the next one: outlines found in
     # busy video only after more frames still apply to the first.
     use_look_ahead: bool = True
@@ -340,6 +343,10 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
                     (region.view, crop(luma, region.box), False) for region in sub_regions(picture)
                 )
             candidates.extend((r.view, crop(luma, r.box), False) for r in inset_regions)
+            if params.use_side_panes:
+                candidates.extend(
+                    (region.view, crop(luma, region.box), False) for region in side_panes(picture)
+                )
             for view, image, turn in candidates:
                 if turn:
                     turnable.append(len(grids))

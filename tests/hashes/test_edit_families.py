@@ -201,3 +201,29 @@ def test_title_card_is_not_matched(edit_bench: EditBench) -> None:
     card = images.title_card(np.random.default_rng(3), 480, 270)
     out = footage.still(card, edit_bench.folder / "title.mp4", 3.0)
     _assert_none(edit_bench, out.path, "title card")
+
+
+def test_a_portrait_clip_in_a_narrow_split_screen_pane_is_found_by_its_shape(
+    edit_bench: EditBench,
+) -> None:
+    """A portrait clip beside a wide one fills a narrow pane at one side of a split screen.
+    With the inset detector off (it misses dividers that do not last), the pane's shape and
+    side still find it; with neither, nothing does."""
+    rng = np.random.default_rng(6)
+    portrait = footage.pan(images.scene(rng, 700, 1000), edit_bench.folder / "portrait.mp4",
+                           (270, 480), 4.0, rng)  # fmt: skip
+    index = ExactIndex()
+    index.add("portrait", hash_reference(portrait.path))
+    matcher = Matcher(index)
+    for seed in (1, 2):  # the pane on the right, then on the left
+        graph = Graph(edit_bench.folder)
+        edited, description = FAMILIES["split_screen"](
+            graph, graph.clip(portrait), np.random.default_rng(seed), Context([edit_bench.filler])
+        )
+        out = edit_bench.folder / f"split-portrait-{seed}.mp4"
+        run(graph.command(edited, out))
+        by_shape = matcher.match(hash_query(out, QueryParams(use_insets=False)))
+        verdict = edit_bench.policy.decide(by_shape[0].score if by_shape else None)
+        assert verdict is Verdict.CONFIRMED, f"{description}: {_describe(by_shape)}"
+        blind = QueryParams(use_insets=False, use_side_panes=False)
+        assert matcher.match(hash_query(out, blind)) == [], description

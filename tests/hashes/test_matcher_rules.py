@@ -183,10 +183,13 @@ class _CountingIndex(ExactIndex):
     def __init__(self) -> None:
         super().__init__()
         self.searched: list[int] = []
+        self.whole_picture_searches: list[int] = []
 
-    def search(self, queries: npt.NDArray[np.uint8], max_distance: int) -> Neighbours:
-        self.searched.append(len(queries))
-        return super().search(queries, max_distance)
+    def search(
+        self, queries: npt.NDArray[np.uint8], max_distance: int, *, whole_pictures: bool = False
+    ) -> Neighbours:
+        (self.whole_picture_searches if whole_pictures else self.searched).append(len(queries))
+        return super().search(queries, max_distance, whole_pictures=whole_pictures)
 
 
 def test_full_frames_that_settle_the_match_spare_the_derived_views() -> None:
@@ -241,3 +244,60 @@ def test_tilted_views_are_searched_last_and_only_when_needed() -> None:
     assert matcher.match(tilted) == thorough.match(tilted)
     assert matcher.match(tilted)[0].score >= 1.0
     assert index.searched[:3] == [len(times)] * 3, "each stage is searched once"
+
+
+def _with_crops(
+    rng: np.random.Generator, reference: VideoHashes
+) -> tuple[VideoHashes, npt.NDArray[np.uint8]]:
+    """The reference with one crop row (REGION, other content) beside each full frame, and
+    those crop hashes."""
+    crops = _balanced(rng, len(reference))
+    both = VideoHashes(
+        hashes=np.ascontiguousarray(np.concatenate([reference.hashes, crops])),
+        timestamps=np.concatenate([reference.timestamps] * 2),
+        qualities=np.concatenate([reference.qualities] * 2),
+        views=(View.FULL,) * len(reference) + (View.REGION,) * len(reference),
+        duration_seconds=reference.duration_seconds,
+        frame_count=reference.frame_count,
+    )
+    return both, crops
+
+
+def test_side_panes_meet_whole_reference_pictures_only() -> None:
+    """A split screen scales each clip whole into its pane, so a side-pane row is searched
+    against the references' whole-picture rows alone: it finds a copy of the full frames,
+    and nothing in the crops (which it would find in a search of every row)."""
+    rng = np.random.default_rng(8)
+    reference, crops = _with_crops(rng, _reference(rng, 8.0, quality=90))
+    times = np.arange(0.0, 6.0, STEP)
+    frames = np.searchsorted(reference.timestamps[: len(crops)], 1.0 + times - 1e-9)
+    unrelated = _balanced(rng, len(times))
+    index = _CountingIndex()
+    index.add("ref", reference)
+    matcher = Matcher(index, MatchParams())
+
+    whole = _in_views(times, (View.FULL, unrelated),
+                      (View.SIDE, _flipped(rng, reference.hashes[frames], 10)))  # fmt: skip
+    found = matcher.match(whole)
+    assert found and found[0].score >= 1.0
+    assert found[0].views == ("side",), "the evidence names the query view that matched"
+    assert index.whole_picture_searches == [len(times)]
+
+    cropped = _in_views(
+        times, (View.FULL, unrelated), (View.SIDE, _flipped(rng, crops[frames], 10))
+    )
+    assert matcher.match(cropped) == []
+    everything = Matcher(_index(reference), MatchParams())
+    as_region = _in_views(
+        times, (View.FULL, unrelated), (View.REGION, _flipped(rng, crops[frames], 10))
+    )
+    assert everything.match(as_region)[0].score >= 1.0, "the crops are there to be found"
+
+
+def test_whole_picture_search_forgets_a_removed_reference() -> None:
+    rng = np.random.default_rng(9)
+    reference, _ = _with_crops(rng, _reference(rng, 2.0, quality=90))
+    index = _index(reference)
+    assert len(index.search(reference.hashes[:3], 0, whole_pictures=True)) == 3
+    index.remove("ref")
+    assert len(index.search(reference.hashes[:3], 0, whole_pictures=True)) == 0
