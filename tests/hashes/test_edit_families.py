@@ -142,6 +142,8 @@ CASES = [
     ("pip", "chair", 2),
     ("pip", "pattern", 2),
     ("pip", "doorknob", 3),
+    ("stacked", "pattern", 1),  # a portrait reaction layout: the reference above or below
+    ("stacked", "doorknob", 2),
     # Time: excerpts, trims, compilations, speed and frame-rate changes.
     ("excerpt", "chair", 1),
     ("trim", "doorknob", 1),

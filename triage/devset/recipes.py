@@ -236,6 +236,31 @@ def split_screen(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> t
     return stream, "split screen, reference " + ("left" if left else "right")
 
 
+def stacked(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[Stream, str]:
+    """A portrait reaction layout: the reference across the canvas width at the top or the
+    bottom (a tall reference kept within two thirds of the height, bars beside it), another
+    clip cropped to fill the rest."""
+    canvas_w, canvas_h = PORTRAIT_CANVAS
+    height = min(even(canvas_w * s.height / s.width), even(canvas_h * 2 / 3))
+    width = min(even(height * s.width / s.height), canvas_w)
+    (ours,) = g.chain(
+        [s.label], f"scale={width}:{height},setsar=1,pad={canvas_w}:{height}:(ow-iw)/2:0"
+    )
+    other = _filler(g, rng, c)
+    rest = canvas_h - height
+    (theirs,) = g.chain(
+        [other.label],
+        f"scale={canvas_w}:{rest}:force_original_aspect_ratio=increase,"
+        f"crop={canvas_w}:{rest},setsar=1",
+    )
+    top = rng.random() < 0.5
+    pair = [ours, theirs] if top else [theirs, ours]
+    (out,) = g.chain(pair, "vstack=inputs=2:shortest=1")
+    return Stream(out, canvas_w, canvas_h, s.duration), "stacked, reference " + (
+        "top" if top else "bottom"
+    )
+
+
 def screen_film(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[Stream, str]:
     w, h = s.width, s.height
     inset = [(_u(rng, 0.01, 0.06) * w, _u(rng, 0.01, 0.06) * h) for _ in range(4)]
@@ -308,3 +333,5 @@ def combo(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[St
 
 
 FAMILIES["combo"] = combo
+# Added after the others, so the seeded draws of every earlier family stay as they were.
+FAMILIES["stacked"] = stacked

@@ -40,7 +40,7 @@ def _edit(family: str, base: Clip, filler: Clip, out: Path, seed: int) -> tuple[
 
 
 # Portrait input only where the recipe's layout depends on orientation.
-ORIENTED = ("letterbox", "blurred_bg", "pip", "split_screen", "rotate90")
+ORIENTED = ("letterbox", "blurred_bg", "pip", "split_screen", "stacked", "rotate90")
 CASES = [(family, "landscape") for family in sorted(FAMILIES)] + [
     (family, "portrait") for family in ORIENTED
 ]
