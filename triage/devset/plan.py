@@ -15,7 +15,7 @@ import numpy as np
 
 from triage.devset import footage, images
 from triage.devset.ffmpeg import Clip
-from triage.devset.recipes import FAMILIES, NEGATIVE_EDITS
+from triage.devset.recipes import FAMILIES, LATER_FAMILIES, NEGATIVE_EDITS
 
 Maker = Callable[[Path], Clip]
 
@@ -147,20 +147,31 @@ def plan_footage(
     )
 
 
+Edit = tuple[str, str, str, str | None, bool]
+"""(base id, recipe, family, expected reference, hard) of one edited query."""
+
+
+def _family_edits(
+    rng: np.random.Generator, references: Sequence[Footage], family: str, per_family: int
+) -> list[Edit]:
+    count = min(per_family, len(references))
+    chosen = rng.choice(len(references), size=count, replace=False)
+    return [(references[int(i)].id, family, family, references[int(i)].id, False) for i in chosen]
+
+
 def plan_edits(
     rng: np.random.Generator,
     references: Sequence[Footage],
     unrelated: Sequence[Footage],
     hard: Sequence[Footage],
     per_family: int,
-) -> list[tuple[str, str, str, str | None, bool]]:
-    """(base id, recipe, family, expected reference, hard) for every edited query."""
-    edits: list[tuple[str, str, str, str | None, bool]] = []
+) -> list[Edit]:
+    """Every edited query of the families of `FAMILIES` but `LATER_FAMILIES`, then the
+    edited negatives."""
+    edits: list[Edit] = []
     for family in FAMILIES:
-        count = min(per_family, len(references))
-        for ref in rng.choice(len(references), size=count, replace=False):
-            base = references[int(ref)].id
-            edits.append((base, family, family, base, False))
+        if family not in LATER_FAMILIES:
+            edits.extend(_family_edits(rng, references, family, per_family))
     for item in rng.choice(len(unrelated), size=5, replace=False):
         recipe = str(rng.choice(NEGATIVE_EDITS))
         edits.append((unrelated[int(item)].id, recipe, "unrelated", None, False))
@@ -168,3 +179,15 @@ def plan_edits(
         if any(h.id == base for h in hard):
             edits.append((base, str(rng.choice(NEGATIVE_EDITS)), "hard_negative", None, True))
     return edits
+
+
+def plan_later_edits(
+    rng: np.random.Generator, references: Sequence[Footage], per_family: int
+) -> list[Edit]:
+    """The edited queries of `LATER_FAMILIES`, drawn after everything else (the seeds of the
+    other edits included), so a seed still builds the set it built before they were added."""
+    return [
+        edit
+        for family in LATER_FAMILIES
+        for edit in _family_edits(rng, references, family, per_family)
+    ]

@@ -7,14 +7,15 @@ import pytest
 
 from triage.devset.build import build
 from triage.devset.ffmpeg import DevsetError
-from triage.devset.plan import plan_edits, plan_footage
-from triage.devset.recipes import FAMILIES
+from triage.devset.plan import plan_edits, plan_footage, plan_later_edits
+from triage.devset.recipes import FAMILIES, LATER_FAMILIES
 
 
 def test_every_family_gets_distinct_references_and_negatives_expect_nothing() -> None:
     rng = np.random.default_rng(0)
     references, unrelated, hard = plan_footage(rng, Path("sources"))
     edits = plan_edits(rng, references, unrelated, hard, per_family=3)
+    edits += plan_later_edits(rng, references, per_family=3)
     for family in FAMILIES:
         bases = [base for base, _, fam, _, _ in edits if fam == family]
         assert len(bases) == 3 and len(set(bases)) == 3
@@ -25,6 +26,20 @@ def test_every_family_gets_distinct_references_and_negatives_expect_nothing() ->
     assert len(ids) == len(set(ids))
     assert 8 <= len(references) <= 12
     assert all(f.family == "hard_negative" for f in hard)
+
+
+def test_families_added_later_leave_the_earlier_draws_as_they_were() -> None:
+    """The edits of `LATER_FAMILIES` are drawn after the others, so a development set built
+    before they existed is built again the same, with them after it."""
+    rng = np.random.default_rng(11)
+    references, unrelated, hard = plan_footage(rng, Path("sources"))
+    edits = plan_edits(rng, references, unrelated, hard, per_family=3)
+    without_later = [family for family in FAMILIES if family not in LATER_FAMILIES]
+    assert [family for _, _, family, _, _ in edits if family in FAMILIES] == [
+        family for family in without_later for _ in range(3)
+    ]
+    later = plan_later_edits(rng, references, per_family=3)
+    assert {family for _, _, family, _, _ in later} == set(LATER_FAMILIES)
 
 
 def test_plan_depends_only_on_the_seed() -> None:
