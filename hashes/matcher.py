@@ -156,9 +156,10 @@ class Matcher:
         neighbours: Neighbours | None = None
         matches: list[VideoMatch] = []
         for stage in range(len(SEARCH_STAGES)):
-            if not (stage_of == stage).any():
+            in_stage = stage_of == stage
+            if not in_stage.any():
                 continue
-            stage_rows, found = self._search(query, rows[stage_of == stage])
+            stage_rows, found = self._search(query, rows[in_stage])
             neighbours = (
                 found if neighbours is None else neighbours.followed_by(found, len(searched))
             )

@@ -228,6 +228,19 @@ def frame_active_box(luma: npt.NDArray[np.uint8]) -> Box | None:
     return _accept((top, rows - bottom, left, cols - right), rows, cols, min_cut=0.04)
 
 
+def is_centred(box: Box, rows: int, cols: int) -> bool:
+    """Whether the borders around `box` are even on both sides of each axis they cut, as
+    padding that centres a picture on a canvas is. A uniform band at one edge alone is more
+    likely a flat part of the picture (a wall, the sky) than padding."""
+    top, bottom, left, right = box
+    for before, after in ((top, rows - bottom), (left, cols - right)):
+        if before == after == 0:
+            continue
+        if abs(before - after) > max(2, 0.25 * max(before, after)):
+            return False
+    return True
+
+
 # Common picture shapes (height / width) that get put on a canvas of another shape.
 _PICTURE_SHAPES = (9 / 16, 3 / 4, 1.0, 4 / 3, 16 / 9)
 

@@ -31,6 +31,7 @@ from hashes.regions import (
     LayoutTracker,
     crop,
     frame_active_box,
+    is_centred,
     reference_crops,
     side_panes,
     sub_regions,
@@ -323,6 +324,7 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
             times.append(frame.timestamp)
             luma = frame.luma
             picture = active or (0, luma.shape[0], 0, luma.shape[1])
+            whole = picture  # the whole-picture view turned into tilts: the last one added
             candidates: list[tuple[View, npt.NDArray[np.uint8], bool]] = [(View.FULL, luma, True)]
             if active is not None:
                 candidates.append((View.ACTIVE, crop(luma, active), True))
@@ -330,7 +332,12 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
                 own = frame_active_box(luma)
                 if own is not None and own != active:
                     candidates.append((View.ACTIVE, crop(luma, own), True))
-                    picture = own
+                    whole = own
+                    # Sub-regions follow this frame's borders only when they centre it, as a
+                    # shot padded in a compilation: a flat wall along one side of a split
+                    # screen's pane is no border, and would shift the halves off the pane.
+                    if is_centred(own, *luma.shape):
+                        picture = own
             if inner is not None and inner != active:
                 candidates.append((View.INNER, crop(luma, inner), False))
             if params.use_inner:
@@ -354,10 +361,9 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
                 stamps.append(frame.timestamp)
                 views.append(view)
             if params.use_tilt:
-                # The whole-picture views come first, and the last of them is `picture`.
-                top, bottom, left, right = picture
-                whole = grids[turnable[-1]]
-                for grid in _tilted_grids(whole, bottom - top, right - left):
+                # The whole-picture views come first, and the last of them is `whole`.
+                top, bottom, left, right = whole
+                for grid in _tilted_grids(grids[turnable[-1]], bottom - top, right - left):
                     grids.append(grid)
                     stamps.append(frame.timestamp)
                     views.append(View.TILT)

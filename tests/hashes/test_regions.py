@@ -8,6 +8,7 @@ from hashes.regions import (
     SIDE_PANE_MAX_SHARE,
     SIDE_PANE_MIN_SHARE,
     Box,
+    is_centred,
     side_panes,
 )
 from hashes.types import View
@@ -49,3 +50,16 @@ def test_panes_leave_room_for_another_clip_and_skip_the_halves(box: Box) -> None
         across = (rgt - lft) / (right - left) if full_height else (b - t) / (bottom - top)
         assert SIDE_PANE_MIN_SHARE <= across <= SIDE_PANE_MAX_SHARE, region.name
         assert abs(across - 0.5) > 0.05, f"{region.name}: a half, searched as a sub-region"
+
+
+def test_borders_even_on_both_sides_centre_the_picture() -> None:
+    assert is_centred((40, 320, 0, 640), 360, 640)  # letterbox
+    assert is_centred((0, 360, 80, 561), 360, 640)  # pillarbox, a pixel of rounding
+    assert is_centred((0, 360, 0, 640), 360, 640)  # no border at all
+
+
+def test_a_uniform_band_along_one_side_does_not_centre_the_picture() -> None:
+    # A flat wall along the right of a split screen's pane, or the sky above a scene.
+    assert not is_centred((0, 90, 0, 290), 90, 320)
+    assert not is_centred((30, 360, 0, 640), 360, 640)
+    assert not is_centred((0, 360, 40, 560), 360, 640)  # 40 px one side, 80 the other

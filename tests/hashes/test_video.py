@@ -10,10 +10,11 @@ import numpy.typing as npt
 import pytest
 
 from hashes import pdq
-from hashes.decode import LumaFrame
+from hashes.decode import DecodeOptions, LumaFrame, iter_frames
 from hashes.types import VideoHashes, View
 from hashes.video import TILT_DEGREES, QueryParams, _observed, hash_query
 from triage.devset import images
+from triage.devset.ffmpeg import run
 
 WIDTH, HEIGHT = 640, 360
 
@@ -99,3 +100,28 @@ def test_with_look_ahead_each_chunk_is_hashed_after_the_next_is_observed() -> No
         (int(c[0].timestamp), list(seen)) for c in _observed(iter(chunks), observe, ahead=False)
     ]
     assert plain == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]
+
+
+def test_halves_stay_on_the_frame_when_a_flat_band_runs_along_one_side(tmp_path: Path) -> None:
+    """A split screen whose right pane pans onto a flat wall: in those frames the wall looks
+    like a border, but one-sided, so the halves are still cut from the whole frame, and the
+    right half is the pane."""
+    scene = images.scene(np.random.default_rng(3), 2 * WIDTH, HEIGHT)
+    walled = scene.copy()
+    walled[:, -WIDTH // 4 :] = 128
+    stills = []
+    for name, picture in (("scene", scene), ("walled", walled)):
+        stills.append(tmp_path / f"{name}.png")
+        cv2.imwrite(str(stills[-1]), picture)
+    path = tmp_path / "split.mp4"
+    run(["ffmpeg", "-v", "error", "-nostdin", "-loop", "1", "-t", "1", "-i", str(stills[0]),
+         "-loop", "1", "-t", "2", "-i", str(stills[1]), "-filter_complex", "concat=n=2:v=1:a=0",
+         "-r", "30", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-y", str(path)])  # fmt: skip
+    params = QueryParams()
+    options = DecodeOptions(fps=params.fps, max_side=params.max_side, fast=params.use_fast_decode)
+    frame = next(f for f in iter_frames(path, options) if f.timestamp >= 2.0)
+    half = frame.luma[:, frame.luma.shape[1] // 2 :]
+    pane, _ = pdq.hash_grids(pdq.downsample_64_fast(half)[None])
+    query = hash_query(path, params)
+    at = (query.timestamps == frame.timestamp) & np.array([v is View.REGION for v in query.views])
+    assert int(pdq.hamming(pane, query.hashes[at]).min()) == 0, "the right half is hashed"
