@@ -227,6 +227,28 @@ def _reflected(index: npt.NDArray[np.float64], size: int) -> npt.NDArray[np.intp
     return np.clip(index, 0, size - 1).astype(np.intp)
 
 
+def _side_pane_grids(luma: npt.NDArray[np.uint8], picture: Box) -> list[npt.NDArray[np.float32]]:
+    """The grids of `side_panes(picture)`: panes at the left and right run the picture's
+    whole height, those at the top and bottom its whole width, so each group shares one
+    pass of the area average."""
+    top, bottom, left, _ = picture
+    inside = crop(luma, picture)
+    upright: list[tuple[int, int]] = []
+    lying: list[tuple[int, int]] = []
+    for region in side_panes(picture):
+        t, b, lft, rgt = region.box
+        if (t, b) == (top, bottom):
+            upright.append((lft - left, rgt - left))
+        else:
+            lying.append((t - top, b - top))
+    grids: list[npt.NDArray[np.float32]] = []
+    if upright:
+        grids.extend(pdq.downsample_64_strips(inside, upright, columns=True))
+    if lying:
+        grids.extend(pdq.downsample_64_strips(inside, lying, columns=False))
+    return grids
+
+
 def _frames(path: Path, options: DecodeOptions) -> Iterator[LumaFrame]:
     if is_image(path):
         yield read_image(path, options.max_side)
@@ -350,16 +372,17 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
                     (region.view, crop(luma, region.box), False) for region in sub_regions(picture)
                 )
             candidates.extend((r.view, crop(luma, r.box), False) for r in inset_regions)
-            if params.use_side_panes:
-                candidates.extend(
-                    (region.view, crop(luma, region.box), False) for region in side_panes(picture)
-                )
             for view, image, turn in candidates:
                 if turn:
                     turnable.append(len(grids))
                 grids.append(pdq.downsample_64_fast(image))
                 stamps.append(frame.timestamp)
                 views.append(view)
+            if params.use_side_panes:
+                for grid in _side_pane_grids(luma, picture):
+                    grids.append(grid)
+                    stamps.append(frame.timestamp)
+                    views.append(View.SIDE)
             if params.use_tilt:
                 # The whole-picture views come first, and the last of them is `whole`.
                 top, bottom, left, right = whole

@@ -104,3 +104,18 @@ def test_pdq_equals_meta_cpp_binding(name: str, _expected_hex: str) -> None:
     # Coefficients at the median flip on float rounding in near-flat images (quality < 10).
     for variant in ours:
         assert min(PDQHash(variant) - other for other in theirs) <= (4 if quality < 10 else 0)
+
+
+def test_strip_grids_equal_one_resize_per_strip_but_for_rounding() -> None:
+    rng = np.random.default_rng(2)
+    picture = rng.integers(0, 256, size=(180, 320), dtype=np.uint8)
+    columns = [(0, 240), (80, 320), (0, 101)]
+    for grid, (start, end) in zip(
+        pdq.downsample_64_strips(picture, columns, columns=True), columns, strict=True
+    ):
+        assert np.abs(grid - pdq.downsample_64_fast(picture[:, start:end])).max() <= 1.0
+    rows = [(0, 70), (100, 180)]
+    for grid, (start, end) in zip(
+        pdq.downsample_64_strips(picture, rows, columns=False), rows, strict=True
+    ):
+        assert np.abs(grid - pdq.downsample_64_fast(picture[start:end, :])).max() <= 1.0
