@@ -268,11 +268,14 @@ def template_bands(box: Box) -> list[Region]:
     return bands
 
 
+# A side pane's shapes: those of `_PICTURE_SHAPES`, and the portrait shapes of phone cameras
+# and social feeds (4:5, 2:3), which a split screen shows whole beside a wide clip.
+_SIDE_PANE_SHAPES = (*_PICTURE_SHAPES, 5 / 4, 3 / 2)
 # A side pane leaves room for another video beside it, and is no sliver.
 SIDE_PANE_MIN_SHARE = 0.2
 SIDE_PANE_MAX_SHARE = 0.85
 # Panes this close to half the picture are the halves of `sub_regions` already.
-SIDE_PANE_HALF_MARGIN = 0.05
+SIDE_PANE_HALF_MARGIN = 0.03
 
 
 def side_panes(box: Box) -> list[Region]:
@@ -294,7 +297,7 @@ def side_panes(box: Box) -> list[Region]:
             and abs(share - 0.5) > SIDE_PANE_HALF_MARGIN
         )
 
-    for shape in _PICTURE_SHAPES:
+    for shape in _SIDE_PANE_SHAPES:
         w = round(height / shape)
         if width and wanted(w / width):
             panes.append(Region(View.SIDE, (top, bottom, left, left + w), f"left-{shape:.2f}"))

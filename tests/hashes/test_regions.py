@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hashes.regions import (
+    SIDE_PANE_HALF_MARGIN,
     SIDE_PANE_MAX_SHARE,
     SIDE_PANE_MIN_SHARE,
     Box,
@@ -23,6 +24,12 @@ def test_a_portrait_pane_beside_a_wide_clip_is_a_candidate_at_either_side() -> N
     boxes = _boxes((0, 480, 0, 1124))
     assert (0, 480, 0, 270) in boxes
     assert (0, 480, 1124 - 270, 1124) in boxes
+
+
+def test_phone_shaped_portrait_panes_are_candidates() -> None:
+    # A 2:3 clip (480 x 720 scaled to 392 rows: 261 wide) and a 4:5 one beside wide clips.
+    assert (0, 392, 960 - 261, 960) in _boxes((0, 392, 0, 960))
+    assert (0, 480, 0, 384) in _boxes((0, 480, 0, 1124))
 
 
 def test_panes_on_a_portrait_canvas_lie_across_its_width_at_top_and_bottom() -> None:
@@ -49,7 +56,7 @@ def test_panes_leave_room_for_another_clip_and_skip_the_halves(box: Box) -> None
         full_height = (t, b) == (top, bottom)
         across = (rgt - lft) / (right - left) if full_height else (b - t) / (bottom - top)
         assert SIDE_PANE_MIN_SHARE <= across <= SIDE_PANE_MAX_SHARE, region.name
-        assert abs(across - 0.5) > 0.05, f"{region.name}: a half, searched as a sub-region"
+        assert abs(across - 0.5) > SIDE_PANE_HALF_MARGIN, f"{region.name}: a half, a sub-region"
 
 
 def test_borders_even_on_both_sides_centre_the_picture() -> None:
