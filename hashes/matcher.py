@@ -74,10 +74,14 @@ class MatchParams:
     early_accept_score: float = 2.0
     # A segment counts in full when the reference advances at least this share of the query.
     min_progress: float = 0.8
+    # Consecutive query samples whose full frames lie this close to the first of them show one
+    # still picture (a title card, a freeze): together they count as one sample.
+    still_bits: int = 2
     use_alignment: bool = True
     use_common_frame_filter: bool = True
     use_quality_filter: bool = True
     use_early_accept: bool = True
+    use_still_moments: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,7 @@ class _Pairs:
     weights: npt.NDArray[np.float64]
     distances: npt.NDArray[np.int32]
     views: npt.NDArray[np.int8]
+    moments: npt.NDArray[np.int64]  # which still moment of the query each pair's frame is in
 
 
 class Matcher:
@@ -184,6 +189,7 @@ class Matcher:
             return []
         times = query.timestamps[rows][neighbours.query_rows]
         query_views = view_codes(query)[rows][neighbours.query_rows]
+        moments = self._moments(query, times)
         query_qualities = query.qualities[rows][neighbours.query_rows]
         qualities = np.stack(
             [
@@ -206,7 +212,12 @@ class Matcher:
             if len(common):
                 selected &= ~np.isin(times, common)
             pairs = self._pairs(
-                times[selected], qualities[selected], query_views[selected], neighbours, selected
+                times[selected],
+                qualities[selected],
+                query_views[selected],
+                moments[selected],
+                neighbours,
+                selected,
             )
             if len(pairs.query_times) == 0:
                 continue
@@ -258,6 +269,7 @@ class Matcher:
         times: npt.NDArray[np.float64],
         qualities: npt.NDArray[np.int16],
         views: npt.NDArray[np.int8],
+        moments: npt.NDArray[np.int64],
         neighbours: Neighbours,
         selected: npt.NDArray[np.bool_],
     ) -> _Pairs:
@@ -269,18 +281,35 @@ class Matcher:
         order = np.lexsort((distances, -weights, reference_times, times))
         times, reference_times = times[order], reference_times[order]
         distances, views, weights = distances[order], views[order], weights[order]
+        moments = moments[order]
         first = np.ones(len(times), dtype=bool)
         first[1:] = (np.diff(times) != 0) | (np.diff(reference_times) != 0)
-        times, reference_times = times[first], reference_times[first]
-        distances, views, weights = distances[first], views[first], weights[first]
-        useful = weights > 0
+        useful = first & (weights > 0)
         return _Pairs(
             times[useful],
             reference_times[useful],
             weights[useful],
             distances[useful],
             views[useful],
+            moments[useful],
         )
+
+    def _moments(self, query: VideoHashes, times: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        """For each of `times`, the still moment of the query it falls in: a run of samples
+        whose full frames lie within `still_bits` of the run's first (each sample is its own
+        moment when the switch is off, or when the picture moves)."""
+        full = query.full_frame()
+        stamps = full.timestamps
+        ids = np.arange(len(stamps), dtype=np.int64)
+        if self.params.use_still_moments and len(stamps) > 1:
+            current, first = 0, 0
+            for i in range(1, len(stamps)):
+                distance = int(np.unpackbits(full.hashes[first] ^ full.hashes[i]).sum())
+                if distance > self.params.still_bits:
+                    current, first = current + 1, i
+                ids[i] = current
+        slot = np.clip(np.searchsorted(stamps, times), 0, max(len(stamps) - 1, 0))
+        return ids[slot] if len(stamps) else np.zeros(len(times), dtype=np.int64)
 
     def _match_reference(
         self, reference_id: str, pairs: _Pairs, query_step: float, query_duration: float
@@ -412,13 +441,17 @@ class Matcher:
             query_span = float(qs.max() - qs.min()) + query_step
             reference_span = float(rs.max() - rs.min()) + query_step
             progress = min(1.0, reference_span / (speed * query_span * self.params.min_progress))
+            # A still picture shown for seconds is one frame of evidence, however long it lasts.
+            moments = pairs.moments[rows]
+            starts = np.flatnonzero(np.r_[True, np.diff(moments) != 0])
+            evidence = float(np.maximum.reduceat(weights, starts).sum())
             segments.append(
                 Segment(
                     query_start=round(float(qs.min()), 3),
                     query_end=round(float(qs.max()) + query_step, 3),
                     reference_start=round(float(rs.min()), 3),
                     reference_end=round(float(rs.max()) + query_step, 3),
-                    score=round(float(weights.sum()) * query_step * progress, 4),
+                    score=round(evidence * query_step * progress, 4),
                     matched_frames=len(rows),
                     mean_distance=round(float(distances.mean()), 2),
                 )

@@ -301,3 +301,30 @@ def test_whole_picture_search_forgets_a_removed_reference() -> None:
     assert len(index.search(reference.hashes[:3], 0, whole_pictures=True)) == 3
     index.remove("ref")
     assert len(index.search(reference.hashes[:3], 0, whole_pictures=True)) == 0
+
+
+def test_a_still_query_is_one_frame_of_evidence() -> None:
+    """A still picture shown for seconds (a title card) that resembles one moment of a slowly
+    moving reference lines up with that moment's whole stretch at several speeds: counted
+    per sample it reached `confirmed`; as one moment it is one sample's evidence. A moving
+    copy's samples are moments of their own, and score the same either way."""
+    rng = np.random.default_rng(10)
+    reference = _reference(rng, 4.4, quality=90)
+    hashes = reference.hashes.copy()
+    drifting = (reference.timestamps >= 3.4) & (reference.timestamps < 4.2)
+    moment = hashes[np.flatnonzero(drifting)[0]][None]
+    hashes[drifting] = _flipped(rng, np.repeat(moment, int(drifting.sum()), axis=0), 8)
+    slow = _video(hashes, reference.timestamps, 90)
+    times = np.arange(0.0, 2.5, STEP)
+    card = _video(np.repeat(_flipped(rng, moment, 20), len(times), axis=0), times, 90)
+    per_sample = Matcher(_index(slow), MatchParams(use_still_moments=False)).match(card)
+    assert per_sample and per_sample[0].score >= 1.0, "the guard must have something to guard"
+    as_moment = _matcher(slow).match(card)
+    assert not as_moment or as_moment[0].score < 0.5
+
+    copy = _query_of(rng, reference, 0.5, 3.0, bits=10)
+    moving = [
+        Matcher(_index(reference), MatchParams(use_still_moments=switch)).match(copy)[0].score
+        for switch in (False, True)
+    ]
+    assert moving[0] == moving[1] >= 1.0
