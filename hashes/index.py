@@ -37,7 +37,6 @@ class Neighbours:
     query_rows: npt.NDArray[np.int64]
     references: npt.NDArray[np.int32]  # codes into `reference_ids`
     reference_times: npt.NDArray[np.float64]
-    reference_views: npt.NDArray[np.int8]
     reference_qualities: npt.NDArray[np.int16]
     distances: npt.NDArray[np.int32]
     reference_ids: tuple[str, ...]
@@ -51,7 +50,6 @@ class Neighbours:
             query_rows=np.concatenate([self.query_rows, other.query_rows + offset]),
             references=np.concatenate([self.references, other.references]),
             reference_times=np.concatenate([self.reference_times, other.reference_times]),
-            reference_views=np.concatenate([self.reference_views, other.reference_views]),
             reference_qualities=np.concatenate(
                 [self.reference_qualities, other.reference_qualities]
             ),
@@ -112,7 +110,6 @@ class ExactIndex:
         # Per-entry metadata, indexed by entry id (ids are never reused).
         self._entry_reference = np.zeros(0, dtype=np.int32)
         self._entry_time = np.zeros(0, dtype=np.float64)
-        self._entry_view = np.zeros(0, dtype=np.int8)
         self._entry_quality = np.zeros(0, dtype=np.int16)
 
     def __len__(self) -> int:
@@ -149,7 +146,6 @@ class ExactIndex:
             [self._entry_reference, np.full(count, code, dtype=np.int32)]
         )
         self._entry_time = np.concatenate([self._entry_time, hashes.timestamps[keep]])
-        self._entry_view = np.concatenate([self._entry_view, views])
         self._entry_quality = np.concatenate([self._entry_quality, hashes.qualities[keep]])
         if count:
             self._index.add_with_ids(rows, ids)
@@ -189,7 +185,6 @@ class ExactIndex:
             query_rows=query_rows,
             references=self._entry_reference[ids],
             reference_times=self._entry_time[ids],
-            reference_views=self._entry_view[ids],
             reference_qualities=self._entry_quality[ids],
             distances=distances.astype(np.int32),
             reference_ids=tuple(self._names),
@@ -200,7 +195,6 @@ class ExactIndex:
             query_rows=np.zeros(0, dtype=np.int64),
             references=np.zeros(0, dtype=np.int32),
             reference_times=np.zeros(0, dtype=np.float64),
-            reference_views=np.zeros(0, dtype=np.int8),
             reference_qualities=np.zeros(0, dtype=np.int16),
             distances=np.zeros(0, dtype=np.int32),
             reference_ids=tuple(self._names),
@@ -209,6 +203,10 @@ class ExactIndex:
 
 def view_of_code(code: int) -> View:
     return _CODE_VIEWS[code]
+
+
+def code_of_view(view: View) -> int:
+    return _VIEW_CODES[view]
 
 
 def view_codes(hashes: VideoHashes) -> npt.NDArray[np.int8]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hashes.index import HashIndex, Neighbours, view_codes, view_of_code
+from hashes.index import HashIndex, Neighbours, code_of_view, view_codes, view_of_code
 from hashes.types import PDQ_BITS, Segment, VideoHashes, VideoMatch, View
 
 # The order rows are searched in when the early accept is on: the full frames, which settle
@@ -36,6 +36,7 @@ _STAGE_OF_VIEW = {view: stage for stage, views in enumerate(SEARCH_STAGES) for v
 # whole into its pane): searched against the references' whole-picture rows alone, a few
 # percent of the index, so they cost next to nothing.
 WHOLE_PICTURE_QUERY_VIEWS = frozenset({View.SIDE})
+_WHOLE_PICTURE_QUERY_CODES = [code_of_view(view) for view in WHOLE_PICTURE_QUERY_VIEWS]
 
 # A real frame's hash has half its bits set, give or take a few coefficients tied at the median.
 BALANCE_TOLERANCE_BITS = 4
@@ -97,6 +98,15 @@ class _Pairs:
     moments: npt.NDArray[np.int64]  # which still moment of the query each pair's frame is in
 
 
+@dataclass(frozen=True, slots=True)
+class _QueryRows:
+    """What the matcher reads of each query row beside its hash, worked out once per query
+    (every search stage reads it again)."""
+
+    views: npt.NDArray[np.int8]  # the view code of each row
+    moments: npt.NDArray[np.int64]  # the still moment of each row's frame
+
+
 class Matcher:
     """Matches query hashes against an index of references."""
 
@@ -120,22 +130,19 @@ class Matcher:
         # Flat frames (black, walls, title cards) cannot show a reference: evidence is only
         # asked of the informative part of the query.
         query_duration = max(_informative_seconds(query, p.min_quality, query_step), query_step)
+        facts = _QueryRows(view_codes(query), self._moments(query))
         if p.use_early_accept and query.views:
-            return self._match_in_stages(query, rows, query_step, query_duration)
-        searched, neighbours = self._search(query, rows)
-        return self._match_rows(query, searched, neighbours, query_step, query_duration)
+            return self._match_in_stages(query, facts, rows, query_step, query_duration)
+        searched, neighbours = self._search(query, facts, rows)
+        return self._match_rows(query, facts, searched, neighbours, query_step, query_duration)
 
     def _search(
-        self, query: VideoHashes, rows: npt.NDArray[np.intp]
+        self, query: VideoHashes, facts: _QueryRows, rows: npt.NDArray[np.intp]
     ) -> tuple[npt.NDArray[np.intp], Neighbours]:
         """The pairs of `rows`, and the rows in the order the pairs index them: views that
         show only whole pictures come last, searched against whole-picture rows alone."""
         distance = self.params.search_distance
-        if not query.views:
-            return rows, self.index.search(query.hashes[rows], distance)
-        whole = np.fromiter(
-            (query.views[r] in WHOLE_PICTURE_QUERY_VIEWS for r in rows), bool, len(rows)
-        )
+        whole = np.isin(facts.views[rows], _WHOLE_PICTURE_QUERY_CODES)
         if not whole.any():
             return rows, self.index.search(query.hashes[rows], distance)
         some, rest = rows[~whole], rows[whole]
@@ -147,6 +154,7 @@ class Matcher:
     def _match_in_stages(
         self,
         query: VideoHashes,
+        facts: _QueryRows,
         rows: npt.NDArray[np.intp],
         query_step: float,
         query_duration: float,
@@ -164,12 +172,14 @@ class Matcher:
             in_stage = stage_of == stage
             if not in_stage.any():
                 continue
-            stage_rows, found = self._search(query, rows[in_stage])
+            stage_rows, found = self._search(query, facts, rows[in_stage])
             neighbours = (
                 found if neighbours is None else neighbours.followed_by(found, len(searched))
             )
             searched = np.concatenate([searched, stage_rows])
-            matches = self._match_rows(query, searched, neighbours, query_step, query_duration)
+            matches = self._match_rows(
+                query, facts, searched, neighbours, query_step, query_duration
+            )
             if matches and matches[0].score >= p.early_accept_score:
                 break
         return matches
@@ -177,6 +187,7 @@ class Matcher:
     def _match_rows(
         self,
         query: VideoHashes,
+        facts: _QueryRows,
         rows: npt.NDArray[np.intp],
         neighbours: Neighbours,
         query_step: float,
@@ -188,8 +199,8 @@ class Matcher:
         if len(neighbours) == 0:
             return []
         times = query.timestamps[rows][neighbours.query_rows]
-        query_views = view_codes(query)[rows][neighbours.query_rows]
-        moments = self._moments(query, times)
+        query_views = facts.views[rows][neighbours.query_rows]
+        moments = facts.moments[rows][neighbours.query_rows]
         query_qualities = query.qualities[rows][neighbours.query_rows]
         qualities = np.stack(
             [
@@ -294,22 +305,23 @@ class Matcher:
             moments[useful],
         )
 
-    def _moments(self, query: VideoHashes, times: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
-        """For each of `times`, the still moment of the query it falls in: a run of samples
-        whose full frames lie within `still_bits` of the run's first (each sample is its own
-        moment when the switch is off, or when the picture moves)."""
+    def _moments(self, query: VideoHashes) -> npt.NDArray[np.int64]:
+        """For each query row, the still moment its frame falls in: a run of samples whose
+        full frames lie within `still_bits` of the run's first (each sample is its own moment
+        when the switch is off, or when the picture moves)."""
         full = query.full_frame()
         stamps = full.timestamps
+        if len(stamps) == 0:
+            return np.zeros(len(query), dtype=np.int64)
         ids = np.arange(len(stamps), dtype=np.int64)
-        if self.params.use_still_moments and len(stamps) > 1:
+        if self.params.use_still_moments:
             current, first = 0, 0
             for i in range(1, len(stamps)):
                 distance = int(np.unpackbits(full.hashes[first] ^ full.hashes[i]).sum())
                 if distance > self.params.still_bits:
                     current, first = current + 1, i
                 ids[i] = current
-        slot = np.clip(np.searchsorted(stamps, times), 0, max(len(stamps) - 1, 0))
-        return ids[slot] if len(stamps) else np.zeros(len(times), dtype=np.int64)
+        return ids[np.clip(np.searchsorted(stamps, query.timestamps), 0, len(stamps) - 1)]
 
     def _match_reference(
         self, reference_id: str, pairs: _Pairs, query_step: float, query_duration: float
