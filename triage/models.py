@@ -254,15 +254,26 @@ class Media(Frozen):
     created_at: datetime
 
 
-class SegmentEvidence(Frozen):
+class StoredEvidence(BaseModel):
+    """Evidence kept in the store as JSON: fields a later build adds are ignored on reading,
+    so rows written after an upgrade still load after a rollback."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class SegmentEvidence(StoredEvidence):
     query_start: float
     query_end: float
     reference_start: float
     reference_end: float
     score: float
+    matched_frames: int = 0
+    """Query samples paired with reference frames along this stretch (0: not recorded)."""
+    mean_distance: float | None = None
+    """Mean PDQ distance (bits of 256) of those pairs (None: not recorded)."""
 
 
-class MatchEvidence(Frozen):
+class MatchEvidence(StoredEvidence):
     reference_id: str
     label: str
     score: float
@@ -270,6 +281,11 @@ class MatchEvidence(Frozen):
     reference_coverage: float
     matched_seconds: float
     segments: tuple[SegmentEvidence, ...] = Field(default_factory=tuple)
+    speed: float = 1.0
+    """Reference seconds per query second on the best segment (1.0: same speed)."""
+    views: tuple[str, ...] = ()
+    """The query views whose frames made the evidence (`full`, `flip`, `side`, `tilt`...):
+    what a moderator looks for (a mirror image, a split screen's pane, a filmed screen)."""
 
 
 class Result(Frozen):

@@ -110,9 +110,13 @@ def match_evidence(match: VideoMatch, label: str) -> MatchEvidence:
                 reference_start=s.reference_start,
                 reference_end=s.reference_end,
                 score=s.score,
+                matched_frames=s.matched_frames,
+                mean_distance=s.mean_distance,
             )
             for s in match.segments
         ),
+        speed=match.speed,
+        views=match.views,
     )
 
 

@@ -103,6 +103,11 @@ async def test_copy_of_a_reference_is_confirmed_with_evidence(
     best = detail.result.matches[0]
     assert best.reference_id == "ref-door" and best.label == "door"
     assert best.segments and best.segments[0].query_end > best.segments[0].query_start
+    # What the matcher saw reaches the moderator: the views that matched, the speed, and
+    # how many samples paired how closely along each segment.
+    assert "full" in best.views and best.speed == pytest.approx(1.0, abs=0.02)
+    assert best.segments[0].matched_frames >= 5
+    assert best.segments[0].mean_distance is not None and best.segments[0].mean_distance < 16
     evidence = detail.media.evidence
     assert evidence is not None and evidence.content_type == "video/mp4"
     assert evidence.final_url == media_server.url(f"/media/{REFERENCE_CLIP}")

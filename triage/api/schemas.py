@@ -51,6 +51,13 @@ class SegmentView(BaseModel):
     reference_start: float
     reference_end: float
     score: float
+    matched_frames: int = Field(
+        description="Query samples paired with reference frames along this stretch "
+        "(0 for results stored before it was recorded)."
+    )
+    mean_distance: float | None = Field(
+        description="Mean PDQ distance of those pairs, in bits of 256 (lower is closer)."
+    )
 
 
 class MatchEvidence(BaseModel):
@@ -60,6 +67,16 @@ class MatchEvidence(BaseModel):
     matched_seconds: float
     query_coverage: float
     reference_coverage: float
+    speed: float = Field(
+        description="Reference seconds per query second on the best segment: 1.0 is the "
+        "original speed, 1.25 a sped-up copy."
+    )
+    views: list[str] = Field(
+        description="Which views of the query frames matched: `full`, `active` (inside "
+        "borders), `inner` (over a blurred copy), `region` (a crop or inset), `side` (a "
+        "split screen's pane), `flip` (mirrored or turned 90°), `tilt` (a filmed screen). "
+        "Empty for results stored before it was recorded."
+    )
     segments: list[SegmentView]
 
 

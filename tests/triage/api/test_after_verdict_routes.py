@@ -217,9 +217,17 @@ async def _review_item(api: Api, url: str) -> str:
         matched_seconds=3.0,
         segments=(
             SegmentEvidence(
-                query_start=1, query_end=4, reference_start=10, reference_end=13, score=0.7
+                query_start=1,
+                query_end=4,
+                reference_start=10,
+                reference_end=13,
+                score=0.7,
+                matched_frames=7,
+                mean_distance=20.5,
             ),
         ),
+        speed=1.2,
+        views=("side",),
     )
     await api.store.record_result(
         outcome.submission.media_id,
@@ -240,8 +248,18 @@ async def test_a_review_item_shows_its_evidence(api: Api) -> None:
     assert body["url"] == "https://a.example/v/1"
     (match,) = body["matches"]
     assert match["reference_id"] == "ref-1" and match["score"] == 0.7
+    # What to look for (a split screen's pane, at 1.2x speed) and how close the pairs were.
+    assert (match["views"], match["speed"]) == (["side"], 1.2)
     assert match["segments"] == [
-        {"query_start": 1, "query_end": 4, "reference_start": 10, "reference_end": 13, "score": 0.7}
+        {
+            "query_start": 1,
+            "query_end": 4,
+            "reference_start": 10,
+            "reference_end": 13,
+            "score": 0.7,
+            "matched_frames": 7,
+            "mean_distance": 20.5,
+        }
     ]
 
 

@@ -50,9 +50,17 @@ MATCH = MatchEvidence(
     matched_seconds=12.0,
     segments=(
         SegmentEvidence(
-            query_start=1.0, query_end=13.0, reference_start=5.0, reference_end=17.0, score=2.5
+            query_start=1.0,
+            query_end=13.0,
+            reference_start=5.0,
+            reference_end=17.0,
+            score=2.5,
+            matched_frames=40,
+            mean_distance=12.5,
         ),
     ),
+    speed=1.1,
+    views=("full", "flip"),
 )
 
 

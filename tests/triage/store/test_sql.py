@@ -202,3 +202,40 @@ async def test_upgrade_from_first_schema_keeps_results_in_the_match_feed(tmp_pat
     [moved] = await store.list_matches(after=1)
     assert moved.cursor == 2
     await store.close()
+
+
+async def test_evidence_of_an_older_or_later_build_loads(tmp_path: Path) -> None:
+    """Stored evidence without the fields added since (speed, views) reads with their
+    defaults; one with fields a later build added reads too, so a rollback keeps working."""
+    path = tmp_path / "mixed.sqlite3"
+    store = SqlStore(f"sqlite:///{path}")
+    await store.migrate("0001")
+    older = {
+        "reference_id": "ref_a",
+        "label": "A",
+        "score": 2.0,
+        "query_coverage": 1.0,
+        "reference_coverage": 0.5,
+        "matched_seconds": 4.0,
+        "segments": [
+            {"query_start": 0, "query_end": 4, "reference_start": 1, "reference_end": 5, "score": 2}
+        ],
+    }
+    later = {**older, "reference_id": "ref_b", "views": ["side"], "crop_box": [0, 1, 0, 1]}
+    with sqlite3.connect(path) as connection:
+        for number, match in enumerate((older, later), start=1):
+            connection.execute(
+                "INSERT INTO media (id, url, created_at) VALUES "
+                f"('med_{number}', 'https://video.example/{number}', '2026-01-01 00:00:00.0')"
+            )
+            connection.execute(
+                "INSERT INTO results (media_id, verdict, matches, query_hashes, created_at) "
+                f"VALUES ('med_{number}', 'confirmed', ?, 'Q', '2026-01-01 00:00:0{number}.0')",
+                (json.dumps([match]),),
+            )
+    await store.migrate()
+    first, second = await store.list_matches()
+    assert (first.matches[0].speed, first.matches[0].views) == (1.0, ())
+    assert first.matches[0].segments[0].matched_frames == 0
+    assert second.matches[0].views == ("side",)
+    await store.close()

@@ -121,6 +121,8 @@ def match_view(match: StoredMatch) -> MatchEvidence:
         matched_seconds=match.matched_seconds,
         query_coverage=match.query_coverage,
         reference_coverage=match.reference_coverage,
+        speed=match.speed,
+        views=list(match.views),
         segments=[SegmentView.model_validate(s.model_dump()) for s in match.segments],
     )
 
