@@ -24,6 +24,17 @@ UNIFORM_STD = 6.0  # a row or column this flat in every frame seen is padding, w
 MIN_SIDE_FRACTION = 0.25  # a detected picture smaller than this is more likely a mistake
 
 
+# The standard deviation of each row and of each column of a frame.
+LineSpread = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
+
+
+def line_spread(luma: npt.NDArray[np.uint8]) -> LineSpread:
+    """How much each row and each column of `luma` varies: a border's lines are flat. Both
+    the layout tracker and the per-frame borders read it, so it is worked out once a frame."""
+    image = luma.astype(np.float32)
+    return image.std(axis=1), image.std(axis=0)
+
+
 @dataclass(frozen=True, slots=True)
 class Region:
     view: View
@@ -78,13 +89,13 @@ class LayoutTracker:
         self._frames = 0
         self._shape: tuple[int, int] | None = None
 
-    def update(self, luma: npt.NDArray[np.uint8]) -> None:
+    def update(self, luma: npt.NDArray[np.uint8], lines: LineSpread | None = None) -> None:
+        """Take in one frame; `lines` are its `line_spread`, when the caller has them."""
         if self._shape is not None and luma.shape != self._shape:
             self.__init__()  # type: ignore[misc]  # a size change starts a new layout
         self._shape = (luma.shape[0], luma.shape[1])
         image = luma.astype(np.float32)
-        row_std = image.std(axis=1)
-        col_std = image.std(axis=0)
+        row_std, col_std = lines if lines is not None else line_spread(luma)
         detail = np.abs(cv2.Laplacian(image, cv2.CV_32F, ksize=3))
         row_detail = detail.mean(axis=1).astype(np.float64)
         col_detail = detail.mean(axis=0).astype(np.float64)
@@ -219,12 +230,15 @@ def reference_crops(box: Box) -> list[Region]:
     return crops
 
 
-def frame_active_box(luma: npt.NDArray[np.uint8]) -> Box | None:
-    """Uniform borders of this frame alone: for compilations, whose shots differ in layout."""
+def frame_active_box(
+    luma: npt.NDArray[np.uint8], lines: LineSpread | None = None
+) -> Box | None:
+    """Uniform borders of this frame alone: for compilations, whose shots differ in layout.
+    `lines` are the frame's `line_spread`, when the caller has them."""
     rows, cols = luma.shape
-    image = luma.astype(np.float32)
-    top, bottom = _edge_run(image.std(axis=1) < UNIFORM_STD)
-    left, right = _edge_run(image.std(axis=0) < UNIFORM_STD)
+    row_std, col_std = lines if lines is not None else line_spread(luma)
+    top, bottom = _edge_run(row_std < UNIFORM_STD)
+    left, right = _edge_run(col_std < UNIFORM_STD)
     return _accept((top, rows - bottom, left, cols - right), rows, cols, min_cut=0.04)
 
 
@@ -312,3 +326,83 @@ def side_panes(box: Box) -> list[Region]:
 def crop(luma: npt.NDArray[np.uint8], box: Box) -> npt.NDArray[np.uint8]:
     top, bottom, left, right = box
     return luma[top:bottom, left:right]
+
+
+# A pane with bars of its own beside it: the bars' strips at the frame's edges, how far they
+# must run from one edge (a share of the frame) to be a pane's and not the whole frame's.
+FRAMED_PANE_STRIP = 0.02
+FRAMED_PANE_MIN_SHARE = 0.3
+FRAMED_PANE_MAX_SHARE = 0.85
+FRAMED_PANE_TOLERANCE = 12.0  # grey levels a bar's rows may drift from its first (encoding)
+FRAMED_PANE_FLAT_SPREAD = 16  # grey levels between the darkest and lightest pixel of a bar's row
+
+
+def framed_panes(luma: npt.NDArray[np.uint8]) -> list[Region]:
+    """Pictures with bars of their own inside one pane of a stacked or side-by-side layout.
+
+    A portrait clip in the lower two thirds of a portrait reaction layout keeps the pillars
+    that fit it to the canvas width, but only along its own pane: the frame's borders are not
+    uniform from top to bottom, and the pane has no common shape. The bars give the pane
+    away: flat strips of one colour at both edges, running from the top or the bottom edge
+    part of the way (left and right bars of a pane at one side, likewise). Within that band,
+    the picture is what the bars leave, when they centre it.
+    """
+    found: list[Region] = []
+    for transposed in (False, True):
+        image = luma.T if transposed else luma
+        height, width = image.shape
+        strip = max(2, round(FRAMED_PANE_STRIP * width))
+        sides = (image[:, :strip], image[:, width - strip :])
+        # Most frames show no bars at their corners: look there before profiling the strips.
+        ends = [end for end in (False, True) if _barred_corners(sides, -1 if end else 0)]
+        if not ends:
+            continue
+        # Per row: whether each edge strip is flat, and its colour.
+        profiles = []
+        for side in sides:
+            spread = side.max(axis=1) - side.min(axis=1)
+            profiles.append((spread < FRAMED_PANE_FLAT_SPREAD, side.mean(axis=1)))
+        for from_end in ends:
+            band = _barred_band(profiles, height, from_end)
+            if band is None:
+                continue
+            start, end = band
+            box = frame_active_box(image[start:end])
+            if box is None or box[2] == 0 or not is_centred(box, end - start, width):
+                continue
+            top, bottom, left, right = start + box[0], start + box[1], box[2], box[3]
+            picture = (left, right, top, bottom) if transposed else (top, bottom, left, right)
+            found.append(Region(View.SIDE, picture, "framed"))
+    return found
+
+
+def _barred_corners(sides: tuple[npt.NDArray[np.uint8], ...], row: int) -> bool:
+    """Whether both strips are flat at `row` and of one colour there."""
+    first, second = (side[row] for side in sides)
+    return bool(
+        int(first.max()) - int(first.min()) < FRAMED_PANE_FLAT_SPREAD
+        and int(second.max()) - int(second.min()) < FRAMED_PANE_FLAT_SPREAD
+        and abs(float(first.mean()) - float(second.mean())) < FRAMED_PANE_TOLERANCE
+    )
+
+
+def _barred_band(
+    profiles: list[tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]],
+    height: int,
+    from_end: bool,
+) -> tuple[int, int] | None:
+    """The rows from the top (or bottom) edge along which both side strips stay flat and of
+    one colour (the same at both sides), when they stop part of the way down."""
+    edge = -1 if from_end else 0
+    colours = [mean[edge] for _, mean in profiles]
+    if abs(colours[0] - colours[1]) >= FRAMED_PANE_TOLERANCE:
+        return None
+    run = height
+    for (flat, mean), colour in zip(profiles, colours, strict=True):
+        barred = flat & (np.abs(mean - colour) < FRAMED_PANE_TOLERANCE)
+        if from_end:
+            barred = barred[::-1]
+        run = min(run, int(np.argmin(barred)) if not barred.all() else height)
+    if not FRAMED_PANE_MIN_SHARE * height <= run <= FRAMED_PANE_MAX_SHARE * height:
+        return None
+    return (height - run, height) if from_end else (0, run)

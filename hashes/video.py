@@ -29,9 +29,12 @@ from hashes.insets import InsetTracker
 from hashes.regions import (
     Box,
     LayoutTracker,
+    LineSpread,
     crop,
     frame_active_box,
+    framed_panes,
     is_centred,
+    line_spread,
     reference_crops,
     side_panes,
     sub_regions,
@@ -327,9 +330,12 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
     rows = _Rows()
     times: list[float] = []
 
+    spreads: dict[int, LineSpread] = {}  # by id of the frame's luma, while it is in flight
+
     def observe(chunk: list[LumaFrame]) -> None:
         for frame in chunk:
-            tracker.update(frame.luma)
+            spreads[id(frame.luma)] = line_spread(frame.luma)
+            tracker.update(frame.luma, spreads[id(frame.luma)])
             if params.use_insets:
                 insets.update(frame.luma)
 
@@ -345,13 +351,14 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
         for frame in chunk:
             times.append(frame.timestamp)
             luma = frame.luma
+            lines = spreads.pop(id(luma), None)
             picture = active or (0, luma.shape[0], 0, luma.shape[1])
             whole = picture  # the whole-picture view turned into tilts: the last one added
             candidates: list[tuple[View, npt.NDArray[np.uint8], bool]] = [(View.FULL, luma, True)]
             if active is not None:
                 candidates.append((View.ACTIVE, crop(luma, active), True))
             if params.use_active:
-                own = frame_active_box(luma)
+                own = frame_active_box(luma, lines)
                 if own is not None and own != active:
                     candidates.append((View.ACTIVE, crop(luma, own), True))
                     whole = own
@@ -381,6 +388,11 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
             if params.use_side_panes:
                 for grid in _side_pane_grids(luma, picture):
                     grids.append(grid)
+                    stamps.append(frame.timestamp)
+                    views.append(View.SIDE)
+                inside = crop(luma, picture)
+                for region in framed_panes(inside):
+                    grids.append(pdq.downsample_64_fast(crop(inside, region.box)))
                     stamps.append(frame.timestamp)
                     views.append(View.SIDE)
             if params.use_tilt:
