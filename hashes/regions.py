@@ -230,9 +230,7 @@ def reference_crops(box: Box) -> list[Region]:
     return crops
 
 
-def frame_active_box(
-    luma: npt.NDArray[np.uint8], lines: LineSpread | None = None
-) -> Box | None:
+def frame_active_box(luma: npt.NDArray[np.uint8], lines: LineSpread | None = None) -> Box | None:
     """Uniform borders of this frame alone: for compilations, whose shots differ in layout.
     `lines` are the frame's `line_spread`, when the caller has them."""
     rows, cols = luma.shape

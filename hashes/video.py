@@ -81,6 +81,7 @@ class QueryParams:
     use_insets: bool = True
     use_tilt: bool = True
     use_side_panes: bool = True
+    use_framed_panes: bool = True
     # Layout and insets read from the chunk being hashed and the next one: outlines found in
     # busy video only after more frames still apply to the first.
     use_look_ahead: bool = True
@@ -390,6 +391,7 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
                     grids.append(grid)
                     stamps.append(frame.timestamp)
                     views.append(View.SIDE)
+            if params.use_framed_panes:
                 inside = crop(luma, picture)
                 for region in framed_panes(inside):
                     grids.append(pdq.downsample_64_fast(crop(inside, region.box)))

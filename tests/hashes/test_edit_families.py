@@ -229,3 +229,24 @@ def test_a_portrait_clip_in_a_narrow_split_screen_pane_is_found_by_its_shape(
         assert verdict is Verdict.CONFIRMED, f"{description}: {_describe(by_shape)}"
         blind = QueryParams(use_insets=False, use_side_panes=False)
         assert matcher.match(hash_query(out, blind)) == [], description
+
+
+def test_a_pillarboxed_clip_in_one_pane_of_a_stacked_layout_is_found_inside_its_bars(
+    edit_bench: EditBench,
+) -> None:
+    """A portrait clip (the chair, with bars of its own) in the lower two thirds of a portrait
+    reaction layout, under a moving test pattern: its pillars run along its pane only, so the
+    frame has no uniform border and the pane no common shape. The bars give the picture away;
+    without reading them, nothing finds it."""
+    pattern = footage.generated("testsrc2=s=540x320:r=30", edit_bench.folder / "bars.mp4", 4.0)
+    out = edit_bench.folder / "stacked-framed-chair.mp4"
+    chair = edit_bench.references["chair"].path
+    run(["ffmpeg", "-v", "error", "-y", "-i", str(pattern.path), "-i", str(chair),
+         "-filter_complex",
+         "[1:v]scale=426:640,setsar=1,pad=540:640:(ow-iw)/2:0[ours];[0:v][ours]vstack=inputs=2",
+         "-c:v", "libx264", "-crf", "23", "-pix_fmt", "yuv420p", "-t", "4", str(out)])  # fmt: skip
+    _assert_confirmed(edit_bench, out, "chair", "chair pillarboxed under a test pattern")
+    unframed = QueryParams(fps=edit_bench.query_params.fps, use_framed_panes=False)
+    matches = edit_bench.matcher.match(hash_query(out, unframed))
+    verdict = edit_bench.policy.decide(matches[0].score if matches else None)
+    assert verdict is not Verdict.CONFIRMED, _describe(matches)
