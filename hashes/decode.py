@@ -37,8 +37,8 @@ class DecodeOptions:
 
     `fps=None` yields every frame. `max_side` scales frames down (area filter) so that their
     long side is at most that many pixels; None keeps the native size. `fast` lets the decoder
-    skip B frames (H.264) or non-reference frames (other codecs) and the deblocking filter:
-    much cheaper, and harmless when we sample a few frames per second for a 64x64 hash.
+    skip non-reference frames and the deblocking filter: much cheaper, and harmless when we
+    sample a few frames per second for a 64x64 hash.
     """
 
     fps: float | None = None
@@ -116,11 +116,9 @@ def iter_frames(path: Path, options: DecodeOptions = DecodeOptions()) -> Iterato
         context = stream.codec_context
         context.thread_count = 1  # the pipeline parallelises across files, not inside one
         if options.fast:
-            # H.264 B pictures, reference ones too: x264 (and phones' encoders, which make
-            # few B pictures) never predict a P picture from a B picture, so only B pictures
-            # lean on them, and a third of the decoding goes. Other codecs (HEVC, AV1) code
-            # most reference pictures as B: there only pictures nothing refers to are skipped.
-            context.skip_frame = "BIDIR" if context.name == "h264" else "NONREF"
+            # Only pictures nothing refers to: x264's B pyramid (its default) predicts P
+            # pictures from B ones, so skipping every B picture smears the rest of the GOP.
+            context.skip_frame = "NONREF"
             # Deblocking smooths 4x4 block edges, invisible on a 64x64 grid: a quarter of the
             # decode time saved.
             context.options = {"skip_loop_filter": "all", "flags2": "+fast"}

@@ -136,6 +136,17 @@ class Matcher:
         searched, neighbours = self._search(query, facts, rows)
         return self._match_rows(query, facts, searched, neighbours, query_step, query_duration)
 
+    def settle_on_full_frames(self, full_frames: VideoHashes) -> list[VideoMatch] | None:
+        """The matches of a query's full frames alone when they settle it (the best scores the
+        early-accept evidence, as the first search stage asks), else None: its other views
+        must be hashed and searched too. Evidence is then asked of the informative full frames
+        only, which the other views cannot lower for a copy this strong."""
+        p = self.params
+        if not p.use_early_accept:
+            return None
+        matches = self.match(full_frames)
+        return matches if matches and matches[0].score >= p.early_accept_score else None
+
     def _search(
         self, query: VideoHashes, facts: _QueryRows, rows: npt.NDArray[np.intp]
     ) -> tuple[npt.NDArray[np.intp], Neighbours]:

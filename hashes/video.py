@@ -15,6 +15,7 @@ screen).
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,9 @@ class QueryParams:
     use_tilt: bool = True
     use_side_panes: bool = True
     use_framed_panes: bool = True
+    # Full frames first: the other views are hashed only when the full frames leave the
+    # match unsettled (`hashes.query.match_query`).
+    use_first_look: bool = True
     # Layout and insets read from the chunk being hashed and the next one: outlines found in
     # busy video only after more frames still apply to the first.
     use_look_ahead: bool = True
@@ -325,7 +329,61 @@ def _scale_box(layout: tuple[Box, tuple[int, int]] | None, shape: tuple[int, ...
 def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
     """Query-grade hashes: sampled frames, each hashed in every enabled view."""
     params = params or QueryParams()
-    options = DecodeOptions(fps=params.fps, max_side=params.max_side, fast=params.use_fast_decode)
+    return _hash_frames(_frames(path, _query_options(params)), params)
+
+
+def _query_options(params: QueryParams) -> DecodeOptions:
+    return DecodeOptions(fps=params.fps, max_side=params.max_side, fast=params.use_fast_decode)
+
+
+# Sampled frames a first look keeps for the other views: 10 minutes at 4 fps, about 140 MB
+# at 320x180. A longer video is hashed in every view at once.
+MAX_KEPT_FRAMES = 2400
+
+
+@dataclass(frozen=True, eq=False)
+class FirstLook:
+    """A query's full-frame rows, and the sampled frames to hash its other views from.
+
+    Most re-uploads show the whole picture: their full frames settle the match, and the
+    derived views (nine in ten of the rows, most of the hashing) would be hashed for nothing.
+    `frames` is None when `hashes` already holds every view (a long video, or an image).
+    """
+
+    hashes: VideoHashes
+    frames: tuple[LumaFrame, ...] | None
+
+    @property
+    def complete(self) -> bool:
+        return self.frames is None
+
+
+def first_look(path: Path, params: QueryParams | None = None) -> FirstLook:
+    """Decode and sample `path` once, hashing only the full frames (`complete_look` hashes
+    the rest from the frames kept)."""
+    params = params or QueryParams()
+    frames = _frames(path, _query_options(params))
+    kept = list(itertools.islice(frames, MAX_KEPT_FRAMES))
+    extra = next(frames, None)
+    if extra is not None or is_image(path) or not kept:
+        rest = itertools.chain(kept, [] if extra is None else [extra], frames)
+        return FirstLook(_hash_frames(rest, params), None)
+    grids = np.stack([pdq.downsample_64_fast(frame.luma) for frame in kept])
+    hashes, qualities = pdq.hash_grids(grids)
+    rows = _Rows()
+    rows.add(hashes, qualities, [f.timestamp for f in kept], [View.FULL] * len(kept))
+    rows.frames = len(kept)
+    return FirstLook(rows.build(_duration([f.timestamp for f in kept])), tuple(kept))
+
+
+def complete_look(look: FirstLook, params: QueryParams | None = None) -> VideoHashes:
+    """Every view of the query of `look`: what `hash_query` gives, without decoding again."""
+    if look.frames is None:
+        return look.hashes
+    return _hash_frames(iter(look.frames), params or QueryParams())
+
+
+def _hash_frames(frames: Iterator[LumaFrame], params: QueryParams) -> VideoHashes:
     tracker = LayoutTracker()
     insets = InsetTracker()
     rows = _Rows()
@@ -340,7 +398,7 @@ def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:
             if params.use_insets:
                 insets.update(frame.luma)
 
-    chunks = _chunks(_frames(path, options), CHUNK_FRAMES)
+    chunks = _chunks(frames, CHUNK_FRAMES)
     for chunk in _observed(chunks, observe, ahead=params.use_look_ahead):
         active = tracker.active_box() if params.use_active else None
         inset_regions = insets.insets() if params.use_insets else []

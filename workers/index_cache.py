@@ -34,6 +34,8 @@ class MutableIndex(Protocol):
 
 
 MatchFunction = Callable[[VideoHashes], list[VideoMatch]]
+# A query's full frames -> their matches when those settle it, else None.
+SettleFunction = Callable[[VideoHashes], list[VideoMatch] | None]
 
 
 class LiveIndex:
@@ -43,10 +45,17 @@ class LiveIndex:
     the index never changes under a running match.
     """
 
-    def __init__(self, store: Store, index: MutableIndex, match: MatchFunction) -> None:
+    def __init__(
+        self,
+        store: Store,
+        index: MutableIndex,
+        match: MatchFunction,
+        settle: SettleFunction | None = None,
+    ) -> None:
         self._store = store
         self._index = index
         self._match = match
+        self._settle = settle
         self._version = 0
         self._indexed: set[str] = set()
         self._labels: dict[str, str] = {}
@@ -118,6 +127,14 @@ class LiveIndex:
             if not self._indexed:
                 return []
             return await asyncio.to_thread(self._match, query)
+
+    async def settle(self, full_frames: VideoHashes) -> list[VideoMatch] | None:
+        """Matches of a query's full frames when they settle it, else None (the other views
+        are needed; also with an empty list, whose verdict needs every view to be `none`)."""
+        async with self._lock:
+            if not self._indexed or self._settle is None:
+                return None
+            return await asyncio.to_thread(self._settle, full_frames)
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
         """Keep syncing until `stop` is set."""

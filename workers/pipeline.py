@@ -22,11 +22,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.policy import VerdictPolicy
 from hashes.types import HashError, MediaError, VideoHashes, VideoMatch
+from hashes.video import FirstLook
 from triage import metrics
 from triage.config import Settings
 from triage.models import (
@@ -53,6 +54,8 @@ from workers.runner import JobContext, JobFailure, JobHandler, permanent
 from workers.sniff import SNIFF_BYTES, sniff_media_type
 
 _log = logging.getLogger(__name__)
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 MAX_EVIDENCE_MATCHES = 10
 _RETRYABLE_HTTP = frozenset({408, 425, 429})
@@ -69,7 +72,10 @@ class MediaTools:
 
     fetch: FetchFunction
     resolve: ResolveFunction
-    hash_query: HashFunction
+    first_look: Callable[[Path], FirstLook]
+    """A query's full frames hashed, with the sampled frames for `complete_look`."""
+    complete_look: Callable[[FirstLook], VideoHashes]
+    """Every view of the query, when its full frames leave the match unsettled."""
     hash_reference: HashFunction
 
 
@@ -205,20 +211,35 @@ class Pipeline:
 
     async def _hash_and_match(self, ctx: JobContext, media: Media, fetched: _Fetched) -> None:
         await ctx.set_state(JobState.HASHING)
-        hashes = await self._hash(self._tools.hash_query, fetched.path)
+        hashing_started = time.perf_counter()
+        look = await self._pooled(self._tools.first_look, fetched.path)
+        hashing = time.perf_counter() - hashing_started
+        hashes = look.hashes
         if len(hashes) == 0:
             raise permanent("no_frames", "no frame could be hashed")
         await ctx.set_state(JobState.MATCHING)
         # Catch up with the hash list first, so a reference added seconds ago counts.
         await self._index.sync()
         started = time.perf_counter()
-        matches = await self._index.match(hashes)
+        # The full frames first: most copies show the whole picture, and then the other
+        # views are not hashed at all.
+        matches = None if look.complete else await self._index.settle(hashes)
+        if matches is None:
+            if not look.complete:
+                completing = time.perf_counter()
+                hashes = await self._pooled(self._tools.complete_look, look)
+                hashing += time.perf_counter() - completing
+                started += time.perf_counter() - completing
+            matches = await self._index.match(hashes)
         metrics.match_duration_seconds.observe(time.perf_counter() - started)
+        if hashes.duration_seconds > 0:
+            metrics.hash_seconds_per_media_second.observe(hashing / hashes.duration_seconds)
         verdict = self._policy.decide(matches[0].score if matches else None)
         evidence = self._evidence_for(matches)
         # Named by content, not by media or URL: the same content always gives the same
-        # record, which is what review suppression recognises. With the derived views
-        # (borders removed, crops, flips), so retro-matching sees what this match saw.
+        # record, which is what review suppression recognises. With the views this match
+        # searched, so retro-matching sees what it saw: every view, or the full frames alone
+        # of a copy they settled.
         record = dumps_record(
             HashListEntry(reference_id=fetched.evidence.sha256 or media.id, hashes=hashes),
             derived=True,
@@ -347,18 +368,22 @@ class Pipeline:
     # --- shared -------------------------------------------------------------------------------
 
     async def _hash(self, function: HashFunction, path: Path) -> VideoHashes:
-        loop = asyncio.get_running_loop()
         started = time.perf_counter()
+        hashes = await self._pooled(function, path)
+        if hashes.duration_seconds > 0:
+            metrics.hash_seconds_per_media_second.observe(
+                (time.perf_counter() - started) / hashes.duration_seconds
+            )
+        return hashes
+
+    async def _pooled(self, function: Callable[[_In], _Out], argument: _In) -> _Out:
+        """`function(argument)` in the hashing pool, its failures as job failures."""
+        loop = asyncio.get_running_loop()
         try:
-            hashes = await loop.run_in_executor(self._executor, functools.partial(function, path))
+            return await loop.run_in_executor(self._executor, functools.partial(function, argument))
         except MediaError as exc:
             raise permanent("bad_media", str(exc)) from exc
         except HashError as exc:
             raise permanent("hash_failed", str(exc)) from exc
         except BrokenProcessPool as exc:
             raise JobFailure("worker_pool", "the hashing process died", retryable=True) from exc
-        if hashes.duration_seconds > 0:
-            metrics.hash_seconds_per_media_second.observe(
-                (time.perf_counter() - started) / hashes.duration_seconds
-            )
-        return hashes

@@ -12,7 +12,7 @@ from types import TracebackType
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.policy import VerdictPolicy
-from hashes.video import QueryParams, ReferenceParams, hash_query, hash_reference
+from hashes.video import QueryParams, ReferenceParams, complete_look, first_look, hash_reference
 from triage.config import Settings
 from triage.models import JobKind
 from triage.store.protocol import Store
@@ -28,10 +28,12 @@ GRACE_SECONDS = 20.0
 
 
 def media_tools(settings: Settings) -> MediaTools:
+    query_params = QueryParams(fps=settings.match.query_fps)
     return MediaTools(
         fetch=fetch_media,
         resolve=resolve_post_page,
-        hash_query=functools.partial(hash_query, params=QueryParams(fps=settings.match.query_fps)),
+        first_look=functools.partial(first_look, params=query_params),
+        complete_look=functools.partial(complete_look, params=query_params),
         hash_reference=functools.partial(
             hash_reference,
             params=ReferenceParams(derived_every=settings.match.reference_derived_every),
@@ -41,7 +43,8 @@ def media_tools(settings: Settings) -> MediaTools:
 
 def live_index(store: Store) -> LiveIndex:
     index = ExactIndex()
-    return LiveIndex(store, index, Matcher(index).match)
+    matcher = Matcher(index)
+    return LiveIndex(store, index, matcher.match, matcher.settle_on_full_frames)
 
 
 class WorkerService:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from hashes.formats.jsonl import HashListEntry, dumps_record
+from hashes.formats.jsonl import HashListEntry, dumps_record, loads_record
 from hashes.video import hash_reference
 from tests.workers.media_server import MediaServer
 from triage.config import Settings, load_settings
@@ -282,3 +283,28 @@ async def test_overlapping_syncs_end_on_the_latest_state(world: World) -> None:
     await asyncio.gather(first, second)
     assert len(world.index) == 0
     assert world.index.version == await world.store.hashlist_version()
+
+
+async def _stored_views(world: World, media_id: str) -> set[str]:
+    (stored,) = [
+        q
+        for q in await world.store.list_query_hashes(since=datetime(2000, 1, 1, tzinfo=UTC))
+        if q.media_id == media_id
+    ]
+    return {view.value for view in loads_record(stored.query_hashes).hashes.views} or {"full"}
+
+
+async def test_a_copy_settled_on_its_full_frames_stores_those_and_others_every_view(
+    world: World, media_server: MediaServer
+) -> None:
+    """The other views are hashed only when the full frames leave the match unsettled; the
+    stored record holds the views the match searched, for retro-matching."""
+    copy = await world.submit(media_server.url(f"/media/{REFERENCE_CLIP}"))
+    await world.run_next()
+    other = await world.submit(media_server.url(f"/media/{UNRELATED_CLIP}"))
+    await world.run_next()
+    settled = await world.store.get_submission(copy)
+    unsettled = await world.store.get_submission(other)
+    assert settled.result is not None and settled.result.verdict is Verdict.CONFIRMED
+    assert await _stored_views(world, settled.media.id) == {"full"}
+    assert {"full", "region", "flip"} <= await _stored_views(world, unsettled.media.id)

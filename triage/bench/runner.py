@@ -17,8 +17,9 @@ from tqdm import tqdm
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher, MatchParams
 from hashes.policy import Verdict, VerdictPolicy
+from hashes.query import match_query
 from hashes.types import HashError
-from hashes.video import QueryParams, ReferenceParams, hash_query, hash_reference
+from hashes.video import QueryParams, ReferenceParams, hash_reference
 from triage.bench.ablation import BASELINE_NAME, variants
 from triage.bench.cost import Cost, Stopwatch, decode_floor
 from triage.bench.manifest import Manifest
@@ -95,7 +96,7 @@ def match_queries(
             floor = floor + decode_floor([query.path])
             try:
                 with watch.timing():
-                    matches = tuple(matcher.match(hash_query(query.path, query_params)))
+                    matches = tuple(match_query(query.path, matcher, query_params)[0])
             except (HashError, OSError) as exc:
                 failures.append(InputFailure(query.path, str(exc)))
                 outcomes.append(QueryOutcome(query, (), Verdict.NONE, error=str(exc)))

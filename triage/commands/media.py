@@ -13,8 +13,9 @@ from hashes.formats.jsonl import HashListEntry, read_list, write_list
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.policy import Verdict, VerdictPolicy
+from hashes.query import match_query
 from hashes.types import HashError, VideoMatch
-from hashes.video import QueryParams, ReferenceParams, hash_query, hash_reference
+from hashes.video import QueryParams, ReferenceParams, hash_reference
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, input_failed
 from triage.config import load_settings
 from triage.errors import TriageError
@@ -123,7 +124,7 @@ def match_command(args: argparse.Namespace) -> int:
         print(f"{'query':40} {'verdict':10} {'reference':24} {'score':>7} {'seconds':>8}  segments")
     for path in args.queries:
         try:
-            matches = matcher.match(hash_query(path, query_params))
+            matches, _ = match_query(path, matcher, query_params)
         except HashError as exc:
             input_failed("triage", path, exc)
             failed = True

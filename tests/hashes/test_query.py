@@ -1,0 +1,84 @@
+"""Two looks at a query (`hashes.query`): full frames first, every view only when needed."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hashes.video as video
+from hashes.index import ExactIndex
+from hashes.matcher import Matcher
+from hashes.query import match_query
+from hashes.types import View
+from hashes.video import QueryParams, complete_look, first_look, hash_query, hash_reference
+
+CHAIR = "te-chair-22-sd-grey-bar.mp4"
+REFERENCE = "te-chair-orig-22-sd-bar.mp4"
+
+
+@pytest.fixture(scope="module")
+def matcher(shared_data: Path) -> Matcher:
+    index = ExactIndex()
+    index.add("chair", hash_reference(shared_data / "sources" / REFERENCE))
+    return Matcher(index)
+
+
+def test_the_second_look_hashes_what_one_look_would(shared_data: Path) -> None:
+    path = shared_data / "sources" / CHAIR
+    eager = hash_query(path)
+    look = first_look(path)
+    assert not look.complete and look.frames is not None
+    full = eager.full_frame()
+    assert np.array_equal(look.hashes.hashes, full.hashes)
+    assert np.array_equal(look.hashes.timestamps, full.timestamps)
+    assert (look.hashes.duration_seconds, look.hashes.frame_count) == (
+        eager.duration_seconds,
+        eager.frame_count,
+    )
+    both = complete_look(look)
+    assert np.array_equal(both.hashes, eager.hashes) and both.views == eager.views
+    assert np.array_equal(both.timestamps, eager.timestamps)
+
+
+def test_a_video_longer_than_the_frames_kept_is_hashed_in_every_view_at_once(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(video, "MAX_KEPT_FRAMES", 10)
+    path = shared_data / "sources" / CHAIR
+    look = first_look(path)
+    assert look.complete and look.frames is None
+    assert np.array_equal(look.hashes.hashes, hash_query(path).hashes)
+
+
+def test_a_whole_picture_copy_is_settled_on_its_full_frames(
+    shared_data: Path, matcher: Matcher
+) -> None:
+    path = shared_data / "sources" / CHAIR
+    matches, hashes = match_query(path, matcher)
+    assert set(hashes.views) <= {View.FULL}  # no other view hashed
+    eager = matcher.match(hash_query(path))
+    assert matches[0].reference_id == eager[0].reference_id == "chair"
+    assert matches[0].score == pytest.approx(eager[0].score, rel=0.05)
+
+
+def test_a_crop_needs_the_other_views_and_gets_them(
+    shared_data: Path, matcher: Matcher, tmp_path: Path
+) -> None:
+    out = tmp_path / "crop.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(shared_data / "sources" / CHAIR), "-t", "6",
+         "-vf", "crop=iw*0.6:ih*0.6:iw*0.1:ih*0.3", str(out)],
+        check=True,
+    )  # fmt: skip
+    matches, hashes = match_query(out, matcher)
+    assert View.REGION in hashes.views
+    eager = matcher.match(hash_query(out))
+    assert [(m.reference_id, m.score) for m in matches] == [
+        (m.reference_id, m.score) for m in eager
+    ]
+    # Switched off, the query is hashed in every view at once: the same matches.
+    same, every = match_query(out, matcher, QueryParams(use_first_look=False))
+    assert every.views == hashes.views and [m.score for m in same] == [m.score for m in matches]
