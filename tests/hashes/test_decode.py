@@ -1,4 +1,5 @@
-"""Fast decoding (`DecodeOptions.fast`): which pictures the decoder may skip, per codec."""
+"""Fast decoding (`DecodeOptions.fast`): which work the decoder may skip without changing
+the pictures it keeps."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_fast_decoding_keeps_the_sampling_rate_and_the_pictures(
     # Samples on the 4 fps grid, whatever the decoder skipped.
     assert len(times) == pytest.approx(4 * SAMPLE_FPS, abs=1)
     assert max(np.diff(times)) <= 1.5 / SAMPLE_FPS
-    # The pictures kept are whole (no reference lost): within a few bits of the same frame
-    # decoded in full (the skipped deblocking changes little on a 64x64 grid).
+    # The pictures kept are the ones a full decode gives: no reference lost, no deblocking
+    # skipped (either error grows along the GOP, tens of bits on this grey wall).
     distances = [_bits(sampled[t], every_frame[t]) for t in times]
-    assert max(distances) <= 12, distances
+    assert max(distances) == 0, distances
