@@ -53,6 +53,11 @@ hash_seconds_per_media_second = Histogram(
     "Wall seconds spent hashing per second of media.",
     buckets=(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
 )
+query_looks_total = Counter(
+    "triage_query_looks_total",
+    "Media matched, by what was hashed: full_frames (they settled the match) or every_view.",
+    ["look"],
+)
 match_duration_seconds = Histogram(
     "triage_match_duration_seconds",
     "Time to match one media's hashes against the hash list.",

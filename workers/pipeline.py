@@ -224,6 +224,7 @@ class Pipeline:
         # The full frames first: most copies show the whole picture, and then the other
         # views are not hashed at all.
         matches = None if look.complete else await self._index.settle(hashes)
+        metrics.query_looks_total.labels(look="full_frames" if matches else "every_view").inc()
         if matches is None:
             if not look.complete:
                 completing = time.perf_counter()

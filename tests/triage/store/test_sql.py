@@ -171,19 +171,22 @@ async def test_unreachable_database_raises_store_error() -> None:
         await store.close()
 
 
+# A match as the first schema's builds stored it.
+FIRST_SCHEMA_MATCH = {
+    "reference_id": "ref_a",
+    "label": "A",
+    "score": 2.0,
+    "query_coverage": 1.0,
+    "reference_coverage": 0.5,
+    "matched_seconds": 4.0,
+}
+
+
 async def test_upgrade_from_first_schema_keeps_results_in_the_match_feed(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     store = SqlStore(f"sqlite:///{path}")
     await store.migrate("0001")
-    match = {
-        "reference_id": "ref_a",
-        "label": "A",
-        "score": 2.0,
-        "query_coverage": 1.0,
-        "reference_coverage": 0.5,
-        "matched_seconds": 4.0,
-        "segments": [],
-    }
+    match = {**FIRST_SCHEMA_MATCH, "segments": []}
     with sqlite3.connect(path) as connection:
         connection.execute(
             "INSERT INTO media (id, url, created_at) "
@@ -210,17 +213,8 @@ async def test_evidence_of_an_older_or_later_build_loads(tmp_path: Path) -> None
     path = tmp_path / "mixed.sqlite3"
     store = SqlStore(f"sqlite:///{path}")
     await store.migrate("0001")
-    older = {
-        "reference_id": "ref_a",
-        "label": "A",
-        "score": 2.0,
-        "query_coverage": 1.0,
-        "reference_coverage": 0.5,
-        "matched_seconds": 4.0,
-        "segments": [
-            {"query_start": 0, "query_end": 4, "reference_start": 1, "reference_end": 5, "score": 2}
-        ],
-    }
+    segment = {"query_start": 0, "query_end": 4, "reference_start": 1, "reference_end": 5}
+    older = {**FIRST_SCHEMA_MATCH, "segments": [{**segment, "score": 2}]}
     later = {**older, "reference_id": "ref_b", "views": ["side"], "crop_box": [0, 1, 0, 1]}
     with sqlite3.connect(path) as connection:
         for number, match in enumerate((older, later), start=1):
