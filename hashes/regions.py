@@ -390,17 +390,13 @@ def _barred_band(
     from_end: bool,
 ) -> tuple[int, int] | None:
     """The rows from the top (or bottom) edge along which both side strips stay flat and of
-    one colour (the same at both sides), when they stop part of the way down."""
+    the colour they have at that edge, when they stop part of the way down (`_barred_corners`
+    has found both strips flat and of one colour at that edge)."""
     edge = -1 if from_end else 0
-    colours = [mean[edge] for _, mean in profiles]
-    if abs(colours[0] - colours[1]) >= FRAMED_PANE_TOLERANCE:
-        return None
     run = height
-    for (flat, mean), colour in zip(profiles, colours, strict=True):
-        barred = flat & (np.abs(mean - colour) < FRAMED_PANE_TOLERANCE)
-        if from_end:
-            barred = barred[::-1]
-        run = min(run, int(np.argmin(barred)) if not barred.all() else height)
+    for flat, mean in profiles:
+        barred = flat & (np.abs(mean - mean[edge]) < FRAMED_PANE_TOLERANCE)
+        run = min(run, _edge_run(barred)[1 if from_end else 0])
     if not FRAMED_PANE_MIN_SHARE * height <= run <= FRAMED_PANE_MAX_SHARE * height:
         return None
     return (height - run, height) if from_end else (0, run)
