@@ -211,30 +211,29 @@ class Pipeline:
 
     async def _hash_and_match(self, ctx: JobContext, media: Media, fetched: _Fetched) -> None:
         await ctx.set_state(JobState.HASHING)
-        hashing_started = time.perf_counter()
-        look = await self._pooled(self._tools.first_look, fetched.path)
-        hashing = time.perf_counter() - hashing_started
+        look, hashing = await _timed(self._pooled(self._tools.first_look, fetched.path))
         hashes = look.hashes
         if len(hashes) == 0:
             raise permanent("no_frames", "no frame could be hashed")
         await ctx.set_state(JobState.MATCHING)
         # Catch up with the hash list first, so a reference added seconds ago counts.
         await self._index.sync()
-        started = time.perf_counter()
         # The full frames first: most copies show the whole picture, and then the other
         # views are not hashed at all.
-        matches = None if look.complete else await self._index.settle(hashes)
+        matches: list[VideoMatch] | None = None
+        matching = 0.0
+        if not look.complete:
+            matches, matching = await _timed(self._index.settle(hashes))
         metrics.query_looks_total.labels(look="full_frames" if matches else "every_view").inc()
         if matches is None:
             if not look.complete:
-                completing = time.perf_counter()
-                hashes = await self._pooled(self._tools.complete_look, look)
-                hashing += time.perf_counter() - completing
-                started += time.perf_counter() - completing
-            matches = await self._index.match(hashes)
-        metrics.match_duration_seconds.observe(time.perf_counter() - started)
-        if hashes.duration_seconds > 0:
-            metrics.hash_seconds_per_media_second.observe(hashing / hashes.duration_seconds)
+                hashes, completing = await _timed(self._pooled(self._tools.complete_look, look))
+                hashing += completing
+            found, searching = await _timed(self._index.match(hashes))
+            matches = found
+            matching += searching
+        metrics.match_duration_seconds.observe(matching)
+        _observe_hashing(hashing, hashes)
         verdict = self._policy.decide(matches[0].score if matches else None)
         evidence = self._evidence_for(matches)
         # Named by content, not by media or URL: the same content always gives the same
@@ -369,12 +368,8 @@ class Pipeline:
     # --- shared -------------------------------------------------------------------------------
 
     async def _hash(self, function: HashFunction, path: Path) -> VideoHashes:
-        started = time.perf_counter()
-        hashes = await self._pooled(function, path)
-        if hashes.duration_seconds > 0:
-            metrics.hash_seconds_per_media_second.observe(
-                (time.perf_counter() - started) / hashes.duration_seconds
-            )
+        hashes, seconds = await _timed(self._pooled(function, path))
+        _observe_hashing(seconds, hashes)
         return hashes
 
     async def _pooled(self, function: Callable[[_In], _Out], argument: _In) -> _Out:
@@ -388,3 +383,15 @@ class Pipeline:
             raise permanent("hash_failed", str(exc)) from exc
         except BrokenProcessPool as exc:
             raise JobFailure("worker_pool", "the hashing process died", retryable=True) from exc
+
+
+async def _timed(awaitable: Awaitable[_Out]) -> tuple[_Out, float]:
+    """What `awaitable` gives, and the wall seconds it took."""
+    started = time.perf_counter()
+    result = await awaitable
+    return result, time.perf_counter() - started
+
+
+def _observe_hashing(seconds: float, hashes: VideoHashes) -> None:
+    if hashes.duration_seconds > 0:
+        metrics.hash_seconds_per_media_second.observe(seconds / hashes.duration_seconds)
