@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +74,11 @@ class MatchParams:
     # A score at which the full frames alone settle the match (twice the evidence asked):
     # then the derived views are not searched.
     early_accept_score: float = 2.0
+    # A query whose every view leaves its best match between these scores, a lead with less
+    # evidence than asked, is worth a closer look (`hashes.video.closer_look`); below, it is
+    # what chance gives unrelated footage.
+    closer_look_from: float = 0.3
+    closer_look_below: float = 1.0
     # A segment counts in full when the reference advances at least this share of the query.
     min_progress: float = 0.8
     # Consecutive query samples whose full frames lie this close to the first of them show one
@@ -146,6 +152,11 @@ class Matcher:
             return None
         matches = self.match(full_frames)
         return matches if matches and matches[0].score >= p.early_accept_score else None
+
+    def wants_closer_look(self, matches: Sequence[VideoMatch]) -> bool:
+        """Whether the matches of every view of a query leave a lead worth a closer look."""
+        best = matches[0].score if matches else 0.0
+        return self.params.closer_look_from <= best < self.params.closer_look_below
 
     def _search(
         self, query: VideoHashes, facts: _QueryRows, rows: npt.NDArray[np.intp]

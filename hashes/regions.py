@@ -191,6 +191,39 @@ def sub_regions(box: Box) -> list[Region]:
 
 # Shares of the width and of the height a crop keeps: 10-30% cut, on each axis on its own.
 CROP_SHARES = (1.0, 0.9, 0.8, 0.7)
+# Shares a query's picture is zoomed into on a closer look: between two of `CROP_SHARES`
+# lies at most 5% of scale, and a zoom of 5% or 10% takes the query onto one of them.
+ZOOM_SHARES = (1.0, 0.95, 0.9)
+
+
+def _share_grid(box: Box, shares: tuple[float, ...], view: View, name: str) -> list[Region]:
+    """Every pair of kept shares (height, width) of `box` but the whole, each at three anchors
+    per cut axis (the start, the centre, the end)."""
+    top, bottom, left, right = box
+    height, width = bottom - top, right - left
+    parts: list[Region] = []
+    for share_y in shares:
+        for share_x in shares:
+            if share_y == 1.0 and share_x == 1.0:
+                continue
+            h, w = round(share_y * height), round(share_x * width)
+            for anchor_y in (0.5,) if share_y == 1.0 else (0.0, 0.5, 1.0):
+                for anchor_x in (0.5,) if share_x == 1.0 else (0.0, 0.5, 1.0):
+                    t = top + round(anchor_y * (height - h))
+                    lft = left + round(anchor_x * (width - w))
+                    parts.append(Region(view, (t, t + h, lft, lft + w), name))
+    return parts
+
+
+def zoomed_parts(box: Box) -> list[Region]:
+    """Parts of a query's picture that a closer look hashes (`ZOOM_SHARES`).
+
+    A crop of the reference lies up to 5% of scale and a few percent of place from the
+    nearest of the reference's own crops (`reference_crops`); on detailed footage that is
+    close enough, on fine texture (a few pixels a cell) it is not. Zoomed into the query,
+    the part it shows meets one of those crops within a percent or two.
+    """
+    return _share_grid(box, ZOOM_SHARES, View.ZOOM, "zoom")
 
 
 def reference_crops(box: Box) -> list[Region]:
@@ -203,17 +236,7 @@ def reference_crops(box: Box) -> list[Region]:
     """
     top, bottom, left, right = box
     height, width = bottom - top, right - left
-    crops: list[Region] = []
-    for share_y in CROP_SHARES:
-        for share_x in CROP_SHARES:
-            if share_y == 1.0 and share_x == 1.0:
-                continue
-            h, w = round(share_y * height), round(share_x * width)
-            for anchor_y in (0.5,) if share_y == 1.0 else (0.0, 0.5, 1.0):
-                for anchor_x in (0.5,) if share_x == 1.0 else (0.0, 0.5, 1.0):
-                    t = top + round(anchor_y * (height - h))
-                    lft = left + round(anchor_x * (width - w))
-                    crops.append(Region(View.REGION, (t, t + h, lft, lft + w), "crop"))
+    crops = _share_grid(box, CROP_SHARES, View.REGION, "crop")
     # A strip of the picture, as a split screen shows it when it crops to fill its half: half
     # the width on a 16:9 canvas, two thirds on a wider one.
     for share in (0.5, 0.66):

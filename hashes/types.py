@@ -78,6 +78,7 @@ class View(StrEnum):
     FLIP = "flip"  # a dihedral variant (mirror, 90° rotations) of one of the views above
     TILT = "tilt"  # the picture turned back a few degrees, as a filmed screen is turned
     SIDE = "side"  # a picture of a common shape flush with one side (a split screen's pane)
+    ZOOM = "zoom"  # a part of the picture, zoomed into on a closer look (`ZOOM_SHARES`)
 
 
 @dataclass(frozen=True, eq=False)

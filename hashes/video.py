@@ -40,6 +40,7 @@ from hashes.regions import (
     side_panes,
     sub_regions,
     template_bands,
+    zoomed_parts,
 )
 from hashes.types import PDQ_BYTES, VideoHashes, View
 
@@ -86,6 +87,9 @@ class QueryParams:
     # Full frames first: the other views are hashed only when the full frames leave the
     # match unsettled (`hashes.query.match_query`).
     use_first_look: bool = True
+    # A closer look (`closer_look`) at a query whose match stays unsettled after every view:
+    # zoomed parts of its pictures, for crops that fall between the reference's own.
+    use_closer_look: bool = True
     # Layout and insets read from the chunk being hashed and the next one: outlines found in
     # busy video only after more frames still apply to the first.
     use_look_ahead: bool = True
@@ -381,6 +385,31 @@ def complete_look(look: FirstLook, params: QueryParams | None = None) -> VideoHa
     if look.frames is None:
         return look.hashes
     return _hash_frames(iter(look.frames), params or QueryParams())
+
+
+def closer_look(look: FirstLook, hashes: VideoHashes) -> VideoHashes:
+    """`hashes` (every view of the query of `look`) with zoomed parts of each kept frame's
+    picture added (`zoomed_parts`); `hashes` as they are when no frames were kept."""
+    if look.frames is None:
+        return hashes
+    grids: list[npt.NDArray[np.float32]] = []
+    stamps: list[float] = []
+    for frame in look.frames:
+        luma = frame.luma
+        own = frame_active_box(luma)
+        picture = own if own is not None and is_centred(own, *luma.shape) else None
+        for part in zoomed_parts(picture or (0, luma.shape[0], 0, luma.shape[1])):
+            grids.append(pdq.downsample_64_fast(crop(luma, part.box)))
+            stamps.append(frame.timestamp)
+    if not grids:
+        return hashes
+    zoomed, qualities = pdq.hash_grids(np.stack(grids))
+    rows = _Rows()
+    rows.add(hashes.hashes, hashes.qualities, hashes.timestamps.tolist(),
+             hashes.views or [View.FULL] * len(hashes))  # fmt: skip
+    rows.add(zoomed, qualities, stamps, [View.ZOOM] * len(stamps))
+    rows.frames = hashes.frame_count
+    return rows.build(hashes.duration_seconds)
 
 
 def _hash_frames(frames: Iterator[LumaFrame], params: QueryParams) -> VideoHashes:

@@ -678,10 +678,11 @@ async def test_after_the_verdict_end_to_end(
             ]
             for name, labels, value in expected:
                 assert _value(samples, name, **labels) == value, (name, labels)
-            # Each media matched was settled on its full frames or hashed in every view.
+            # Each media matched was settled on its full frames, hashed in every view, or
+            # given a closer look.
             looks = [
                 _value(samples, "triage_query_looks_total", look=look)
-                for look in ("full_frames", "every_view")
+                for look in ("full_frames", "every_view", "closer")
             ]
             assert sum(looks) == 4 and looks[0] >= 1, looks
             assert _value(samples, "triage_fetch_bytes_total") > 1_000_000

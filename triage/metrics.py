@@ -55,7 +55,8 @@ hash_seconds_per_media_second = Histogram(
 )
 query_looks_total = Counter(
     "triage_query_looks_total",
-    "Media matched, by what was hashed: full_frames (they settled the match) or every_view.",
+    "Media matched, by what was hashed: full_frames (they settled the match), every_view, "
+    "or closer (every view and zoomed parts, for a lead with less evidence than asked).",
     ["look"],
 )
 match_duration_seconds = Histogram(

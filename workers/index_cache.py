@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from hashes.formats.jsonl import loads_record
@@ -36,6 +36,8 @@ class MutableIndex(Protocol):
 MatchFunction = Callable[[VideoHashes], list[VideoMatch]]
 # A query's full frames -> their matches when those settle it, else None.
 SettleFunction = Callable[[VideoHashes], list[VideoMatch] | None]
+# The matches of every view of a query -> whether they leave a lead worth a closer look.
+CloserFunction = Callable[[Sequence[VideoMatch]], bool]
 
 
 class LiveIndex:
@@ -51,11 +53,13 @@ class LiveIndex:
         index: MutableIndex,
         match: MatchFunction,
         settle: SettleFunction | None = None,
+        closer: CloserFunction | None = None,
     ) -> None:
         self._store = store
         self._index = index
         self._match = match
         self._settle = settle
+        self._closer = closer
         self._version = 0
         self._indexed: set[str] = set()
         self._labels: dict[str, str] = {}
@@ -135,6 +139,11 @@ class LiveIndex:
             if not self._indexed or self._settle is None:
                 return None
             return await asyncio.to_thread(self._settle, full_frames)
+
+    def wants_closer_look(self, matches: Sequence[VideoMatch]) -> bool:
+        """Whether the matches of every view of a query leave a lead worth zoomed parts of
+        its pictures (`hashes.video.closer_look`)."""
+        return self._closer is not None and self._closer(matches)
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
         """Keep syncing until `stop` is set."""

@@ -76,6 +76,8 @@ class MediaTools:
     """A query's full frames hashed, with the sampled frames for `complete_look`."""
     complete_look: Callable[[FirstLook], VideoHashes]
     """Every view of the query, when its full frames leave the match unsettled."""
+    closer_look: Callable[[FirstLook, VideoHashes], VideoHashes]
+    """Every view plus zoomed parts of the pictures, when every view leaves a lead only."""
     hash_reference: HashFunction
 
 
@@ -224,14 +226,23 @@ class Pipeline:
         matching = 0.0
         if not look.complete:
             matches, matching = await _timed(self._index.settle(hashes))
-        metrics.query_looks_total.labels(look="full_frames" if matches else "every_view").inc()
+        looked = "full_frames"
         if matches is None:
+            looked = "every_view"
             if not look.complete:
                 hashes, completing = await _timed(self._pooled(self._tools.complete_look, look))
                 hashing += completing
             found, searching = await _timed(self._index.match(hashes))
-            matches = found
             matching += searching
+            if not look.complete and self._index.wants_closer_look(found):
+                looked = "closer"
+                closer = functools.partial(self._tools.closer_look, look)
+                hashes, zooming = await _timed(self._pooled(closer, hashes))
+                hashing += zooming
+                found, searching = await _timed(self._index.match(hashes))
+                matching += searching
+            matches = found
+        metrics.query_looks_total.labels(look=looked).inc()
         metrics.match_duration_seconds.observe(matching)
         _observe_hashing(hashing, hashes)
         verdict = self._policy.decide(matches[0].score if matches else None)

@@ -12,7 +12,14 @@ from types import TracebackType
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.policy import VerdictPolicy
-from hashes.video import QueryParams, ReferenceParams, complete_look, first_look, hash_reference
+from hashes.video import (
+    QueryParams,
+    ReferenceParams,
+    closer_look,
+    complete_look,
+    first_look,
+    hash_reference,
+)
 from triage.config import Settings
 from triage.models import JobKind
 from triage.store.protocol import Store
@@ -34,6 +41,7 @@ def media_tools(settings: Settings) -> MediaTools:
         resolve=resolve_post_page,
         first_look=functools.partial(first_look, params=query_params),
         complete_look=functools.partial(complete_look, params=query_params),
+        closer_look=closer_look,
         hash_reference=functools.partial(
             hash_reference,
             params=ReferenceParams(derived_every=settings.match.reference_derived_every),
@@ -44,7 +52,9 @@ def media_tools(settings: Settings) -> MediaTools:
 def live_index(store: Store) -> LiveIndex:
     index = ExactIndex()
     matcher = Matcher(index)
-    return LiveIndex(store, index, matcher.match, matcher.settle_on_full_frames)
+    return LiveIndex(
+        store, index, matcher.match, matcher.settle_on_full_frames, matcher.wants_closer_look
+    )
 
 
 class WorkerService:

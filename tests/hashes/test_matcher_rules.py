@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from hashes.index import ExactIndex, Neighbours
 from hashes.matcher import Matcher, MatchParams
-from hashes.types import PDQ_BITS, VideoHashes, View
+from hashes.types import PDQ_BITS, VideoHashes, VideoMatch, View
 
 STEP = 0.25  # query sampling, seconds
 REFERENCE_FPS = 30.0
@@ -328,3 +328,16 @@ def test_a_still_query_is_one_frame_of_evidence() -> None:
         for switch in (False, True)
     ]
     assert moving[0] == moving[1] >= 1.0
+
+
+def test_a_closer_look_is_wanted_for_a_lead_with_less_evidence_than_asked() -> None:
+    matcher = Matcher(ExactIndex(), MatchParams(closer_look_from=0.3, closer_look_below=1.0))
+
+    def best(score: float) -> list[VideoMatch]:
+        return [VideoMatch("r", score, 1.0, 0.5, 0.5), VideoMatch("s", 0.1, 0.1, 0.1, 0.1)]
+
+    assert not matcher.wants_closer_look([])  # nothing at all: chance gives more
+    assert not matcher.wants_closer_look(best(0.29))
+    assert matcher.wants_closer_look(best(0.3))
+    assert matcher.wants_closer_look(best(0.99))
+    assert not matcher.wants_closer_look(best(1.0))  # the evidence asked is there

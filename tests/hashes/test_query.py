@@ -82,3 +82,49 @@ def test_a_crop_needs_the_other_views_and_gets_them(
     # Switched off, the query is hashed in every view at once: the same matches.
     same, every = match_query(out, matcher, QueryParams(use_first_look=False))
     assert every.views == hashes.views and [m.score for m in same] == [m.score for m in matches]
+
+
+def _cellular_automaton(out: Path) -> None:
+    """Fine texture, cells a few pixels wide: PDQ meets a crop of it only when the crop lies
+    within a percent or two of the reference's own crops."""
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+         "cellauto=s=320x180:r=30:rule=110:ratio=0.5:seed=7", "-t", "6",
+         "-vf", "scale=640:360:flags=neighbor", "-pix_fmt", "yuv420p", str(out)],
+        check=True,
+    )  # fmt: skip
+
+
+def test_a_crop_between_the_references_own_is_found_by_a_closer_look(tmp_path: Path) -> None:
+    reference = tmp_path / "cells.mp4"
+    _cellular_automaton(reference)
+    index = ExactIndex()
+    index.add("cells", hash_reference(reference))
+    matcher = Matcher(index)
+    out = tmp_path / "cropped.mp4"
+    # 16% off the right, 11% off the bottom: 84% of the width, 4% from the reference's 80%.
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(reference),
+         "-vf", "crop=538:320:0:0", "-crf", "23", str(out)],
+        check=True,
+    )  # fmt: skip
+    without, every = match_query(out, matcher, QueryParams(use_closer_look=False))
+    assert View.ZOOM not in every.views
+    assert without and matcher.wants_closer_look(without)  # a lead, less evidence than asked
+    matches, hashes = match_query(out, matcher)
+    assert View.ZOOM in hashes.views
+    assert matches[0].reference_id == "cells"
+    assert matches[0].score >= 1.0 > without[0].score
+    assert "zoom" in matches[0].views
+
+
+def test_a_settled_or_unrelated_query_gets_no_closer_look(
+    shared_data: Path, matcher: Matcher, tmp_path: Path
+) -> None:
+    _, hashes = match_query(shared_data / "sources" / CHAIR, matcher)
+    assert View.ZOOM not in hashes.views
+    other = tmp_path / "cells.mp4"
+    _cellular_automaton(other)
+    matches, hashes = match_query(other, matcher)
+    assert not matcher.wants_closer_look(matches)
+    assert View.ZOOM not in hashes.views

@@ -14,7 +14,9 @@ from hashes.regions import (
     Box,
     framed_panes,
     is_centred,
+    reference_crops,
     side_panes,
+    zoomed_parts,
 )
 from hashes.types import View
 
@@ -103,3 +105,21 @@ def test_bars_down_the_whole_frame_or_nowhere_make_no_framed_pane() -> None:
     uneven[107:, 30:150] = _texture(rng, 213, 120)
     uneven[107:, 150:] = 200
     assert framed_panes(uneven) == []
+
+
+def test_a_closer_look_zooms_into_every_part_a_crop_between_two_reference_crops_needs() -> None:
+    box = (20, 380, 10, 650)  # 360 x 640 inside borders
+    parts = zoomed_parts(box)
+    assert {p.view for p in parts} == {View.ZOOM}
+    # Two shares beside the whole on each axis, three anchors on a cut axis.
+    assert len(parts) == len({p.box for p in parts}) == 2 * 3 + 2 * 3 + 4 * 9
+    for top, bottom, left, right in (p.box for p in parts):
+        assert 20 <= top < bottom <= 380 and 10 <= left < right <= 650
+        assert {round((bottom - top) / 360, 2), round((right - left) / 640, 2)} <= {1.0, 0.95, 0.9}
+    # A query showing the reference's left 84% and top 89%, zoomed into 95% of its width
+    # from the left, shows the reference's left 80%: one of its own crops, to the pixel.
+    reference = (0, 1000, 0, 1000)
+    query = (0, 890, 0, 840)
+    kept = {r.box for r in reference_crops(reference)}
+    zoomed = [p.box for p in zoomed_parts(query)]
+    assert (0, 890, 0, 798) in zoomed and (0, 900, 0, 800) in kept

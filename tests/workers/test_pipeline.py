@@ -4,6 +4,8 @@ over the memory store. Each test claims one job and runs its handler directly.""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ import pytest
 from hashes.formats.jsonl import HashListEntry, dumps_record, loads_record
 from hashes.video import hash_reference
 from tests.workers.media_server import MediaServer
+from triage import metrics
 from triage.config import Settings, load_settings
 from triage.models import JobKind, ReferenceStatus, Verdict
 from triage.store.memory import MemoryStore
@@ -308,3 +311,41 @@ async def test_a_copy_settled_on_its_full_frames_stores_those_and_others_every_v
     assert settled.result is not None and settled.result.verdict is Verdict.CONFIRMED
     assert await _stored_views(world, settled.media.id) == {"full"}
     assert {"full", "region", "flip"} <= await _stored_views(world, unsettled.media.id)
+
+
+async def test_a_lead_from_every_view_gets_a_closer_look_and_is_confirmed(
+    tmp_path: Path, media_server: MediaServer, executor: ThreadPoolExecutor
+) -> None:
+    """A crop of fine texture between two of the reference's own crops: every view leaves a
+    lead only; zoomed parts of the pictures confirm it, and are stored with the rest."""
+    world = _world(tmp_path, media_server, executor)
+    reference, query = tmp_path / "cells.mp4", tmp_path / "cropped.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+         "cellauto=s=320x180:r=30:rule=110:ratio=0.5:seed=7", "-t", "6",
+         "-vf", "scale=640:360:flags=neighbor", "-pix_fmt", "yuv420p", str(reference)],
+        check=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(reference), "-vf", "crop=538:320:0:0",
+         str(query)],
+        check=True,
+    )  # fmt: skip
+    hashes = hash_reference(reference)  # with its crops, as a hash-reference job stores it
+    record = dumps_record(HashListEntry(reference_id="cells", hashes=hashes), derived=True)
+    await world.store.add_reference(
+        label="cells", source="test", added_by="key_test", hash_record=record, reference_id="cells"
+    )
+    closer = metrics.query_looks_total.labels(look="closer")
+    before = closer._value.get()
+    outcome = await world.store.create_upload_submission(
+        upload_path=str(query), sha256=hashlib.sha256(query.read_bytes()).hexdigest(),
+        upload_filename="cropped.mp4", key_id="key_test",
+    )  # fmt: skip
+    await world.run_next()
+    detail = await world.store.get_submission(outcome.submission.id)
+    assert closer._value.get() == before + 1
+    assert detail.result is not None and detail.result.verdict is Verdict.CONFIRMED
+    assert detail.result.matches[0].reference_id == "cells"
+    assert "zoom" in detail.result.matches[0].views
+    assert "zoom" in await _stored_views(world, detail.media.id)
