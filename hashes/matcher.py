@@ -153,10 +153,15 @@ class Matcher:
         matches = self.match(full_frames)
         return matches if matches and matches[0].score >= p.early_accept_score else None
 
-    def wants_closer_look(self, matches: Sequence[VideoMatch]) -> bool:
-        """Whether the matches of every view of a query leave a lead worth a closer look."""
+    def wants_closer_look(self, matches: Sequence[VideoMatch], query: VideoHashes) -> bool:
+        """Whether the matches of every view of `query` leave a lead worth a closer look. A
+        still (one frame) gets one whenever it falls short of the evidence asked: its lead is
+        one pair's weight, and the closer look costs a few milliseconds."""
+        p = self.params
         best = matches[0].score if matches else 0.0
-        return self.params.closer_look_from <= best < self.params.closer_look_below
+        if best >= p.closer_look_below:
+            return False
+        return query.frame_count <= 1 or best >= p.closer_look_from
 
     def _search(
         self, query: VideoHashes, facts: _QueryRows, rows: npt.NDArray[np.intp]

@@ -29,7 +29,7 @@ def match_query(
             return settled, look.hashes
     hashes = complete_look(look, params)
     matches = matcher.match(hashes)
-    if params.use_closer_look and not look.complete and matcher.wants_closer_look(matches):
+    if params.use_closer_look and look.frames and matcher.wants_closer_look(matches, hashes):
         hashes = closer_look(look, hashes)
         matches = matcher.match(hashes)
     return matches, hashes

@@ -351,27 +351,28 @@ class FirstLook:
 
     Most re-uploads show the whole picture: their full frames settle the match, and the
     derived views (nine in ten of the rows, most of the hashing) would be hashed for nothing.
-    `frames` is None when `hashes` already holds every view (a long video, or an image).
+    `complete` when `hashes` already holds every view (a long video, or an image); `frames`
+    is None when they were too many to keep (a long video).
     """
 
     hashes: VideoHashes
     frames: tuple[LumaFrame, ...] | None
-
-    @property
-    def complete(self) -> bool:
-        return self.frames is None
+    complete: bool = False
 
 
 def first_look(path: Path, params: QueryParams | None = None) -> FirstLook:
     """Decode and sample `path` once, hashing only the full frames (`complete_look` hashes
-    the rest from the frames kept)."""
+    the rest from the frames kept). An image is hashed in every view at once: one frame
+    settles nothing sooner."""
     params = params or QueryParams()
     frames = _frames(path, _query_options(params))
     kept = list(itertools.islice(frames, MAX_KEPT_FRAMES))
     extra = next(frames, None)
-    if extra is not None or is_image(path) or not kept:
+    if extra is not None or not kept:
         rest = itertools.chain(kept, [] if extra is None else [extra], frames)
-        return FirstLook(_hash_frames(rest, params), None)
+        return FirstLook(_hash_frames(rest, params), None, complete=True)
+    if is_image(path):
+        return FirstLook(_hash_frames(iter(kept), params), tuple(kept), complete=True)
     grids = np.stack([pdq.downsample_64_fast(frame.luma) for frame in kept])
     hashes, qualities = pdq.hash_grids(grids)
     rows = _Rows()
@@ -382,7 +383,7 @@ def first_look(path: Path, params: QueryParams | None = None) -> FirstLook:
 
 def complete_look(look: FirstLook, params: QueryParams | None = None) -> VideoHashes:
     """Every view of the query of `look`: what `hash_query` gives, without decoding again."""
-    if look.frames is None:
+    if look.complete or look.frames is None:
         return look.hashes
     return _hash_frames(iter(look.frames), params or QueryParams())
 

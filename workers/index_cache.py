@@ -36,8 +36,9 @@ class MutableIndex(Protocol):
 MatchFunction = Callable[[VideoHashes], list[VideoMatch]]
 # A query's full frames -> their matches when those settle it, else None.
 SettleFunction = Callable[[VideoHashes], list[VideoMatch] | None]
-# The matches of every view of a query -> whether they leave a lead worth a closer look.
-CloserFunction = Callable[[Sequence[VideoMatch]], bool]
+# The matches of every view of a query, and its hashes -> whether they leave a lead worth a
+# closer look.
+CloserFunction = Callable[[Sequence[VideoMatch], VideoHashes], bool]
 
 
 class LiveIndex:
@@ -140,10 +141,10 @@ class LiveIndex:
                 return None
             return await asyncio.to_thread(self._settle, full_frames)
 
-    def wants_closer_look(self, matches: Sequence[VideoMatch]) -> bool:
-        """Whether the matches of every view of a query leave a lead worth zoomed parts of
+    def wants_closer_look(self, matches: Sequence[VideoMatch], query: VideoHashes) -> bool:
+        """Whether the matches of every view of `query` leave a lead worth zoomed parts of
         its pictures (`hashes.video.closer_look`)."""
-        return self._closer is not None and self._closer(matches)
+        return self._closer is not None and self._closer(matches, query)
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
         """Keep syncing until `stop` is set."""

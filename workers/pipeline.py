@@ -234,7 +234,7 @@ class Pipeline:
                 hashing += completing
             found, searching = await _timed(self._index.match(hashes))
             matching += searching
-            if not look.complete and self._index.wants_closer_look(found):
+            if look.frames and self._index.wants_closer_look(found, hashes):
                 looked = "closer"
                 closer = functools.partial(self._tools.closer_look, look)
                 hashes, zooming = await _timed(self._pooled(closer, hashes))

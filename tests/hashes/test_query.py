@@ -110,7 +110,7 @@ def test_a_crop_between_the_references_own_is_found_by_a_closer_look(tmp_path: P
     )  # fmt: skip
     without, every = match_query(out, matcher, QueryParams(use_closer_look=False))
     assert View.ZOOM not in every.views
-    assert without and matcher.wants_closer_look(without)  # a lead, less evidence than asked
+    assert without and matcher.wants_closer_look(without, every)  # a lead, less evidence than asked
     matches, hashes = match_query(out, matcher)
     assert View.ZOOM in hashes.views
     assert matches[0].reference_id == "cells"
@@ -126,5 +126,26 @@ def test_a_settled_or_unrelated_query_gets_no_closer_look(
     other = tmp_path / "cells.mp4"
     _cellular_automaton(other)
     matches, hashes = match_query(other, matcher)
-    assert not matcher.wants_closer_look(matches)
+    assert not matcher.wants_closer_look(matches, hashes)
     assert View.ZOOM not in hashes.views
+
+
+def test_a_cropped_still_of_fine_texture_is_found_by_a_closer_look(tmp_path: Path) -> None:
+    """A screenshot is one frame, hashed in every view at once, and kept for a closer look."""
+    reference = tmp_path / "cells.mp4"
+    _cellular_automaton(reference)
+    index = ExactIndex()
+    index.add("cells", hash_reference(reference))
+    matcher = Matcher(index)
+    still = tmp_path / "still.png"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-ss", "3", "-i", str(reference), "-frames:v", "1",
+         "-vf", "crop=544:324:0:0", str(still)],
+        check=True,
+    )  # fmt: skip
+    look = first_look(still)
+    assert look.complete and look.frames is not None and len(look.frames) == 1
+    without, _ = match_query(still, matcher, QueryParams(use_closer_look=False))
+    matches, hashes = match_query(still, matcher)
+    assert without[0].score < 1.0 <= matches[0].score
+    assert matches[0].reference_id == "cells" and View.ZOOM in hashes.views
