@@ -37,6 +37,7 @@ from hashes.regions import (
     is_centred,
     line_spread,
     reference_crops,
+    reframed_parts,
     side_panes,
     sub_regions,
     template_bands,
@@ -67,6 +68,8 @@ class ReferenceParams:
     # The active picture (inside uniform borders, or the whole frame) hashed as queries are.
     use_active: bool = True
     use_crops: bool = True
+    # The picture cut to a feed's shape (1:1, 4:5, 9:16) anywhere along the cut axis.
+    use_reframe: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,11 +299,13 @@ def hash_reference(path: Path, params: ReferenceParams = ReferenceParams()) -> V
                 grids.append(pdq.downsample_64_fast(crop(small, full_box)))
                 stamps.append(frame.timestamp)
                 views.append(View.ACTIVE)
-            if params.use_crops:
-                for region in reference_crops(full_box):
-                    grids.append(pdq.downsample_64_fast(crop(small, region.box)))
-                    stamps.append(frame.timestamp)
-                    views.append(View.REGION)
+            parts = reference_crops(full_box) if params.use_crops else []
+            if params.use_reframe:
+                parts += reframed_parts(full_box)
+            for region in parts:
+                grids.append(pdq.downsample_64_fast(crop(small, region.box)))
+                stamps.append(frame.timestamp)
+                views.append(View.REGION)
         hashes, qualities = pdq.hash_grids(np.stack(grids))
         rows.add(hashes, qualities, stamps, views)
         rows.frames += len(chunk)

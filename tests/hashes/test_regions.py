@@ -15,6 +15,7 @@ from hashes.regions import (
     framed_panes,
     is_centred,
     reference_crops,
+    reframed_parts,
     side_panes,
     zoomed_parts,
 )
@@ -123,3 +124,32 @@ def test_a_closer_look_zooms_into_every_part_a_crop_between_two_reference_crops_
     kept = {r.box for r in reference_crops(reference)}
     zoomed = [p.box for p in zoomed_parts(query)]
     assert (0, 890, 0, 798) in zoomed and (0, 900, 0, 800) in kept
+
+
+@pytest.mark.parametrize(
+    ("box", "shapes"),
+    [
+        # 16:9: cut to 1:1, 4:5 and 9:16 at full height (4:3 is a crop of 75%: crops reach it).
+        ((0, 360, 0, 640), {(360, 360), (360, 288), (360, 202)}),
+        # 9:16: cut to 1:1 and 16:9 at full width.
+        ((0, 640, 0, 360), {(360, 360), (202, 360)}),
+    ],
+)
+def test_reframed_parts_cut_a_feeds_shapes_across_the_whole_picture(
+    box: Box, shapes: set[tuple[int, int]]
+) -> None:
+    parts = reframed_parts(box)
+    sizes = {(b - t, r - lft) for t, b, lft, r in (p.box for p in parts)}
+    assert sizes == shapes
+    top, bottom, left, right = box
+    for shape in shapes:
+        placed = sorted(p.box for p in parts if (p.box[1] - p.box[0], p.box[3] - p.box[2]) == shape)
+        # From one end of the cut axis to the other, each step within a tenth of the part.
+        cut_x = shape[0] == bottom - top
+        starts = [b[2] if cut_x else b[0] for b in placed]
+        length = shape[1] if cut_x else shape[0]
+        assert starts[0] == (left if cut_x else top)
+        assert starts[-1] + length == (right if cut_x else bottom)
+        assert max(np.diff(starts)) <= 0.1 * length + 1
+    assert {p.view for p in parts} == {View.REGION}
+    assert not set(parts) & set(reference_crops(box))  # deeper than any crop

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from triage.devset.ffmpeg import Clip, DevsetError, run
 from triage.devset.graph import Graph
 from triage.devset.plan import REQUIRED_SOURCES, plan_edits, plan_footage, plan_later_edits
-from triage.devset.recipes import FAMILIES, Context
+from triage.devset.recipes import FAMILIES, LATER_FAMILIES, Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +87,14 @@ def build(out_dir: Path, sources: Path, *, seed: int = 0, per_family: int = 3,
                 int(rng.integers(0, 2**63)))
         for i, (base, recipe, family, expect, is_hard) in enumerate(edits)
     ]  # fmt: skip
-    first_later = len(plain) + len(edit_jobs) + 1
-    edit_jobs += [
-        EditJob(f"q-{first_later + i:04d}", base, recipe, family, expect, is_hard,
-                int(rng.integers(0, 2**63)))
-        for i, (base, recipe, family, expect, is_hard) in enumerate(
-            plan_later_edits(rng, references, per_family))
-    ]  # fmt: skip
+    for later in LATER_FAMILIES:
+        first_later = len(plain) + len(edit_jobs) + 1
+        edit_jobs += [
+            EditJob(f"q-{first_later + i:04d}", base, recipe, family, expect, is_hard,
+                    int(rng.integers(0, 2**63)))
+            for i, (base, recipe, family, expect, is_hard) in enumerate(
+                plan_later_edits(rng, references, per_family, later))
+        ]  # fmt: skip
     targets = {item.id: out_dir / "references" / f"{item.id}.mp4" for item in references}
     targets |= {item.id: out_dir / "queries" / f"{query_ids[item.id]}.mp4" for item in plain}
     makers = {item.id: item.make for item in [*references, *plain]}

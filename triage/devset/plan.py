@@ -182,12 +182,9 @@ def plan_edits(
 
 
 def plan_later_edits(
-    rng: np.random.Generator, references: Sequence[Footage], per_family: int
+    rng: np.random.Generator, references: Sequence[Footage], per_family: int, family: str
 ) -> list[Edit]:
-    """The edited queries of `LATER_FAMILIES`, drawn after everything else (the seeds of the
-    other edits included), so a seed still builds the set it built before they were added."""
-    return [
-        edit
-        for family in LATER_FAMILIES
-        for edit in _family_edits(rng, references, family, per_family)
-    ]
+    """The edited queries of `family`, one of `LATER_FAMILIES`: each drawn after everything
+    else, the families before it included, so a seed still builds the set it built before
+    it was added."""
+    return _family_edits(rng, references, family, per_family)

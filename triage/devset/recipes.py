@@ -261,6 +261,22 @@ def stacked(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[
     )
 
 
+def reframe(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[Stream, str]:
+    """The video cut to a feed's shape: a landscape one to 1:1, 4:5 or 9:16 at full height, a
+    portrait one to 1:1 or 16:9 at full width, the part kept anywhere along the cut axis (an
+    editor follows the action)."""
+    if s.landscape:
+        name, shape = [("1:1", 1.0), ("4:5", 0.8), ("9:16", 9 / 16)][int(rng.integers(0, 3))]
+        width, height = even(s.height * shape), s.height
+    else:
+        name, shape = [("1:1", 1.0), ("16:9", 9 / 16)][int(rng.integers(0, 2))]
+        width, height = s.width, even(s.width * shape)
+    where = _u(rng, 0.0, 1.0)
+    x, y = int(where * (s.width - width)), int(where * (s.height - height))
+    text = f"reframe {name} at {where:.2f}"
+    return g.apply(s, f"crop={width}:{height}:{x}:{y}", width, height), text
+
+
 def screen_film(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[Stream, str]:
     w, h = s.width, s.height
     inset = [(_u(rng, 0.01, 0.06) * w, _u(rng, 0.01, 0.06) * h) for _ in range(4)]
@@ -334,7 +350,8 @@ def combo(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[St
 
 FAMILIES["combo"] = combo
 FAMILIES["stacked"] = stacked
+FAMILIES["reframe"] = reframe
 # Families added after development sets were built and measured: planned after everything
 # else (see `plan.plan_later_edits`), so an old seed builds the same queries as before, and
 # these after them.
-LATER_FAMILIES = ("stacked",)
+LATER_FAMILIES = ("stacked", "reframe")

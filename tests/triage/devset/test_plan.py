@@ -15,7 +15,8 @@ def test_every_family_gets_distinct_references_and_negatives_expect_nothing() ->
     rng = np.random.default_rng(0)
     references, unrelated, hard = plan_footage(rng, Path("sources"))
     edits = plan_edits(rng, references, unrelated, hard, per_family=3)
-    edits += plan_later_edits(rng, references, per_family=3)
+    for family in LATER_FAMILIES:
+        edits += plan_later_edits(rng, references, per_family=3, family=family)
     for family in FAMILIES:
         bases = [base for base, _, fam, _, _ in edits if fam == family]
         assert len(bases) == 3 and len(set(bases)) == 3
@@ -38,8 +39,9 @@ def test_families_added_later_leave_the_earlier_draws_as_they_were() -> None:
     assert [family for _, _, family, _, _ in edits if family in FAMILIES] == [
         family for family in without_later for _ in range(3)
     ]
-    later = plan_later_edits(rng, references, per_family=3)
-    assert {family for _, _, family, _, _ in later} == set(LATER_FAMILIES)
+    for family in LATER_FAMILIES:
+        later = plan_later_edits(rng, references, per_family=3, family=family)
+        assert [recipe for _, recipe, _, _, _ in later] == [family] * 3
 
 
 def test_plan_depends_only_on_the_seed() -> None:
