@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -28,6 +29,20 @@ def shared_data() -> Path:
     if not SHARED_DATA_DIR.is_dir():
         pytest.fail(f"shared data not found beside the repository: {SHARED_DATA_DIR}")
     return SHARED_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def fine_texture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 s of a cellular automaton, cells a few pixels wide: PDQ meets a crop of it only when
+    the crop lies within a percent or two of one of the reference's own."""
+    out = tmp_path_factory.mktemp("footage") / "cells.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+         "cellauto=s=320x180:r=30:rule=110:ratio=0.5:seed=7", "-t", "6",
+         "-vf", "scale=640:360:flags=neighbor", "-pix_fmt", "yuv420p", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
 
 
 # --- stores: one fixture per backend, and `store` running a test on every backend ---------------

@@ -84,34 +84,27 @@ def test_a_crop_needs_the_other_views_and_gets_them(
     assert every.views == hashes.views and [m.score for m in same] == [m.score for m in matches]
 
 
-def _cellular_automaton(out: Path) -> None:
-    """Fine texture, cells a few pixels wide: PDQ meets a crop of it only when the crop lies
-    within a percent or two of the reference's own crops."""
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-         "cellauto=s=320x180:r=30:rule=110:ratio=0.5:seed=7", "-t", "6",
-         "-vf", "scale=640:360:flags=neighbor", "-pix_fmt", "yuv420p", str(out)],
-        check=True,
-    )  # fmt: skip
-
-
-def test_a_crop_between_the_references_own_is_found_by_a_closer_look(tmp_path: Path) -> None:
-    reference = tmp_path / "cells.mp4"
-    _cellular_automaton(reference)
+@pytest.fixture(scope="module")
+def cells(fine_texture: Path) -> Matcher:
     index = ExactIndex()
-    index.add("cells", hash_reference(reference))
-    matcher = Matcher(index)
+    index.add("cells", hash_reference(fine_texture))
+    return Matcher(index)
+
+
+def test_a_crop_between_the_references_own_is_found_by_a_closer_look(
+    fine_texture: Path, cells: Matcher, tmp_path: Path
+) -> None:
     out = tmp_path / "cropped.mp4"
     # 16% off the right, 11% off the bottom: 84% of the width, 4% from the reference's 80%.
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(reference),
+        ["ffmpeg", "-v", "error", "-y", "-i", str(fine_texture),
          "-vf", "crop=538:320:0:0", "-crf", "23", str(out)],
         check=True,
     )  # fmt: skip
-    without, every = match_query(out, matcher, QueryParams(use_closer_look=False))
+    without, every = match_query(out, cells, QueryParams(use_closer_look=False))
     assert View.ZOOM not in every.views
-    assert without and matcher.wants_closer_look(without, every)  # a lead, less evidence than asked
-    matches, hashes = match_query(out, matcher)
+    assert without and cells.wants_closer_look(without, every)  # a lead, less than asked
+    matches, hashes = match_query(out, cells)
     assert View.ZOOM in hashes.views
     assert matches[0].reference_id == "cells"
     assert matches[0].score >= 1.0 > without[0].score
@@ -119,33 +112,28 @@ def test_a_crop_between_the_references_own_is_found_by_a_closer_look(tmp_path: P
 
 
 def test_a_settled_or_unrelated_query_gets_no_closer_look(
-    shared_data: Path, matcher: Matcher, tmp_path: Path
+    shared_data: Path, matcher: Matcher, fine_texture: Path
 ) -> None:
     _, hashes = match_query(shared_data / "sources" / CHAIR, matcher)
     assert View.ZOOM not in hashes.views
-    other = tmp_path / "cells.mp4"
-    _cellular_automaton(other)
-    matches, hashes = match_query(other, matcher)
+    matches, hashes = match_query(fine_texture, matcher)
     assert not matcher.wants_closer_look(matches, hashes)
     assert View.ZOOM not in hashes.views
 
 
-def test_a_cropped_still_of_fine_texture_is_found_by_a_closer_look(tmp_path: Path) -> None:
+def test_a_cropped_still_of_fine_texture_is_found_by_a_closer_look(
+    fine_texture: Path, cells: Matcher, tmp_path: Path
+) -> None:
     """A screenshot is one frame, hashed in every view at once, and kept for a closer look."""
-    reference = tmp_path / "cells.mp4"
-    _cellular_automaton(reference)
-    index = ExactIndex()
-    index.add("cells", hash_reference(reference))
-    matcher = Matcher(index)
     still = tmp_path / "still.png"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-ss", "3", "-i", str(reference), "-frames:v", "1",
+        ["ffmpeg", "-v", "error", "-y", "-ss", "3", "-i", str(fine_texture), "-frames:v", "1",
          "-vf", "crop=544:324:0:0", str(still)],
         check=True,
     )  # fmt: skip
     look = first_look(still)
     assert look.complete and look.frames is not None and len(look.frames) == 1
-    without, _ = match_query(still, matcher, QueryParams(use_closer_look=False))
-    matches, hashes = match_query(still, matcher)
+    without, _ = match_query(still, cells, QueryParams(use_closer_look=False))
+    matches, hashes = match_query(still, cells)
     assert without[0].score < 1.0 <= matches[0].score
     assert matches[0].reference_id == "cells" and View.ZOOM in hashes.views

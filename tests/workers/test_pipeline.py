@@ -314,24 +314,18 @@ async def test_a_copy_settled_on_its_full_frames_stores_those_and_others_every_v
 
 
 async def test_a_lead_from_every_view_gets_a_closer_look_and_is_confirmed(
-    tmp_path: Path, media_server: MediaServer, executor: ThreadPoolExecutor
+    tmp_path: Path, media_server: MediaServer, executor: ThreadPoolExecutor, fine_texture: Path
 ) -> None:
     """A crop of fine texture between two of the reference's own crops: every view leaves a
     lead only; zoomed parts of the pictures confirm it, and are stored with the rest."""
     world = _world(tmp_path, media_server, executor)
-    reference, query = tmp_path / "cells.mp4", tmp_path / "cropped.mp4"
+    query = tmp_path / "cropped.mp4"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-         "cellauto=s=320x180:r=30:rule=110:ratio=0.5:seed=7", "-t", "6",
-         "-vf", "scale=640:360:flags=neighbor", "-pix_fmt", "yuv420p", str(reference)],
-        check=True,
-    )  # fmt: skip
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(reference), "-vf", "crop=538:320:0:0",
+        ["ffmpeg", "-v", "error", "-y", "-i", str(fine_texture), "-vf", "crop=538:320:0:0",
          str(query)],
         check=True,
     )  # fmt: skip
-    hashes = hash_reference(reference)  # with its crops, as a hash-reference job stores it
+    hashes = hash_reference(fine_texture)  # with its crops, as a hash-reference job stores it
     record = dumps_record(HashListEntry(reference_id="cells", hashes=hashes), derived=True)
     await world.store.add_reference(
         label="cells", source="test", added_by="key_test", hash_record=record, reference_id="cells"
