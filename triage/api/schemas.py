@@ -74,7 +74,8 @@ class MatchEvidence(BaseModel):
     views: list[str] = Field(
         description="Which views of the query frames matched: `full`, `active` (inside "
         "borders), `inner` (over a blurred copy), `region` (a crop or inset), `side` (a "
-        "split screen's pane), `flip` (mirrored or turned 90°), `tilt` (a filmed screen). "
+        "split screen's pane), `flip` (mirrored or turned 90°), `tilt` (a filmed screen), "
+        "`zoom` (a part of the picture, zoomed into on a closer look at a lead). "
         "Empty for results stored before it was recorded."
     )
     segments: list[SegmentView]
