@@ -136,6 +136,12 @@ CASES = [
     ("screen_film", "pattern", 2),
     ("screen_film", "cells", 2),  # fine texture turned 1.8 degrees: review without tilts
     ("screen_film", "cells", 3),  # turned 3.2 degrees
+    # Reframed for a feed, a third to a half of the picture kept: no match without the
+    # references' reframed parts.
+    ("reframe", "chair", 2),  # the portrait chair cut to 16:9
+    ("reframe", "doorknob", 6),  # 4:5
+    ("reframe", "doorknob", 3),  # 9:16
+    ("reframe", "pattern", 6),  # 1:1
     # Overlays and layouts: logo, captions, the reference as a picture inside other video.
     ("logo_overlay", "pattern", 1),
     ("text_overlay", "chair", 1),
