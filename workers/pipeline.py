@@ -30,6 +30,7 @@ from hashes.types import HashError, MediaError, VideoHashes, VideoMatch
 from hashes.video import FirstLook
 from triage import metrics
 from triage.config import Settings
+from triage.logs import FIELDS_KEY
 from triage.models import (
     FetchEvidence,
     JobKind,
@@ -37,6 +38,7 @@ from triage.models import (
     MatchEvidence,
     Media,
     SegmentEvidence,
+    Verdict,
 )
 from triage.retro import schedule_retro_match
 from triage.store.protocol import Store
@@ -100,6 +102,34 @@ def failure_from_fetch(error: FetchError) -> JobFailure:
         and (error.status >= 500 or error.status in _RETRYABLE_HTTP)
     )
     return JobFailure(error.reason, str(error), retryable=retryable)
+
+
+def log_verdict(
+    media_id: str,
+    verdict: Verdict,
+    reference_id: str | None,
+    score: float | None,
+    *,
+    look: str,
+) -> None:
+    """The one INFO line of each verdict recorded: the media, the verdict, the best reference
+    and its score (None without any match), and what was looked at (`retro` for a verdict
+    a newly added reference gave)."""
+    fields = {
+        "media_id": media_id,
+        "verdict": verdict.value,
+        "best_reference_id": reference_id,
+        "score": None if score is None else round(score, 4),
+        "look": look,
+    }
+    _log.info(
+        "verdict %s for media %s (best %s, score %s)",
+        verdict.value,
+        media_id,
+        reference_id or "none",
+        fields["score"],
+        extra={FIELDS_KEY: fields},
+    )
 
 
 def match_evidence(match: VideoMatch, label: str) -> MatchEvidence:
@@ -264,6 +294,14 @@ class Pipeline:
             worker_id=ctx.worker_id,
         )
         metrics.verdicts_total.labels(verdict=verdict.value).inc()
+        best = matches[0] if matches else None
+        log_verdict(
+            media.id,
+            verdict,
+            best.reference_id if best else None,
+            best.score if best else None,
+            look=looked,
+        )
 
     async def _obtain(self, media: Media) -> _Fetched:
         if media.upload_path is not None:

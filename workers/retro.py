@@ -27,7 +27,7 @@ from triage.models import MatchEvidence, QueryHashes, ReferenceStatus, Verdict
 from triage.store.protocol import Store
 from triage.store.rules import utc_now
 from workers.audit import SYSTEM_ACTOR
-from workers.pipeline import MAX_EVIDENCE_MATCHES
+from workers.pipeline import MAX_EVIDENCE_MATCHES, log_verdict
 from workers.runner import JobContext, permanent
 
 _log = logging.getLogger(__name__)
@@ -133,4 +133,5 @@ class RetroMatcher:
         )
         metrics.retro_matches_total.labels(verdict=verdict.value).inc()
         metrics.verdicts_total.labels(verdict=verdict.value).inc()
+        log_verdict(media_id, verdict, merged[0].reference_id, merged[0].score, look="retro")
         return True
