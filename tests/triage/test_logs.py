@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from triage.config import load_settings
+from triage.errors import ConfigError
 from triage.logs import FIELDS_KEY, configure_logging, current_ids, log_context
 
 
@@ -122,3 +123,11 @@ def test_configuring_twice_keeps_one_handler(restore_logging: None) -> None:
     stream = _configured()
     logging.getLogger("triage.test").info("once")
     assert len(_lines(stream)) == 1 and len(logging.getLogger().handlers) == 1
+
+
+def test_logging_settings_name_the_bad_key() -> None:
+    with pytest.raises(ConfigError, match=r"logging\.format"):
+        load_settings(None, {"TRIAGE_LOGGING__FORMAT": "xml"})
+    with pytest.raises(ConfigError, match=r"logging\.level"):
+        load_settings(None, {"TRIAGE_LOGGING__LEVEL": "chatty"})
+    assert load_settings(None, {"TRIAGE_LOGGING__LEVEL": "debug"}).logging.level == "DEBUG"
