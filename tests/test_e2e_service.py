@@ -671,8 +671,9 @@ async def test_after_the_verdict_end_to_end(
                 ("triage_referral_delivery_lag_seconds", {"sink": "webhook"}, 0),
                 ("triage_review_queue_items", {}, 0),
                 ("triage_hashlist_references", {}, 1),
-                # Five media analysed or linked, and the retro-matching job.
-                ("triage_queue_jobs", {"state": "done"}, 6),
+                # Every hashing and retro-matching job is finished: none is open.
+                ("triage_queue_jobs", {"kind": "hash_reference", "state": "queued"}, 0),
+                ("triage_queue_jobs", {"kind": "retro_match", "state": "queued"}, 0),
                 ("triage_match_duration_seconds_count", {}, 4),
                 ("triage_hash_seconds_per_media_second_count", {}, 4),
             ]
@@ -686,14 +687,17 @@ async def test_after_the_verdict_end_to_end(
             ]
             assert sum(looks) == 4 and looks[0] >= 1, looks
             assert _value(samples, "triage_fetch_bytes_total") > 1_000_000
+            # The retried job is open again or has failed again; finished jobs are not counted.
             assert (
-                _value(samples, "triage_queue_jobs", state="failed")
-                + _value(samples, "triage_queue_jobs", state="queued")
-                + _value(samples, "triage_queue_jobs", state="fetching")
-                == 1
+                _value(samples, "triage_queue_jobs", kind="process_media", state="queued")
+                + _value(samples, "triage_queue_jobs", kind="process_media", state="fetching")
+                <= 1
+            )
+            assert not any(("state", "done") in labels for _, labels in samples)
+            assert ("triage_queue_oldest_due_job_wait_seconds", (("kind", "retro_match"),)) in (
+                samples
             )
             assert _value(samples, "triage_worker_heartbeats_total") > 0
-            assert ("triage_queue_oldest_job_age_seconds", (("state", "done"),)) in samples
 
             # The audit log names each action.
             audit = [

@@ -20,11 +20,13 @@ from pathlib import Path
 from aiohttp import web
 
 from triage.api.app import create_app
+from triage.api.metrics_app import serve_metrics
 from triage.commands import bench, hashlist, media
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.config import Settings, load_settings
 from triage.errors import ConfigError, TriageError
 from triage.keys import parse_hosts, parse_scopes
+from triage.logs import configure_logging
 from triage.models import ApiKey, AuditEntry, JobState, Scope, new_api_key_token
 from triage.store import open_store
 from triage.store.protocol import Store
@@ -42,16 +44,6 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, default=None, help="settings file (default: ./config.yaml)"
     )
-
-
-def _setup_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Access lines are noise at INFO; errors still surface through the problem middleware.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
@@ -116,11 +108,18 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
     return await _with_store(settings, work)
 
 
-async def _worker(settings: Settings, slots: int) -> int:
+async def _worker(settings: Settings, slots: int, metrics_port: int | None) -> int:
     async def work(store: Store) -> int:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        async with WorkerService(store, settings, slots=slots) as svc:
+        async with contextlib.AsyncExitStack() as stack:
+            if metrics_port is not None:
+                bound = await stack.enter_async_context(
+                    serve_metrics(store, settings.metrics.host, metrics_port)
+                )
+                host = settings.metrics.host
+                print(f"metrics on http://{host}:{bound}/metrics", file=sys.stderr, flush=True)
+            svc = await stack.enter_async_context(WorkerService(store, settings, slots=slots))
             print(f"worker running {slots} slot(s)", file=sys.stderr, flush=True)
             await svc.run(stop)
         return EXIT_OK
@@ -134,6 +133,7 @@ def _store_kind(settings: Settings) -> str:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    configure_logging(settings)
     host = args.host or settings.server.host
     port = settings.server.port if args.port is None else args.port
     return asyncio.run(_serve(settings, host, port))
@@ -141,10 +141,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    configure_logging(settings)
     slots = args.slots if args.slots is not None else max(1, settings.jobs.in_process_workers)
     if slots < 1:
         raise ConfigError("--slots must be at least 1")
-    return asyncio.run(_worker(settings, slots))
+    metrics_port = settings.metrics.port if args.metrics_port is None else args.metrics_port
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise ConfigError(f"--metrics-port must be a port number, got {metrics_port}")
+    return asyncio.run(_worker(settings, slots, metrics_port))
 
 
 # --- keys ---------------------------------------------------------------------------------------
@@ -292,6 +296,12 @@ def _register_service(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     _add_config(worker)
     worker.add_argument("--slots", type=int, default=None, help="jobs run at once")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve /metrics on this port, at metrics.host (default: metrics.port; 0 picks one)",
+    )
     worker.set_defaults(handler=_cmd_worker)
 
 
@@ -355,8 +365,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = args.handler
-    if args.command in ("serve", "worker"):
-        _setup_logging()
     try:
         return int(handler(args))
     except ConfigError as exc:

@@ -1,15 +1,16 @@
 """Every Prometheus metric of the service, defined once (Prometheus naming, base units).
 
 Workers and the API import the metric they update from here; `/metrics` renders the default
-registry. Gauges that describe the store (queue depth, hash-list size) are refreshed from the
-store just before a scrape, by `refresh_store_gauges`.
+registry, on the API's port and on a `triage worker --metrics-port`. Gauges that describe the
+store (queue depth and wait, review backlog) are refreshed from the store just before each
+scrape, by `refresh_store_gauges`, so every process that is scraped reports the same values.
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from triage.models import QueueStat
+from triage.models import JobState, QueueStat
 
 _SECONDS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -35,11 +36,21 @@ jobs_finished_total = Counter(
     "Job attempts ended, by kind and outcome (done, failed, retry, dead, released).",
     ["kind", "outcome"],
 )
-queue_jobs = Gauge("triage_queue_jobs", "Jobs in the store, by state.", ["state"])
+queue_jobs = Gauge(
+    "triage_queue_jobs",
+    "Open jobs in the store (queued or running; finished ones are not counted), by kind and state.",
+    ["kind", "state"],
+)
 queue_oldest_job_age_seconds = Gauge(
     "triage_queue_oldest_job_age_seconds",
-    "Age of the oldest job in each state.",
-    ["state"],
+    "Age of the oldest open job of each kind in each state, since it was created (0: none).",
+    ["kind", "state"],
+)
+queue_oldest_due_job_wait_seconds = Gauge(
+    "triage_queue_oldest_due_job_wait_seconds",
+    "How long the queued job of each kind that has waited longest for a worker has been due "
+    "(0: none due; jobs still in retry backoff are not due).",
+    ["kind"],
 )
 fetch_bytes_total = Counter("triage_fetch_bytes_total", "Bytes of media fetched.")
 fetch_duration_seconds = Histogram(
@@ -79,8 +90,10 @@ worker_heartbeats_total = Counter(
 )
 worker_last_heartbeat_timestamp_seconds = Gauge(
     "triage_worker_last_heartbeat_timestamp_seconds",
-    "Unix time of the last heartbeat sent by a worker of this process.",
+    "Unix time a worker slot of this process last showed it is alive: a poll of the store "
+    "for work (idle) or a lease heartbeat (busy).",
 )
+worker_slots = Gauge("triage_worker_slots", "Worker slots this process runs (0: none).")
 workers_busy = Gauge("triage_workers_busy", "Worker slots of this process running a job.")
 referral_deliveries_total = Counter(
     "triage_referral_deliveries_total",
@@ -102,11 +115,14 @@ lookups_total = Counter("triage_lookups_total", "Hash lookups answered, by verdi
 
 
 def refresh_store_gauges(stats: list[QueueStat], open_review_items: int) -> None:
-    """Set the gauges that describe the store: the queue from `Store.queue_stats()` (states
-    without jobs read 0) and the review queue size."""
+    """Set the gauges that describe the store: the queue from `Store.queue_stats()` (kinds and
+    states without jobs read 0) and the review queue size."""
     review_queue_items.set(open_review_items)
     for stat in stats:
-        queue_jobs.labels(state=stat.state.value).set(stat.count)
-        queue_oldest_job_age_seconds.labels(state=stat.state.value).set(
+        kind, state = stat.kind.value, stat.state.value
+        queue_jobs.labels(kind=kind, state=state).set(stat.count)
+        queue_oldest_job_age_seconds.labels(kind=kind, state=state).set(
             stat.oldest_age_seconds or 0.0
         )
+        if stat.state is JobState.QUEUED:
+            queue_oldest_due_job_wait_seconds.labels(kind=kind).set(stat.longest_due_seconds or 0.0)

@@ -220,12 +220,20 @@ class Job(Frozen):
     updated_at: datetime
 
 
-class QueueStat(Frozen):
-    """Jobs in one state: how many, and the age of the oldest (seconds since it was created)."""
+OPEN_STATES = (JobState.QUEUED, JobState.FETCHING, JobState.HASHING, JobState.MATCHING)
+"""States of work not finished yet: what a queue's depth counts."""
 
+
+class QueueStat(Frozen):
+    """Open jobs of one kind in one state (`OPEN_STATES`): how many, the age of the oldest
+    (seconds since it was created) and, for `queued`, how long the job waiting longest for a
+    worker has been due (seconds since its `run_after`; jobs still in backoff are not due)."""
+
+    kind: JobKind
     state: JobState
     count: int
     oldest_age_seconds: float | None
+    longest_due_seconds: float | None = None
 
 
 # --- media, submissions, results ---------------------------------------------------------------

@@ -30,7 +30,8 @@ from hashes.types import HashError, MediaError, VideoHashes
 from hashes.video import QueryParams
 from triage import metrics
 from triage.config import Settings
-from triage.models import FetchEvidence, JobKind, JobState, Media
+from triage.logs import FIELDS_KEY
+from triage.models import FetchEvidence, JobKind, JobState, Media, Verdict
 from triage.retro import schedule_retro_match
 from triage.store.protocol import Store
 from triage.verdicts import Decision, VerdictStep
@@ -89,6 +90,34 @@ def failure_from_fetch(error: FetchError) -> JobFailure:
         and (error.status >= 500 or error.status in _RETRYABLE_HTTP)
     )
     return JobFailure(error.reason, str(error), retryable=retryable)
+
+
+def log_verdict(
+    media_id: str,
+    verdict: Verdict,
+    reference_id: str | None,
+    score: float | None,
+    *,
+    look: str,
+) -> None:
+    """The one INFO line of each verdict recorded: the media, the verdict, the best reference
+    and its score (None without any match), and what was looked at (`retro` for a verdict
+    a newly added reference gave)."""
+    fields = {
+        "media_id": media_id,
+        "verdict": verdict.value,
+        "best_reference_id": reference_id,
+        "score": None if score is None else round(score, 4),
+        "look": look,
+    }
+    _log.info(
+        "verdict %s for media %s (best %s, score %s)",
+        verdict.value,
+        media_id,
+        reference_id or "none",
+        fields["score"],
+        extra={FIELDS_KEY: fields},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +228,14 @@ class Pipeline:
             worker_id=ctx.worker_id,
         )
         metrics.verdicts_total.labels(verdict=decision.verdict.value).inc()
+        best = outcome.matches[0] if outcome.matches else None
+        log_verdict(
+            media.id,
+            decision.verdict,
+            best.reference_id if best else None,
+            best.score if best else None,
+            look=outcome.look.value,
+        )
 
     async def _run_cascade(self, ctx: JobContext, path: Path) -> tuple[QueryOutcome, float, float]:
         """The query cascade (`hashes.cascade`) with its hashing steps in the hashing pool and

@@ -27,6 +27,7 @@ from triage.store.protocol import Store
 from triage.store.rules import utc_now
 from triage.verdicts import MAX_EVIDENCE_MATCHES, Decision, VerdictStep
 from workers.audit import SYSTEM_ACTOR
+from workers.pipeline import log_verdict
 from workers.runner import JobContext, permanent
 
 _log = logging.getLogger(__name__)
@@ -131,4 +132,5 @@ class RetroMatcher:
         )
         metrics.retro_matches_total.labels(verdict=verdict.value).inc()
         metrics.verdicts_total.labels(verdict=verdict.value).inc()
+        log_verdict(media_id, verdict, merged[0].reference_id, merged[0].score, look="retro")
         return True

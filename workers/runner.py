@@ -29,6 +29,7 @@ from typing import Any
 from triage import metrics
 from triage.config import JobSettings
 from triage.errors import LeaseLost, TriageError
+from triage.logs import log_context
 from triage.models import Job, JobKind, JobState
 from triage.store.protocol import Store
 
@@ -65,6 +66,12 @@ class JobContext:
 JobHandler = Callable[[JobContext], Coroutine[Any, Any, None]]
 
 
+def _target_ids(job: Job) -> dict[str, str]:
+    """The log ids a job's target gives: a media for `process_media`, else a reference."""
+    name = "media_id" if job.kind is JobKind.PROCESS_MEDIA else "reference_id"
+    return {name: job.target_id}
+
+
 def new_worker_id() -> str:
     """Unique per worker slot, readable in logs: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -92,9 +99,13 @@ class Runner:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set, then wind down gracefully (see the module docstring)."""
-        async with asyncio.TaskGroup() as group:
-            for _ in range(self._slots):
-                group.create_task(self._slot(new_worker_id(), stop))
+        metrics.worker_slots.inc(self._slots)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self._slots):
+                    group.create_task(self._slot(new_worker_id(), stop))
+        finally:
+            metrics.worker_slots.dec(self._slots)
 
     async def _slot(self, worker_id: str, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -107,13 +118,18 @@ class Runner:
             except TriageError:
                 _log.exception("worker %s could not claim a job", worker_id)
                 job = None
+            else:
+                # The store answered the poll: this slot is alive even when there is no work
+                # (only a failing poll leaves the heartbeat behind, as it should).
+                metrics.worker_last_heartbeat_timestamp_seconds.set(time.time())
             if job is None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._settings.poll_seconds)
                 continue
             metrics.workers_busy.inc()
             try:
-                await self._run_job(JobContext(self._store, worker_id, job), stop)
+                with log_context(job_id=job.id, **_target_ids(job)):
+                    await self._run_job(JobContext(self._store, worker_id, job), stop)
             except TriageError:
                 # The store failed while settling the job: its lease expires and the job is
                 # taken again, so the worker carries on instead of taking the service down.

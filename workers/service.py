@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
@@ -25,6 +26,8 @@ from workers.runner import Runner
 from workers.webhook import WebhookRelay
 
 GRACE_SECONDS = 20.0
+
+_log = logging.getLogger(__name__)
 
 
 def media_tools(settings: Settings) -> MediaTools:
@@ -99,7 +102,13 @@ class WorkerService:
         """Sync the index and run the workers until `stop`; running jobs finish or go back."""
         self.settings.media_dir.mkdir(parents=True, exist_ok=True)
         await self.index.sync()
+        _log.info(
+            "started %d worker slot(s)%s",
+            self.slots,
+            " and the referral relay" if self.relay is not None else "",
+        )
         async with asyncio.TaskGroup() as group:
+            group.create_task(self._log_stop(stop))
             group.create_task(self.index.run(stop, poll_seconds=1.0))
             if self.relay is not None:
                 group.create_task(self.relay.run(stop))
@@ -112,3 +121,12 @@ class WorkerService:
                     grace_seconds=GRACE_SECONDS,
                 )
                 group.create_task(runner.run(stop))
+        _log.info("stopped")
+
+    async def _log_stop(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        _log.info(
+            "shutting down: no new jobs; running jobs get %.0f s to finish, then go back to "
+            "the queue",
+            GRACE_SECONDS,
+        )

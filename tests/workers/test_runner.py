@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
+from triage import metrics
 from triage.config import JobSettings
 from triage.errors import StoreError
 from triage.models import Job, JobKind, JobState
@@ -233,3 +235,60 @@ async def test_a_store_failure_while_settling_does_not_stop_the_worker() -> None
 
     done = await _run_until(store, handler, second.id, {JobState.DONE})
     assert store.broken_once and done.state is JobState.DONE
+
+
+async def test_idle_worker_heartbeat_moves_on_every_poll() -> None:
+    store = MemoryStore()
+    metrics.worker_last_heartbeat_timestamp_seconds.set(0)
+    stop = asyncio.Event()
+
+    async def never(ctx: JobContext) -> None:
+        raise AssertionError("no job was queued")
+
+    runner = Runner(store, {JobKind.PROCESS_MEDIA: never}, SETTINGS, slots=2)
+    slots_before = _sample("triage_worker_slots")
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        await _until(_gauge_above("triage_worker_last_heartbeat_timestamp_seconds", 0))
+        first = _sample("triage_worker_last_heartbeat_timestamp_seconds")
+        assert _sample("triage_worker_slots") == slots_before + 2
+        # Still no job, and the next polls move it again.
+        await _until(_gauge_above("triage_worker_last_heartbeat_timestamp_seconds", first))
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert _sample("triage_worker_slots") == slots_before
+
+
+async def test_worker_whose_polls_fail_stops_beating() -> None:
+    class BrokenStore(MemoryStore):
+        async def claim_job(self, *args: Any, **kwargs: Any) -> Job | None:
+            polls.set()
+            raise StoreError("the database is gone")
+
+    polls = asyncio.Event()
+    metrics.worker_last_heartbeat_timestamp_seconds.set(0)
+    stop = asyncio.Event()
+    runner = Runner(BrokenStore(), {}, SETTINGS)
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        await asyncio.wait_for(polls.wait(), 5)
+        polls.clear()
+        await asyncio.wait_for(polls.wait(), 5)  # a second failed poll: the loop goes on
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert _sample("triage_worker_last_heartbeat_timestamp_seconds") == 0
+
+
+def _sample(name: str) -> float:
+    value = REGISTRY.get_sample_value(name)
+    assert value is not None, name
+    return value
+
+
+def _gauge_above(name: str, value: float) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return _sample(name) > value
+
+    return check

@@ -15,6 +15,7 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from triage import metrics
+from triage.api.access_log import access_log_middleware
 from triage.api.auth import authenticate
 from triage.api.context import CONTEXT, ApiContext, LookupFunction, ReadinessCheck
 from triage.api.openapi import build_spec
@@ -81,7 +82,8 @@ def create_app(
     """The API over `store`. `readiness` adds named checks to `/readyz` (e.g. the index);
     `lookup` matches hashes against the live hash list for `/v1/lookup`."""
     app = web.Application(
-        middlewares=[_count_requests, problem_middleware], client_max_size=MAX_PLAIN_BODY_BYTES
+        middlewares=[access_log_middleware, _count_requests, problem_middleware],
+        client_max_size=MAX_PLAIN_BODY_BYTES,
     )
     app[CONTEXT] = ApiContext(
         store=store,

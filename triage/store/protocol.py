@@ -311,7 +311,9 @@ class Store(Protocol):
         `Conflict` in any other state; `NotFound`."""
 
     async def queue_stats(self) -> list[QueueStat]:
-        """One entry per job state, every state listed (count 0 and age None when empty)."""
+        """One entry per job kind and open state (`OPEN_STATES`), every pair listed (count 0
+        and ages None when empty). Finished jobs are not counted: a queue's depth is its open
+        work, which goes back down."""
 
     # --- referrals (the outbox) ---------------------------------------------------------------
 

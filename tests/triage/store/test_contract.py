@@ -10,6 +10,7 @@ import pytest
 from tests.triage.store.backends import FakeClock
 from triage.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from triage.models import (
+    OPEN_STATES,
     ApiKey,
     FetchEvidence,
     JobKind,
@@ -590,21 +591,52 @@ async def test_release_returns_the_job_and_its_attempt(store: Store) -> None:
     assert again is not None and again.id == job.id and again.attempts == 1
 
 
-async def test_queue_stats_count_each_state_with_oldest_age(store: Store, clock: FakeClock) -> None:
+async def test_queue_stats_count_open_jobs_per_kind_with_oldest_age(
+    store: Store, clock: FakeClock
+) -> None:
     await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
     clock.advance(10)
     await store.enqueue_job(JobKind.PROCESS_MEDIA, "m2")
     await store.enqueue_job(JobKind.PROCESS_MEDIA, "m3")
+    await store.enqueue_job(JobKind.RETRO_MATCH, "r1")
     clock.advance(5)
-    await store.claim_job("w1", lease_seconds=LEASE)
-    stats = {s.state: s for s in await store.queue_stats()}
-    assert set(stats) == set(JobState)
-    assert (stats[JobState.QUEUED].count, stats[JobState.QUEUED].oldest_age_seconds) == (2, 5.0)
-    assert (stats[JobState.FETCHING].count, stats[JobState.FETCHING].oldest_age_seconds) == (
+    await store.claim_job("w1", lease_seconds=LEASE, kinds=(JobKind.PROCESS_MEDIA,))
+    stats = {(s.kind, s.state): s for s in await store.queue_stats()}
+    assert set(stats) == {(kind, state) for kind in JobKind for state in OPEN_STATES}
+    queued = stats[JobKind.PROCESS_MEDIA, JobState.QUEUED]
+    assert (queued.count, queued.oldest_age_seconds, queued.longest_due_seconds) == (2, 5.0, 5.0)
+    fetching = stats[JobKind.PROCESS_MEDIA, JobState.FETCHING]
+    assert (fetching.count, fetching.oldest_age_seconds, fetching.longest_due_seconds) == (
         1,
         15.0,
+        None,
     )
-    assert (stats[JobState.DEAD].count, stats[JobState.DEAD].oldest_age_seconds) == (0, None)
+    retro = stats[JobKind.RETRO_MATCH, JobState.QUEUED]
+    assert (retro.count, retro.longest_due_seconds) == (1, 5.0)
+    empty = stats[JobKind.HASH_REFERENCE, JobState.QUEUED]
+    assert (empty.count, empty.oldest_age_seconds, empty.longest_due_seconds) == (0, None, None)
+
+
+async def test_queue_stats_leave_out_finished_jobs_and_jobs_in_backoff(
+    store: Store, clock: FakeClock
+) -> None:
+    done = await store.enqueue_job(JobKind.RETRO_MATCH, "r1")
+    await store.claim_job("w1", lease_seconds=LEASE)
+    await store.complete_job(done.id, "w1")
+    retried = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
+    await store.claim_job("w1", lease_seconds=LEASE)
+    await store.fail_job(
+        retried.id, "w1", "http_503: busy", retryable=True, backoff_base_seconds=60.0
+    )
+    stats = {(s.kind, s.state): s for s in await store.queue_stats()}
+    assert all(s.state in OPEN_STATES for s in stats.values())
+    assert stats[JobKind.RETRO_MATCH, JobState.QUEUED].count == 0
+    # Queued again but not due before its backoff ends: counted, not yet waiting on a worker.
+    waiting = stats[JobKind.PROCESS_MEDIA, JobState.QUEUED]
+    assert (waiting.count, waiting.longest_due_seconds) == (1, None)
+    clock.advance(61)
+    stats = {(s.kind, s.state): s for s in await store.queue_stats()}
+    assert stats[JobKind.PROCESS_MEDIA, JobState.QUEUED].longest_due_seconds == 1.0
 
 
 async def test_migrate_twice_is_a_no_op(store: Store) -> None:

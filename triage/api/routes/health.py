@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from triage import metrics
 from triage.api.bodies import send
 from triage.api.context import context
+from triage.api.metrics_app import metrics_response
 from triage.api.operation import Operation
 from triage.api.schemas import HealthView
 from triage.errors import TriageError
-
-MAX_REVIEW_COUNT = 100_000
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -38,14 +33,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics_page(request: web.Request) -> web.Response:
-    # Without the store, the scrape still shows what this process counted.
-    with contextlib.suppress(TriageError):
-        store = context(request).store
-        review = await store.list_review_items(limit=MAX_REVIEW_COUNT)
-        metrics.refresh_store_gauges(await store.queue_stats(), len(review))
-    response = web.Response(body=generate_latest(REGISTRY))
-    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    return response
+    return await metrics_response(context(request).store)
 
 
 OPERATIONS = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from triage.api.schemas import (
     SubmissionView,
 )
 from triage.api.uploads import receive_upload
+from triage.logs import FIELDS_KEY, log_context
 from triage.metrics import submissions_total
 from triage.models import FetchEvidence as StoredFetchEvidence
 from triage.models import MatchEvidence as StoredMatch
@@ -31,6 +33,8 @@ from triage.store.rules import host_allowed, url_host
 MAX_IDEMPOTENCY_KEY = 200
 MAX_TEXT_FIELD = 2000
 _REASON = re.compile(r"^([a-z][a-z0-9_]*): (.*)$", re.S)
+
+_log = logging.getLogger(__name__)
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -96,6 +100,9 @@ async def create_submission(request: web.Request) -> web.Response:
     kind = "replayed" if outcome.replayed else "deduplicated" if outcome.deduplicated else "new"
     submissions_total.labels(outcome=kind).inc()
     submission_id = outcome.submission.id
+    with log_context(submission_id=submission_id, media_id=outcome.submission.media_id):
+        fields = {"outcome": kind, "key_id": key.id}
+        _log.info("submission %s accepted (%s)", submission_id, kind, extra={FIELDS_KEY: fields})
     detail = await ctx.store.get_submission(submission_id)
     if outcome.replayed and (
         detail.submission.url != sent_url

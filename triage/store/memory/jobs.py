@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from triage.models import Job, JobKind, JobState, QueueStat
+from triage.models import OPEN_STATES, Job, JobKind, JobState, QueueStat
 from triage.store import rules
 from triage.store.memory.base import MemoryBase
 
@@ -146,14 +146,19 @@ class MemoryJobs(MemoryBase):
     async def queue_stats(self) -> list[QueueStat]:
         now = self._now()
         stats = []
-        for state in JobState:
-            jobs = [job for job in self._jobs.values() if job.state is state]
-            oldest = min((job.created_at for job in jobs), default=None)
-            stats.append(
-                QueueStat(
-                    state=state,
-                    count=len(jobs),
-                    oldest_age_seconds=(now - oldest).total_seconds() if oldest else None,
+        for kind in JobKind:
+            for state in OPEN_STATES:
+                jobs = [j for j in self._jobs.values() if j.kind is kind and j.state is state]
+                oldest = min((job.created_at for job in jobs), default=None)
+                due = [job.run_after for job in jobs if job.run_after <= now]
+                longest_due = (now - min(due)).total_seconds() if due else None
+                stats.append(
+                    QueueStat(
+                        kind=kind,
+                        state=state,
+                        count=len(jobs),
+                        oldest_age_seconds=(now - oldest).total_seconds() if oldest else None,
+                        longest_due_seconds=longest_due if state is JobState.QUEUED else None,
+                    )
                 )
-            )
         return stats

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from triage.models import Job, JobKind, JobState, QueueStat
+from triage.models import OPEN_STATES, Job, JobKind, JobState, QueueStat
 from triage.store import rows, rules
 from triage.store.sql.base import RUNNING, SqlBase
 from triage.store.tables import jobs, references
@@ -193,20 +193,38 @@ class SqlJobs(SqlBase):
     async def queue_stats(self) -> list[QueueStat]:
         async with self._tx(read_only=True) as conn:
             now = self._now()
+            # Only open states: finished jobs pile up forever and would make each scrape
+            # scan them all.
             result = await conn.execute(
-                select(jobs.c.state, func.count(), func.min(jobs.c.created_at)).group_by(
-                    jobs.c.state
+                select(
+                    jobs.c.kind,
+                    jobs.c.state,
+                    func.count(),
+                    func.min(jobs.c.created_at),
+                    func.min(case((jobs.c.run_after <= now, jobs.c.run_after))),
                 )
+                .where(jobs.c.state.in_([state.value for state in OPEN_STATES]))
+                .group_by(jobs.c.kind, jobs.c.state)
             )
-            by_state = {JobState(state): (int(count), oldest) for state, count, oldest in result}
+            found = {
+                (JobKind(kind), JobState(state)): (int(count), oldest, due)
+                for kind, state, count, oldest, due in result
+            }
         stats = []
-        for state in JobState:
-            count, oldest = by_state.get(state, (0, None))
-            stats.append(
-                QueueStat(
-                    state=state,
-                    count=count,
-                    oldest_age_seconds=(now - oldest).total_seconds() if oldest else None,
+        for kind in JobKind:
+            for state in OPEN_STATES:
+                count, oldest, due = found.get((kind, state), (0, None, None))
+                stats.append(
+                    QueueStat(
+                        kind=kind,
+                        state=state,
+                        count=count,
+                        oldest_age_seconds=(now - oldest).total_seconds() if oldest else None,
+                        longest_due_seconds=(
+                            (now - due).total_seconds()
+                            if due and state is JobState.QUEUED
+                            else None
+                        ),
+                    )
                 )
-            )
         return stats
