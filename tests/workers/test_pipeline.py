@@ -389,6 +389,8 @@ async def test_a_reference_video_is_stored_with_every_view_and_confirms_a_crop(
     assert reference.status is ReferenceStatus.ACTIVE and not reference.full_frames_only
     stored = await world.store.get_reference_hashes("ref-door")
     assert stored is not None and "derived_frames" in stored
+    copy = tmp_path / "crop-again.mp4"  # the pipeline deletes an upload once it is analysed
+    copy.write_bytes(crop.read_bytes())
     sid = await _submit_upload(world, crop)
     await world.run_next()
     detail = await world.store.get_submission(sid)
@@ -402,8 +404,6 @@ async def test_a_reference_video_is_stored_with_every_view_and_confirms_a_crop(
         reference_id="ref-door",
     )  # fmt: skip
     assert (await full_only.store.get_reference("ref-door")).full_frames_only
-    copy = tmp_path / "crop-again.mp4"
-    copy.write_bytes(crop.read_bytes())
     sid = await _submit_upload(full_only, copy)
     await full_only.run_next()
     detail = await full_only.store.get_submission(sid)
