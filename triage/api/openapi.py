@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from triage.api.operation import Operation
+from triage.api.operation import Operation, Param
 from triage.api.problems import PROBLEM_JSON
 from triage.api.schemas import ProblemBody
 
@@ -38,6 +38,17 @@ def _problem(status: int) -> dict[str, Any]:
     }
 
 
+def _param_schema(param: Param) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": param.type_}
+    if param.choices:
+        schema["enum"] = list(param.choices)
+    if param.minimum is not None:
+        schema["minimum"] = param.minimum
+    if param.maximum is not None:
+        schema["maximum"] = param.maximum
+    return schema
+
+
 def build_spec(operations: list[Operation], *, title: str, version: str) -> dict[str, Any]:
     models = _collect_models(operations)
     refs, top = models_json_schema(models, ref_template=_REF)
@@ -59,7 +70,7 @@ def build_spec(operations: list[Operation], *, title: str, version: str) -> dict
                     "in": p.location,
                     "required": p.required or p.location == "path",
                     "description": p.description,
-                    "schema": {"type": p.type_, **({"enum": list(p.choices)} if p.choices else {})},
+                    "schema": _param_schema(p),
                 }
                 for p in op.params
             ]

@@ -21,6 +21,8 @@ class Param:
     required: bool = False
     type_: str = "string"
     choices: tuple[str, ...] = ()
+    minimum: int | None = None  # integers: the bounds the query parser enforces
+    maximum: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
