@@ -11,13 +11,15 @@ from aiohttp import web
 from hashes.formats.jsonl import HashListEntry, dumps_record, loads_record
 from hashes.formats.vpdq import read_vpdq, write_vpdq
 from hashes.types import FormatError
+from triage.api.after_commit import after_commit
 from triage.api.auth import current_key
 from triage.api.bodies import send
 from triage.api.context import context
 from triage.api.operation import Operation, Param
 from triage.api.problems import Problem
+from triage.api.query import query_choice, query_choices
 from triage.api.schemas import ReferenceList, ReferenceUploadForm, ReferenceView
-from triage.api.uploads import Upload, receive_upload
+from triage.api.uploads import FormLimits, Upload, receive_upload
 from triage.errors import NotFound
 from triage.models import JobKind, JobState, Reference, ReferenceStatus, Scope
 from triage.retro import schedule_retro_match
@@ -25,6 +27,7 @@ from triage.retro import schedule_retro_match
 MAX_HASH_FILE_BYTES = 64 * 1024 * 1024
 MAX_LABEL = 200
 FORMATS = ("video", "vpdq", "jsonl")
+EXPORT_FORMATS = ("jsonl", "vpdq")
 
 
 def reference_view(reference: Reference) -> ReferenceView:
@@ -112,7 +115,7 @@ async def add_reference(request: web.Request) -> web.Response:
     ctx = context(request)
     key = current_key(request)
     upload = await receive_upload(
-        request, ctx.settings.uploads_dir, max_bytes=ctx.settings.server.max_upload_bytes
+        request, ctx.settings.uploads_dir, FormLimits.of(ctx.settings.server)
     )
     keep_file = False
     try:
@@ -152,7 +155,7 @@ async def add_reference(request: web.Request) -> web.Response:
             )
         for reference in added:
             await _audit(request, "reference.add", reference, source=f"{fmt} import")
-            await schedule_retro_match(ctx.store, reference.id, max_attempts=_attempts(request))
+            await _schedule_retro(request, reference.id)
         return send(ReferenceList(items=[reference_view(r) for r in added]), 201)
     finally:
         if not keep_file:
@@ -160,13 +163,7 @@ async def add_reference(request: web.Request) -> web.Response:
 
 
 async def list_references(request: web.Request) -> web.Response:
-    raw = request.query.get("status")
-    statuses = None
-    if raw:
-        try:
-            statuses = [ReferenceStatus(s.strip()) for s in raw.split(",") if s.strip()]
-        except ValueError as exc:
-            raise Problem(400, f"unknown status in {raw!r}") from exc
+    statuses = query_choices(request, "status", ReferenceStatus)
     references = await context(request).store.list_references(statuses=statuses)
     return send(ReferenceList(items=[reference_view(r) for r in references]))
 
@@ -188,12 +185,21 @@ async def get_reference(request: web.Request) -> web.Response:
 
 
 async def _audit(request: web.Request, action: str, reference: Reference, **details: str) -> None:
-    await context(request).store.append_audit(
+    # Always after the reference's change is stored: a failure here must not turn into an error.
+    audit = context(request).store.append_audit(
         actor=current_key(request).id,
         action=action,
         target=reference.id,
         details={"label": reference.label, "status": reference.status.value, **details},
     )
+    await after_commit("audit", audit, target=reference.id)
+
+
+async def _schedule_retro(request: web.Request, reference_id: str) -> None:
+    scheduled = schedule_retro_match(
+        context(request).store, reference_id, max_attempts=_attempts(request)
+    )
+    await after_commit("retro-match scheduling", scheduled, target=reference_id)
 
 
 def _attempts(request: web.Request) -> int:
@@ -204,16 +210,12 @@ async def _set_status(request: web.Request, status: ReferenceStatus) -> web.Resp
     reference = await context(request).store.set_reference_status(request.match_info["id"], status)
     await _audit(request, f"reference.{status.value}", reference)
     if status is ReferenceStatus.ACTIVE:
-        await schedule_retro_match(
-            context(request).store, reference.id, max_attempts=_attempts(request)
-        )
+        await _schedule_retro(request, reference.id)
     return send(reference_view(reference))
 
 
 async def export_references(request: web.Request) -> web.StreamResponse:
-    fmt = request.query.get("format", "jsonl")
-    if fmt not in ("jsonl", "vpdq"):
-        raise Problem(400, f"format must be jsonl or vpdq, got {fmt!r}")
+    fmt = query_choice(request, "format", EXPORT_FORMATS, "jsonl")
     store = context(request).store
     records: list[tuple[str, str]] = []
     for reference in await store.list_references(statuses=[ReferenceStatus.ACTIVE]):
@@ -268,7 +270,7 @@ OPERATIONS = [
         Scope.ADMIN,
         _TAG,
         response_content="application/x-ndjson",
-        params=(Param("format", "query", "jsonl (default) or vpdq.", choices=("jsonl", "vpdq")),),
+        params=(Param("format", "query", "jsonl (default) or vpdq.", choices=EXPORT_FORMATS),),
         errors=(400,),
     ),
     Operation(
