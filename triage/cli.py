@@ -20,11 +20,13 @@ from pathlib import Path
 from aiohttp import web
 
 from triage.api.app import create_app
+from triage.api.server import ApiRunner
 from triage.commands import bench, hashlist, media
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.config import Settings, load_settings
 from triage.errors import ConfigError, TriageError
 from triage.keys import parse_hosts, parse_scopes
+from triage.log_scrub import install_log_scrub, secret_values
 from triage.models import ApiKey, AuditEntry, JobState, Scope, new_api_key_token
 from triage.store import open_store
 from triage.store.protocol import Store
@@ -44,7 +46,7 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _setup_logging() -> None:
+def _setup_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -52,6 +54,8 @@ def _setup_logging() -> None:
     )
     # Access lines are noise at INFO; errors still surface through the problem middleware.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Last, so that it sits on every handler: no key, cookie or secret reaches a log line.
+    install_log_scrub(secret_values(settings))
 
 
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
@@ -97,7 +101,7 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
                 lookup=svc.pipeline.lookup,
                 rate_limit=settings.server.rate_limit,
             )
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = ApiRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             try:
                 site = web.TCPSite(runner, host, port)
@@ -355,9 +359,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = args.handler
-    if args.command in ("serve", "worker"):
-        _setup_logging()
     try:
+        if args.command in ("serve", "worker"):
+            _setup_logging(load_settings(args.config))
         return int(handler(args))
     except ConfigError as exc:
         print(f"triage: {exc}", file=sys.stderr)
