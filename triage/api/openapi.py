@@ -28,6 +28,8 @@ def _collect_models(
             seen[(model, "validation")] = None
         if op.response is not None:
             seen[(op.response, "serialization")] = None
+        for _, model in op.other_successes:
+            seen[(model, "serialization")] = None
     return list(seen)
 
 
@@ -85,6 +87,11 @@ def build_spec(operations: list[Operation], *, title: str, version: str) -> dict
         if op.response is not None:
             ok["content"] = {op.response_content: {"schema": refs[(op.response, "serialization")]}}
         responses: dict[str, Any] = {str(op.status): ok}
+        for status, model in op.other_successes:
+            responses[str(status)] = {
+                "description": HTTPStatus(status).phrase,
+                "content": {op.response_content: {"schema": refs[(model, "serialization")]}},
+            }
         errors = set(op.errors) | (set(_AUTH_ERRORS) if op.scope is not None else set())
         for status in sorted(errors):
             responses[str(status)] = _problem(status)

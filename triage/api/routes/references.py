@@ -283,6 +283,7 @@ OPERATIONS = [
         _TAG,
         status=201,
         response=ReferenceList,
+        other_successes=((202, ReferenceView),),
         requests=(("multipart/form-data", ReferenceUploadForm),),
         errors=(400, 409, 413, 415, 422),
     ),
