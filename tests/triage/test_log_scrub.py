@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from triage.cli import _setup_logging as setup_logging
 from triage.config import load_settings
 from triage.log_scrub import (
     REDACTED,
@@ -135,3 +136,26 @@ def test_unformattable_message_does_not_print_its_arguments(
     install_log_scrub(logger=log)
     log.error("two %s %s", TOKEN)
     assert TOKEN not in out.getvalue() and "unformattable" in out.getvalue()
+
+
+def test_the_cli_logging_setup_masks_keys_and_the_configured_webhook_secret() -> None:
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    out = io.StringIO()
+    root.handlers = [logging.StreamHandler(out)]
+    try:
+        settings = load_settings(
+            None,
+            {
+                "TRIAGE_REFERRALS__WEBHOOK_URL": "http://127.0.0.1:9/hook",
+                "TRIAGE_REFERRALS__WEBHOOK_SECRET": WEBHOOK_SECRET,
+            },
+        )
+        setup_logging(settings)
+        logging.getLogger("aiohttp.server").error("bad header %s", f"Bearer {TOKEN}")
+        logging.getLogger("workers.relay").warning("signing failed with %s", WEBHOOK_SECRET)
+    finally:
+        root.handlers, root.level = saved_handlers, saved_level
+    text = out.getvalue()
+    assert "bad header" in text and "signing failed" in text
+    assert TOKEN not in text and WEBHOOK_SECRET not in text
