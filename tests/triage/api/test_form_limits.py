@@ -3,6 +3,7 @@ memory; the whole body is capped."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -34,6 +35,35 @@ async def test_an_8000_byte_field_is_read_whole(api: Api) -> None:
     note = "\U0001f600" * 2000
     response = await api.client.post(
         "/v1/submissions", data=form(file=VIDEO, note=note), headers=api.auth("submit")
+    )
+    assert response.status == 202, await response.text()
+    submission_id = (await response.json())["id"]
+    detail = await api.client.get(f"/v1/submissions/{submission_id}", headers=api.auth("read"))
+    assert (await detail.json())["note"] == note
+
+
+async def test_a_field_that_arrives_in_two_pieces_is_read_whole(api: Api) -> None:
+    # The field's 8,000 bytes arrive in two TCP writes, split inside a character: one read of
+    # the part returns only the first piece.
+    note = "\U0001f600" * 2000
+    raw = note.encode()
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="note"\r\n\r\n'.encode() + raw[:3001]
+    )
+    tail = raw[3001:] + b"\r\n" + _part("file", VIDEO[1]) + f"--{BOUNDARY}--\r\n".encode()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield head
+        await asyncio.sleep(0.2)  # shapes the input (two TCP segments); nothing waits on it
+        yield tail
+
+    response = await api.client.post(
+        "/v1/submissions",
+        data=body(),
+        headers={
+            **api.auth("submit"),
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        },
     )
     assert response.status == 202, await response.text()
     submission_id = (await response.json())["id"]
