@@ -28,6 +28,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from triage.api.problems import Problem, problem_response
+from triage.api.security_headers import EVERY_RESPONSE
 
 _log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class ProblemRequestHandler(RequestHandler):
             # Part of a response is out already: only closing the connection is left.
             raise ConnectionError("response already started; cannot send the error")
         response = problem_response(error_problem(status, exc))
+        response.headers.update(EVERY_RESPONSE)  # the app's middleware never sees this answer
         response.force_close()
         return response
 

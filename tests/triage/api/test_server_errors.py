@@ -76,6 +76,7 @@ async def test_parser_errors_are_problems_that_quote_nothing(
     status, headers, body = await _exchange(served, raw)
     assert status == 400
     assert headers["content-type"].startswith(PROBLEM_JSON)
+    assert headers["x-content-type-options"] == "nosniff"
     problem = json.loads(body)
     assert problem["status"] == 400 and problem["title"] == "Bad Request" and problem["detail"]
     assert TOKEN.encode() not in body and b"aaaa" not in body
