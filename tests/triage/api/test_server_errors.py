@@ -20,9 +20,16 @@ TOKEN = "tt_" + "Q" * 43
 
 
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[int]:
+async def api_keys() -> dict[str, str]:
+    """Filled by `served`: scope name → token."""
+    return {}
+
+
+@pytest.fixture
+async def served(tmp_path: Path, api_keys: dict[str, str]) -> AsyncIterator[int]:
     """The API behind `ApiRunner` on a free loopback port."""
     api = await make_api(tmp_path)
+    api_keys.update(api.keys)
     app = api.client.app
     await api.client.close()
     assert app is not None
@@ -89,3 +96,32 @@ async def test_a_well_formed_request_still_reaches_the_application(served: int) 
         served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     assert status == 200 and json.loads(body)["status"] == "ok"
+
+
+async def test_a_broken_chunked_body_is_a_400_problem(served: int) -> None:
+    # Refused by the parser before any handler ran.
+    raw = (
+        b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"url\r\nzz\r\n\r\n'
+    )
+    status, headers, _ = await _exchange(served, raw)
+    assert status == 400
+    assert headers["content-type"].startswith(PROBLEM_JSON)
+
+
+async def test_a_body_that_fails_to_decompress_is_a_400_problem(
+    served: int, api_keys: dict[str, str]
+) -> None:
+    # aiohttp inflates the body as the handler reads it; broken gzip fails inside the handler.
+    garbage = b"\x1f\x8b\x08\x00" + b"not gzip at all" * 4
+    status, headers, body = await _exchange(
+        served,
+        b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + api_keys["submit"].encode()
+        + b"\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        + f"Content-Length: {len(garbage)}\r\nConnection: close\r\n\r\n".encode()
+        + garbage,
+    )
+    assert status == 400, body
+    assert headers["content-type"].startswith(PROBLEM_JSON)
+    assert b"malformed encoding" in body
