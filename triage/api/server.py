@@ -29,8 +29,11 @@ from aiohttp.web_request import BaseRequest
 
 from triage.api.problems import Problem, problem_response
 from triage.api.security_headers import EVERY_RESPONSE
+from triage.metrics import http_requests_total
 
 _log = logging.getLogger(__name__)
+UNPARSED_ROUTE = "unparsed"
+"""The route label of requests answered before routing (malformed HTTP, handler crashes)."""
 
 # What to tell the client, by kind of parser error; never the bytes it sent.
 _PARSER_DETAILS: tuple[tuple[type[HttpProcessingError], str], ...] = (
@@ -86,7 +89,9 @@ class ProblemRequestHandler(RequestHandler):
             # Part of a response is out already: only closing the connection is left.
             raise ConnectionError("response already started; cannot send the error")
         response = problem_response(error_problem(status, exc))
-        response.headers.update(EVERY_RESPONSE)  # the app's middleware never sees this answer
+        # The app's middlewares never see this answer: count it and add the headers here.
+        http_requests_total.labels(request.method, UNPARSED_ROUTE, str(status)).inc()
+        response.headers.update(EVERY_RESPONSE)
         response.force_close()
         return response
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from prometheus_client import REGISTRY
 
 from tests.triage.api.conftest import make_api
 from triage.api.problems import PROBLEM_JSON
-from triage.api.server import ApiRunner
+from triage.api.server import UNPARSED_ROUTE, ApiRunner
 
 TOKEN = "tt_" + "Q" * 43
 
@@ -60,6 +61,11 @@ async def _exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
+def _unparsed_count() -> float:
+    labels = {"method": "UNKNOWN", "route": UNPARSED_ROUTE, "status": "400"}
+    return REGISTRY.get_sample_value("triage_http_requests_total", labels) or 0.0
+
+
 FOLDED = (
     b"GET /v1/referrals HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     b"Authorization: Bearer\r\n " + TOKEN.encode() + b"\r\nConnection: close\r\n\r\n"
@@ -80,7 +86,9 @@ async def test_parser_errors_are_problems_that_quote_nothing(
     served: int, raw: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    before = _unparsed_count()
     status, headers, body = await _exchange(served, raw)
+    assert _unparsed_count() == before + 1
     assert status == 400
     assert headers["content-type"].startswith(PROBLEM_JSON)
     assert headers["x-content-type-options"] == "nosniff"
