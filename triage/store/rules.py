@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -13,6 +13,7 @@ from triage.models import (
     JobState,
     MatchEvidence,
     Reference,
+    ReferenceImport,
     ReferenceStatus,
     Result,
     ReviewItem,
@@ -66,6 +67,18 @@ def check_reference_source(hash_record: str | None, upload_path: str | None) -> 
     """Raise unless a new reference has exactly one of a hash record and an upload."""
     if (hash_record is None) == (upload_path is None):
         raise InvalidInput("a reference needs either its hash record or an upload to hash")
+
+
+def check_import_ids(records: Sequence[ReferenceImport], taken: Collection[str]) -> None:
+    """Raise `Conflict` naming the first id that is already used or given twice."""
+    seen: set[str] = set()
+    for record in records:
+        reference_id = record.reference_id
+        if reference_id in taken:
+            raise Conflict(f"a reference with id {reference_id!r} already exists")
+        if reference_id in seen:
+            raise Conflict(f"the import names reference id {reference_id!r} twice")
+        seen.add(reference_id)
 
 
 def new_reference_status(hash_record: str | None) -> ReferenceStatus:

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
+from hashes.formats.jsonl import HashListEntry, dumps_record
+from hashes.formats.vpdq import read_vpdq
 from tests.triage.api.conftest import Api
-from tests.triage.api.test_app import VPDQ_NAME, form
+from tests.triage.api.test_app import VPDQ_NAME, assert_problem, form
 from triage.errors import StoreError
 
 
@@ -68,3 +70,28 @@ async def test_a_replay_with_another_url_is_still_a_409(api: Api) -> None:
         "/v1/submissions", json={"url": "https://example.com/b.mp4"}, headers=headers
     )
     assert second.status == 409
+
+
+async def test_a_hash_list_import_is_stored_whole_or_not_at_all(
+    api: Api, shared_data: Path
+) -> None:
+    hashes = read_vpdq(shared_data / "interop" / "vpdq" / VPDQ_NAME)
+    first = await api.client.post(
+        "/v1/references",
+        data=form(file=(VPDQ_NAME, (shared_data / "interop" / "vpdq" / VPDQ_NAME).read_bytes()),
+                  format="vpdq", id="taken"),
+        headers=api.auth("admin"),
+    )  # fmt: skip
+    assert first.status == 201
+    lines = "".join(
+        dumps_record(HashListEntry(reference_id=reference_id, hashes=hashes))
+        for reference_id in ("new-1", "taken", "new-2")
+    )
+    response = await api.client.post(
+        "/v1/references",
+        data=form(format="jsonl", file=("list.jsonl", lines.encode())),
+        headers=api.auth("admin"),
+    )
+    body = await assert_problem(response, 409)
+    assert "taken" in str(body["detail"])
+    assert [r.id for r in await api.store.list_references()] == ["taken"]

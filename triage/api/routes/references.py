@@ -20,8 +20,7 @@ from triage.api.problems import Problem
 from triage.api.query import query_choice, query_choices
 from triage.api.schemas import ReferenceList, ReferenceUploadForm, ReferenceView
 from triage.api.uploads import FormLimits, Upload, receive_upload
-from triage.errors import NotFound
-from triage.models import JobKind, JobState, Reference, ReferenceStatus, Scope
+from triage.models import JobKind, JobState, Reference, ReferenceImport, ReferenceStatus, Scope
 from triage.retro import schedule_retro_match
 
 MAX_HASH_FILE_BYTES = 64 * 1024 * 1024
@@ -97,18 +96,22 @@ def _entries_from_upload(upload: Upload, fmt: str) -> list[HashListEntry]:
     return entries
 
 
-async def _check_new_ids(request: web.Request, entries: list[HashListEntry]) -> None:
-    # Check every id first so that a clash refuses the whole file, not half of it.
+def _import_record(entry: HashListEntry, fmt: str) -> ReferenceImport:
+    full = entry.hashes.full_frame()
+    return ReferenceImport(
+        reference_id=entry.reference_id,
+        label=entry.label or entry.reference_id,
+        source=entry.source or f"{fmt} import",
+        hash_record=dumps_record(entry),
+        frame_count=full.frame_count or len(full),
+        duration_seconds=full.duration_seconds,
+    )
+
+
+def _check_distinct_ids(entries: list[HashListEntry]) -> None:
     ids = [e.reference_id for e in entries]
     if len(set(ids)) != len(ids):
         raise Problem(422, "the file names a reference id twice")
-    store = context(request).store
-    for reference_id in ids:
-        try:
-            await store.get_reference(reference_id)
-        except NotFound:
-            continue
-        raise Problem(409, f"a reference with id {reference_id!r} already exists")
 
 
 async def add_reference(request: web.Request) -> web.Response:
@@ -138,21 +141,10 @@ async def add_reference(request: web.Request) -> web.Response:
         if upload.size_bytes > MAX_HASH_FILE_BYTES:
             raise Problem(413, f"a hash file may not exceed {MAX_HASH_FILE_BYTES} bytes")
         entries = _entries_from_upload(upload, fmt)
-        await _check_new_ids(request, entries)
-        added = []
-        for entry in entries:
-            full = entry.hashes.full_frame()
-            added.append(
-                await ctx.store.add_reference(
-                    label=entry.label or entry.reference_id,
-                    source=entry.source or f"{fmt} import",
-                    added_by=key.id,
-                    hash_record=dumps_record(entry),
-                    frame_count=full.frame_count or len(full),
-                    duration_seconds=full.duration_seconds,
-                    reference_id=entry.reference_id,
-                )
-            )
+        _check_distinct_ids(entries)
+        records = [_import_record(entry, fmt) for entry in entries]
+        # One transaction: a clash or a store failure leaves none of the file stored.
+        added = await ctx.store.import_references(records, added_by=key.id)
         for reference in added:
             await _audit(request, "reference.add", reference, source=f"{fmt} import")
             await _schedule_retro(request, reference.id)
