@@ -1,6 +1,6 @@
-"""Security headers: every response says `nosniff`; every HTML page also gets a strict
-Content-Security-Policy (its own scripts and styles only, nothing inline, never framed) and
-no Referer on the links it follows."""
+"""Security headers: every response says `nosniff` and names no software versions; every
+HTML page also gets a strict Content-Security-Policy (its own scripts and styles only,
+nothing inline, never framed) and sends no Referer on the links it follows."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     )
 )
-EVERY_RESPONSE: Mapping[str, str] = {"X-Content-Type-Options": "nosniff"}
+EVERY_RESPONSE: Mapping[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "Server": "triage",  # instead of aiohttp's, which names the Python and aiohttp versions
+}
 HTML_RESPONSE: Mapping[str, str] = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",  # for browsers that predate frame-ancestors

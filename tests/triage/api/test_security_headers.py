@@ -59,5 +59,6 @@ async def test_json_and_problem_answers_are_nosniff_without_a_page_policy(api: A
     problem = await api.client.get("/v1/submissions/sub_x")
     for response in (ok, problem):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Server"] == "triage"
         assert "Content-Security-Policy" not in response.headers
     assert problem.status == 401

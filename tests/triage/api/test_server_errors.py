@@ -91,7 +91,7 @@ async def test_parser_errors_are_problems_that_quote_nothing(
     assert _unparsed_count() == before + 1
     assert status == 400
     assert headers["content-type"].startswith(PROBLEM_JSON)
-    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-content-type-options"] == "nosniff" and headers["server"] == "triage"
     problem = json.loads(body)
     assert problem["status"] == 400 and problem["title"] == "Bad Request" and problem["detail"]
     assert TOKEN.encode() not in body and b"aaaa" not in body
