@@ -21,6 +21,7 @@ from aiohttp import web
 
 from triage.api.app import create_app
 from triage.api.metrics_app import serve_metrics
+from triage.api.server import ApiRunner
 from triage.commands import bench, hashlist, media
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.config import Settings, load_settings
@@ -89,7 +90,7 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
                 lookup=svc.pipeline.lookup,
                 rate_limit=settings.server.rate_limit,
             )
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = ApiRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             try:
                 site = web.TCPSite(runner, host, port)

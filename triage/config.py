@@ -42,6 +42,7 @@ ENV_NESTED_DELIMITER = "__"
 DEFAULT_CONFIG_FILE = Path("config.yaml")
 STORE_SCHEMES = ("memory://", "sqlite:///", "postgresql://", "postgres://")
 
+KiB = 1024
 MiB = 1024 * 1024
 
 
@@ -64,6 +65,10 @@ class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_upload_bytes: int = Field(default=512 * MiB, gt=0)
+    # Multipart forms: text fields beside the file are few and short; a flood of them is refused.
+    max_form_fields: int = Field(default=32, ge=1)
+    max_form_field_bytes: int = Field(default=16 * KiB, gt=0)
+    max_form_overhead_bytes: int = Field(default=1 * MiB, gt=0)
     rate_limit: str = "600/minute"
 
     @field_validator("rate_limit")

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from triage.config import LoggingSettings, Settings
+from triage.log_scrub import install_log_scrub, secret_values
 
 FIELDS_KEY = "fields"
 """The `extra` key of a line's own fields: ``_log.info(..., extra={"fields": {...}})``."""
@@ -110,3 +111,5 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     # aiohttp's own access lines would repeat ours (triage.access) without the key id.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.captureWarnings(True)
+    # Last, so that it sits on the handler: no key, cookie or secret reaches a log line.
+    install_log_scrub(secret_values(settings))

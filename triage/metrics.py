@@ -112,6 +112,12 @@ retro_matches_total = Counter(
     ["verdict"],
 )
 lookups_total = Counter("triage_lookups_total", "Hash lookups answered, by verdict.", ["verdict"])
+after_commit_failures_total = Counter(
+    "triage_after_commit_failures_total",
+    "Follow-up steps that failed after a request's change was stored (the request still "
+    "succeeded; the log names what is missing), by step.",
+    ["step"],
+)
 
 
 def refresh_store_gauges(stats: list[QueueStat], open_review_items: int) -> None:

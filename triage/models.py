@@ -139,6 +139,17 @@ class Reference(Frozen):
         return self.status is ReferenceStatus.ACTIVE
 
 
+class ReferenceImport(Frozen):
+    """One record of an imported hash list, to be stored as an active reference."""
+
+    reference_id: str
+    label: str
+    source: str
+    hash_record: str
+    frame_count: int = 0
+    duration_seconds: float = 0.0
+
+
 class ReferenceHashes(Frozen):
     """A reference with its hash record (one JSONL line), or None while it is pending."""
 

@@ -17,10 +17,10 @@ def exported() -> dict[str, tuple[str, str]]:
     found = {}
     for value in vars(triage.metrics).values():
         if isinstance(value, MetricWrapperBase):
-            name = value._name
+            name = str(value._name)
             if value._type == "counter":
                 name += "_total"
-            found[name] = (value._type, ",".join(value._labelnames))
+            found[name] = (str(value._type), ",".join(value._labelnames))
     return found
 
 

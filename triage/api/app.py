@@ -22,6 +22,7 @@ from triage.api.openapi import build_spec
 from triage.api.operation import Handler, Operation
 from triage.api.problems import problem_middleware
 from triage.api.routes import audit, feeds, health, jobs, lookup, references, review, submissions
+from triage.api.security_headers import security_headers_middleware
 from triage.config import Settings
 from triage.store.protocol import Store
 
@@ -30,6 +31,7 @@ API_VERSION = "1"
 DEFAULT_RATE_LIMIT = "600/minute"
 # Only JSON bodies go through aiohttp's own size check; uploads are streamed with their own cap.
 MAX_PLAIN_BODY_BYTES = 1024 * 1024
+_DOCS_ASSETS = {"docs.js": "text/javascript", "docs.css": "text/css"}
 
 
 def all_operations() -> list[Operation]:
@@ -81,8 +83,14 @@ def create_app(
 ) -> web.Application:
     """The API over `store`. `readiness` adds named checks to `/readyz` (e.g. the index);
     `lookup` matches hashes against the live hash list for `/v1/lookup`."""
+    # Security headers outside the problem middleware, so that error answers get them too.
     app = web.Application(
-        middlewares=[access_log_middleware, _count_requests, problem_middleware],
+        middlewares=[
+            access_log_middleware,
+            _count_requests,
+            security_headers_middleware,
+            problem_middleware,
+        ],
         client_max_size=MAX_PLAIN_BODY_BYTES,
     )
     app[CONTEXT] = ApiContext(
@@ -97,7 +105,13 @@ def create_app(
     for op in operations:
         app.router.add_route(op.method, op.path, _guarded(op), name=op.operation_id)
     spec_body = json.dumps(build_spec(operations, title=API_TITLE, version=API_VERSION))
-    docs_page = resources.files("triage.api").joinpath("static/docs.html").read_text("utf-8")
+    static = resources.files("triage.api").joinpath("static")
+    docs_page = static.joinpath("docs.html").read_text("utf-8")
+    # The page's script and style are files, so the CSP needs no 'unsafe-inline'.
+    assets = {
+        name: (static.joinpath(name).read_text("utf-8"), content_type)
+        for name, content_type in _DOCS_ASSETS.items()
+    }
 
     async def openapi_json(request: web.Request) -> web.Response:
         return web.Response(text=spec_body, content_type="application/json")
@@ -105,6 +119,14 @@ def create_app(
     async def docs(request: web.Request) -> web.Response:
         return web.Response(text=docs_page, content_type="text/html")
 
+    async def docs_asset(request: web.Request) -> web.Response:
+        found = assets.get(request.match_info["name"])
+        if found is None:
+            raise web.HTTPNotFound()
+        text, content_type = found
+        return web.Response(text=text, content_type=content_type)
+
     app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/docs", docs)
+    app.router.add_get("/static/{name}", docs_asset)
     return app

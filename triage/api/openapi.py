@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from triage.api.operation import Operation
+from triage.api.operation import Operation, Param
 from triage.api.problems import PROBLEM_JSON
 from triage.api.schemas import ProblemBody
 
@@ -28,6 +28,8 @@ def _collect_models(
             seen[(model, "validation")] = None
         if op.response is not None:
             seen[(op.response, "serialization")] = None
+        for _, model in op.other_successes:
+            seen[(model, "serialization")] = None
     return list(seen)
 
 
@@ -36,6 +38,17 @@ def _problem(status: int) -> dict[str, Any]:
         "description": HTTPStatus(status).phrase,
         "content": {PROBLEM_JSON: {"schema": {"$ref": _REF.format(model="ProblemBody")}}},
     }
+
+
+def _param_schema(param: Param) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": param.type_}
+    if param.choices:
+        schema["enum"] = list(param.choices)
+    if param.minimum is not None:
+        schema["minimum"] = param.minimum
+    if param.maximum is not None:
+        schema["maximum"] = param.maximum
+    return schema
 
 
 def build_spec(operations: list[Operation], *, title: str, version: str) -> dict[str, Any]:
@@ -59,7 +72,7 @@ def build_spec(operations: list[Operation], *, title: str, version: str) -> dict
                     "in": p.location,
                     "required": p.required or p.location == "path",
                     "description": p.description,
-                    "schema": {"type": p.type_, **({"enum": list(p.choices)} if p.choices else {})},
+                    "schema": _param_schema(p),
                 }
                 for p in op.params
             ]
@@ -74,6 +87,11 @@ def build_spec(operations: list[Operation], *, title: str, version: str) -> dict
         if op.response is not None:
             ok["content"] = {op.response_content: {"schema": refs[(op.response, "serialization")]}}
         responses: dict[str, Any] = {str(op.status): ok}
+        for status, model in op.other_successes:
+            responses[str(status)] = {
+                "description": HTTPStatus(status).phrase,
+                "content": {op.response_content: {"schema": refs[(model, "serialization")]}},
+            }
         errors = set(op.errors) | (set(_AUTH_ERRORS) if op.scope is not None else set())
         for status in sorted(errors):
             responses[str(status)] = _problem(status)

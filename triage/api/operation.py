@@ -21,6 +21,8 @@ class Param:
     required: bool = False
     type_: str = "string"
     choices: tuple[str, ...] = ()
+    minimum: int | None = None  # integers: the bounds the query parser enforces
+    maximum: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class Operation:
     response: type[BaseModel] | None = None
     response_content: str = "application/json"
     requests: tuple[tuple[str, type[BaseModel]], ...] = ()  # content type → body model
+    other_successes: tuple[tuple[int, type[BaseModel]], ...] = ()  # status → body model
     params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = field(default=())
 

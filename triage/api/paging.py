@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from triage.api.operation import Param
-from triage.api.problems import Problem
+from triage.api.query import query_integer
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+MAX_CURSOR = 2**62
 
 PAGE_PARAMS = (
     Param(
@@ -16,26 +17,24 @@ PAGE_PARAMS = (
         "query",
         "Cursor from the previous page's next_cursor (0: the start).",
         type_="integer",
+        minimum=0,
+        maximum=MAX_CURSOR,
     ),
     Param(
-        "limit", "query", f"Items per page, 1-{MAX_PAGE} (default {DEFAULT_PAGE}).", type_="integer"
+        "limit",
+        "query",
+        f"Items per page, 1-{MAX_PAGE} (default {DEFAULT_PAGE}).",
+        type_="integer",
+        minimum=1,
+        maximum=MAX_PAGE,
     ),
 )
 
 
-def _integer(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise Problem(400, f"{name} must be an integer from {low} to {high}, got {raw!r}")
-    return int(raw)
-
-
 def page_request(request: web.Request) -> tuple[int, int]:
     """(after, limit) from the query string."""
-    after = _integer(request, "after", 0, 0, 2**62)
-    limit = _integer(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    after = query_integer(request, "after", default=0, low=0, high=MAX_CURSOR)
+    limit = query_integer(request, "limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
     return after, limit
 
 

@@ -115,6 +115,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         return problem_response(_from_http_exception(exc), request.path)
+    except web.RequestPayloadError:
+        # The body broke off or its chunked/compressed encoding is invalid: the client's fault.
+        return problem_response(
+            Problem(400, "the request body could not be read (malformed encoding)"), request.path
+        )
     except Exception:
         _log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(

@@ -30,6 +30,7 @@ from triage.models import (
     QueueStat,
     Reference,
     ReferenceChanges,
+    ReferenceImport,
     ReferenceStatus,
     Referral,
     Result,
@@ -102,6 +103,15 @@ class Store(Protocol):
         Exactly one of `hash_record` and `upload_path` is required (`InvalidInput`).
         `reference_id` defaults to a new id; an id already used raises `Conflict`.
         Bumps the hash-list version.
+        """
+
+    async def import_references(
+        self, records: Sequence[ReferenceImport], *, added_by: str
+    ) -> list[Reference]:
+        """Add every record as an `active` reference in one transaction: all or none.
+
+        An id already used (or given twice) raises `Conflict` naming it, and nothing is stored.
+        Bumps the hash-list version once per reference.
         """
 
     async def get_reference(self, reference_id: str) -> Reference:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -13,6 +13,7 @@ from triage.models import (
     JobState,
     MatchEvidence,
     Reference,
+    ReferenceImport,
     ReferenceStatus,
     Result,
     ReviewItem,
@@ -73,6 +74,18 @@ def full_frames_only(hash_record: str | None) -> bool:
     `triage hash` and reference uploads store. A JSON key is never inside a string value,
     where its quotes would be escaped."""
     return hash_record is not None and '"derived_frames":' not in hash_record
+
+
+def check_import_ids(records: Sequence[ReferenceImport], taken: Collection[str]) -> None:
+    """Raise `Conflict` naming the first id that is already used or given twice."""
+    seen: set[str] = set()
+    for record in records:
+        reference_id = record.reference_id
+        if reference_id in taken:
+            raise Conflict(f"a reference with id {reference_id!r} already exists")
+        if reference_id in seen:
+            raise Conflict(f"the import names reference id {reference_id!r} twice")
+        seen.add(reference_id)
 
 
 def new_reference_status(hash_record: str | None) -> ReferenceStatus:

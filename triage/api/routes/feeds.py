@@ -13,7 +13,7 @@ from triage.api.bodies import send
 from triage.api.context import context
 from triage.api.operation import Operation, Param
 from triage.api.paging import PAGE_PARAMS, next_cursor, page_request
-from triage.api.problems import Problem
+from triage.api.query import query_choices, query_text
 from triage.api.routes.submissions import match_view
 from triage.api.schemas import MatchPage, MatchView, ReferralPage, ReferralView
 from triage.models import MatchRecord, Referral, Scope, Verdict
@@ -62,16 +62,13 @@ async def list_referrals(request: web.Request) -> web.Response:
 
 async def list_matches(request: web.Request) -> web.Response:
     after, limit = page_request(request)
-    raw = request.query.get("verdict")
-    try:
-        verdicts = [Verdict(v.strip()) for v in raw.split(",") if v.strip()] if raw else None
-    except ValueError as exc:
-        raise Problem(400, f"verdict must be confirmed, review or none, got {raw!r}") from exc
+    verdicts = query_choices(request, "verdict", Verdict)
+    reference_id = query_text(request, "reference_id")
     items = await context(request).store.list_matches(
         after=after,
         limit=limit,
         verdicts=verdicts,
-        reference_id=request.query.get("reference_id") or None,
+        reference_id=reference_id,
         hosts=current_key(request).hosts,
     )
     return send(

@@ -5,15 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
+from triage.api.after_commit import after_commit
 from triage.api.auth import current_key
 from triage.api.bodies import send
 from triage.api.context import context
 from triage.api.operation import Operation, Param
-from triage.api.problems import Problem
+from triage.api.query import query_choices, query_integer
 from triage.api.schemas import JobView
 from triage.models import Job, JobState, Scope
 
 MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
 
 
 class JobList(BaseModel):
@@ -33,27 +35,22 @@ def job_view(job: Job) -> JobView:
 
 
 async def list_jobs(request: web.Request) -> web.Response:
-    raw_state = request.query.get("state")
-    raw_limit = request.query.get("limit", "100")
-    try:
-        states = [JobState(s.strip()) for s in raw_state.split(",")] if raw_state else None
-    except ValueError as exc:
-        raise Problem(400, f"unknown job state in {raw_state!r}") from exc
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise Problem(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
-    jobs = await context(request).store.list_jobs(states=states, limit=int(raw_limit))
+    states = query_choices(request, "state", JobState)
+    limit = query_integer(request, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    jobs = await context(request).store.list_jobs(states=states, limit=limit)
     return send(JobList(items=[job_view(j) for j in jobs]))
 
 
 async def retry_job(request: web.Request) -> web.Response:
     store = context(request).store
     job = await store.retry_job(request.match_info["id"])
-    await store.append_audit(
+    audit = store.append_audit(
         actor=current_key(request).id,
         action="job.retry",
         target=job.id,
         details={"kind": job.kind.value, "target_id": job.target_id},
     )
+    await after_commit("audit", audit, target=job.id)  # the retry is stored: answer it
     return send(job_view(job))
 
 
@@ -68,7 +65,14 @@ OPERATIONS = [
         response=JobList,
         params=(
             Param("state", "query", "Comma-separated job states to keep."),
-            Param("limit", "query", f"At most this many (1-{MAX_LIMIT}).", type_="integer"),
+            Param(
+                "limit",
+                "query",
+                f"At most this many (1-{MAX_LIMIT}, default {DEFAULT_LIMIT}).",
+                type_="integer",
+                minimum=1,
+                maximum=MAX_LIMIT,
+            ),
         ),
         errors=(400,),
     ),

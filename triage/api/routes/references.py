@@ -11,20 +11,22 @@ from aiohttp import web
 from hashes.formats.jsonl import HashListEntry, dumps_record, loads_record
 from hashes.formats.vpdq import read_vpdq, write_vpdq
 from hashes.types import FormatError
+from triage.api.after_commit import after_commit
 from triage.api.auth import current_key
 from triage.api.bodies import send
 from triage.api.context import context
 from triage.api.operation import Operation, Param
 from triage.api.problems import Problem
+from triage.api.query import query_choice, query_choices
 from triage.api.schemas import ReferenceList, ReferenceUploadForm, ReferenceView
-from triage.api.uploads import Upload, receive_upload
-from triage.errors import NotFound
-from triage.models import JobKind, JobState, Reference, ReferenceStatus, Scope
+from triage.api.uploads import FormLimits, Upload, receive_upload
+from triage.models import JobKind, JobState, Reference, ReferenceImport, ReferenceStatus, Scope
 from triage.retro import schedule_retro_match
 
 MAX_HASH_FILE_BYTES = 64 * 1024 * 1024
 MAX_LABEL = 200
 FORMATS = ("video", "vpdq", "jsonl")
+EXPORT_FORMATS = ("jsonl", "vpdq")
 
 
 def reference_view(reference: Reference) -> ReferenceView:
@@ -98,25 +100,31 @@ def _entries_from_upload(upload: Upload, fmt: str) -> list[HashListEntry]:
     return entries
 
 
-async def _check_new_ids(request: web.Request, entries: list[HashListEntry]) -> None:
-    # Check every id first so that a clash refuses the whole file, not half of it.
+def _import_record(entry: HashListEntry, fmt: str) -> ReferenceImport:
+    full = entry.hashes.full_frame()
+    return ReferenceImport(
+        reference_id=entry.reference_id,
+        label=entry.label or entry.reference_id,
+        source=entry.source or f"{fmt} import",
+        # Every view the record carries (a JSONL list made by `triage hash` has the derived
+        # views): what the matcher uses, kept.
+        hash_record=dumps_record(entry, derived=True),
+        frame_count=full.frame_count or len(full),
+        duration_seconds=full.duration_seconds,
+    )
+
+
+def _check_distinct_ids(entries: list[HashListEntry]) -> None:
     ids = [e.reference_id for e in entries]
     if len(set(ids)) != len(ids):
         raise Problem(422, "the file names a reference id twice")
-    store = context(request).store
-    for reference_id in ids:
-        try:
-            await store.get_reference(reference_id)
-        except NotFound:
-            continue
-        raise Problem(409, f"a reference with id {reference_id!r} already exists")
 
 
 async def add_reference(request: web.Request) -> web.Response:
     ctx = context(request)
     key = current_key(request)
     upload = await receive_upload(
-        request, ctx.settings.uploads_dir, max_bytes=ctx.settings.server.max_upload_bytes
+        request, ctx.settings.uploads_dir, FormLimits.of(ctx.settings.server)
     )
     keep_file = False
     try:
@@ -139,26 +147,13 @@ async def add_reference(request: web.Request) -> web.Response:
         if upload.size_bytes > MAX_HASH_FILE_BYTES:
             raise Problem(413, f"a hash file may not exceed {MAX_HASH_FILE_BYTES} bytes")
         entries = _entries_from_upload(upload, fmt)
-        await _check_new_ids(request, entries)
-        added = []
-        for entry in entries:
-            full = entry.hashes.full_frame()
-            added.append(
-                await ctx.store.add_reference(
-                    label=entry.label or entry.reference_id,
-                    source=entry.source or f"{fmt} import",
-                    added_by=key.id,
-                    # Every view the record carries (a JSONL list made by `triage hash`
-                    # has the derived views): what the matcher uses, kept.
-                    hash_record=dumps_record(entry, derived=True),
-                    frame_count=full.frame_count or len(full),
-                    duration_seconds=full.duration_seconds,
-                    reference_id=entry.reference_id,
-                )
-            )
+        _check_distinct_ids(entries)
+        records = [_import_record(entry, fmt) for entry in entries]
+        # One transaction: a clash or a store failure leaves none of the file stored.
+        added = await ctx.store.import_references(records, added_by=key.id)
         for reference in added:
             await _audit(request, "reference.add", reference, source=f"{fmt} import")
-            await schedule_retro_match(ctx.store, reference.id, max_attempts=_attempts(request))
+            await _schedule_retro(request, reference.id)
         return send(ReferenceList(items=[reference_view(r) for r in added]), 201)
     finally:
         if not keep_file:
@@ -166,13 +161,7 @@ async def add_reference(request: web.Request) -> web.Response:
 
 
 async def list_references(request: web.Request) -> web.Response:
-    raw = request.query.get("status")
-    statuses = None
-    if raw:
-        try:
-            statuses = [ReferenceStatus(s.strip()) for s in raw.split(",") if s.strip()]
-        except ValueError as exc:
-            raise Problem(400, f"unknown status in {raw!r}") from exc
+    statuses = query_choices(request, "status", ReferenceStatus)
     references = await context(request).store.list_references(statuses=statuses)
     return send(ReferenceList(items=[reference_view(r) for r in references]))
 
@@ -194,12 +183,21 @@ async def get_reference(request: web.Request) -> web.Response:
 
 
 async def _audit(request: web.Request, action: str, reference: Reference, **details: str) -> None:
-    await context(request).store.append_audit(
+    # Always after the reference's change is stored: a failure here must not turn into an error.
+    audit = context(request).store.append_audit(
         actor=current_key(request).id,
         action=action,
         target=reference.id,
         details={"label": reference.label, "status": reference.status.value, **details},
     )
+    await after_commit("audit", audit, target=reference.id)
+
+
+async def _schedule_retro(request: web.Request, reference_id: str) -> None:
+    scheduled = schedule_retro_match(
+        context(request).store, reference_id, max_attempts=_attempts(request)
+    )
+    await after_commit("retro-match scheduling", scheduled, target=reference_id)
 
 
 def _attempts(request: web.Request) -> int:
@@ -210,16 +208,12 @@ async def _set_status(request: web.Request, status: ReferenceStatus) -> web.Resp
     reference = await context(request).store.set_reference_status(request.match_info["id"], status)
     await _audit(request, f"reference.{status.value}", reference)
     if status is ReferenceStatus.ACTIVE:
-        await schedule_retro_match(
-            context(request).store, reference.id, max_attempts=_attempts(request)
-        )
+        await _schedule_retro(request, reference.id)
     return send(reference_view(reference))
 
 
 async def export_references(request: web.Request) -> web.StreamResponse:
-    fmt = request.query.get("format", "jsonl")
-    if fmt not in ("jsonl", "vpdq"):
-        raise Problem(400, f"format must be jsonl or vpdq, got {fmt!r}")
+    fmt = query_choice(request, "format", EXPORT_FORMATS, "jsonl")
     store = context(request).store
     records: list[tuple[str, str]] = []
     for reference in await store.list_references(statuses=[ReferenceStatus.ACTIVE]):
@@ -295,7 +289,7 @@ OPERATIONS = [
         Scope.ADMIN,
         _TAG,
         response_content="application/x-ndjson",
-        params=(Param("format", "query", "jsonl (default) or vpdq.", choices=("jsonl", "vpdq")),),
+        params=(Param("format", "query", "jsonl (default) or vpdq.", choices=EXPORT_FORMATS),),
         errors=(400,),
     ),
     Operation(
@@ -308,6 +302,7 @@ OPERATIONS = [
         _TAG,
         status=201,
         response=ReferenceList,
+        other_successes=((202, ReferenceView),),
         requests=(("multipart/form-data", ReferenceUploadForm),),
         errors=(400, 409, 413, 415, 422),
     ),

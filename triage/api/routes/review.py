@@ -13,7 +13,7 @@ from triage.api.bodies import read_json, send
 from triage.api.context import context
 from triage.api.operation import Operation, Param
 from triage.api.paging import MAX_PAGE
-from triage.api.problems import Problem
+from triage.api.query import query_choices
 from triage.api.routes.submissions import match_view
 from triage.api.schemas import MatchEvidence, ReviewDecisionIn, ReviewItemView, ReviewList
 from triage.models import ReviewItem, ReviewState, Scope
@@ -38,11 +38,7 @@ async def get_review(request: web.Request) -> web.Response:
 
 
 async def list_review(request: web.Request) -> web.Response:
-    raw = request.query.get("state", "open")
-    try:
-        states = [ReviewState(s.strip()) for s in raw.split(",") if s.strip()]
-    except ValueError as exc:
-        raise Problem(400, f"state must be open, confirmed or rejected, got {raw!r}") from exc
+    states = query_choices(request, "state", ReviewState) or [ReviewState.OPEN]
     items = await context(request).store.list_review_items(states=states, limit=MAX_PAGE)
     return send(ReviewList(items=[review_view(i) for i in items]))
 

@@ -7,6 +7,7 @@ import re
 
 from aiohttp import web
 
+from triage.api.after_commit import after_commit
 from triage.api.auth import current_key
 from triage.api.bodies import read_json, send
 from triage.api.context import context
@@ -22,12 +23,12 @@ from triage.api.schemas import (
     SubmissionUploadForm,
     SubmissionView,
 )
-from triage.api.uploads import receive_upload
+from triage.api.uploads import FormLimits, receive_upload
 from triage.logs import FIELDS_KEY, log_context
 from triage.metrics import submissions_total
 from triage.models import FetchEvidence as StoredFetchEvidence
 from triage.models import MatchEvidence as StoredMatch
-from triage.models import Scope, SubmissionDetail, SubmitOutcome
+from triage.models import Scope, SubmissionDetail, SubmissionStatus, SubmitOutcome
 from triage.store.rules import host_allowed, url_host
 
 MAX_IDEMPOTENCY_KEY = 200
@@ -66,7 +67,7 @@ async def create_submission(request: web.Request) -> web.Response:
     sent_sha256: str | None = None
     if request.content_type.startswith("multipart/"):
         upload = await receive_upload(
-            request, ctx.settings.uploads_dir, max_bytes=ctx.settings.server.max_upload_bytes
+            request, ctx.settings.uploads_dir, FormLimits.of(ctx.settings.server)
         )
         try:
             outcome = await ctx.store.create_upload_submission(
@@ -103,19 +104,27 @@ async def create_submission(request: web.Request) -> web.Response:
     with log_context(submission_id=submission_id, media_id=outcome.submission.media_id):
         fields = {"outcome": kind, "key_id": key.id}
         _log.info("submission %s accepted (%s)", submission_id, kind, extra={FIELDS_KEY: fields})
-    detail = await ctx.store.get_submission(submission_id)
-    if outcome.replayed and (
-        detail.submission.url != sent_url
-        or (sent_sha256 is not None and detail.media.sha256 != sent_sha256)
-    ):
-        raise Problem(
-            409, "this Idempotency-Key was already used for a different submission (URL or file)"
-        )
     headers = {"Location": f"/v1/submissions/{submission_id}"}
     if outcome.replayed:
+        # Nothing was stored by this request, so an error can still be answered.
+        detail = await ctx.store.get_submission(submission_id)
+        if detail.submission.url != sent_url or (
+            sent_sha256 is not None and detail.media.sha256 != sent_sha256
+        ):
+            raise Problem(
+                409,
+                "this Idempotency-Key was already used for a different submission (URL or file)",
+            )
         headers["Idempotent-Replayed"] = "true"
+        status = detail.status
+    else:
+        # Stored: from here on the answer is 202, whatever the status read does.
+        stored = await after_commit(
+            "status read", ctx.store.get_submission(submission_id), target=submission_id
+        )
+        status = stored.status if stored is not None else SubmissionStatus.QUEUED
     accepted = SubmissionAccepted(
-        id=submission_id, status=detail.status, status_url=f"/v1/submissions/{submission_id}"
+        id=submission_id, status=status, status_url=f"/v1/submissions/{submission_id}"
     )
     return send(accepted, 202, headers)
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from triage.errors import Conflict
-from triage.models import JobKind, Reference, ReferenceChanges, ReferenceHashes, ReferenceStatus
+from triage.models import (
+    JobKind,
+    Reference,
+    ReferenceChanges,
+    ReferenceHashes,
+    ReferenceImport,
+    ReferenceStatus,
+)
 from triage.store import rules
 from triage.store.memory.base import MemoryBase
 
@@ -50,6 +57,32 @@ class MemoryReferences(MemoryBase):
         if hash_record is None:
             self._new_job(JobKind.HASH_REFERENCE, reference_id, max_attempts, now)
         return reference
+
+    async def import_references(
+        self, records: Sequence[ReferenceImport], *, added_by: str
+    ) -> list[Reference]:
+        rules.check_import_ids(records, self._references.keys())
+        now = self._now()
+        added = []
+        # No await from the check to the last insert: another task sees all of them or none.
+        for record in records:
+            reference = Reference(
+                id=record.reference_id,
+                label=record.label,
+                source=record.source,
+                added_by=added_by,
+                added_at=now,
+                updated_at=now,
+                status=ReferenceStatus.ACTIVE,
+                frame_count=record.frame_count,
+                duration_seconds=record.duration_seconds,
+                version=self._bump_version(),
+                full_frames_only=rules.full_frames_only(record.hash_record),
+            )
+            self._references[reference.id] = reference
+            self._reference_hashes[reference.id] = record.hash_record
+            added.append(reference)
+        return added
 
     async def get_reference(self, reference_id: str) -> Reference:
         return self._reference(reference_id)

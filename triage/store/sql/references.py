@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import insert, select
 
 from triage.errors import Conflict
-from triage.models import JobKind, Reference, ReferenceChanges, ReferenceHashes, ReferenceStatus
+from triage.models import (
+    JobKind,
+    Reference,
+    ReferenceChanges,
+    ReferenceHashes,
+    ReferenceImport,
+    ReferenceStatus,
+)
 from triage.store import rows, rules
 from triage.store.sql.base import SqlBase
 from triage.store.tables import hashlist_state, references
+
+_IDS_PER_QUERY = 500
 
 
 class SqlReferences(SqlBase):
@@ -57,6 +66,46 @@ class SqlReferences(SqlBase):
         except Conflict as exc:
             raise Conflict(f"reference {reference_id} already exists") from exc
         return rows.reference(values)
+
+    async def import_references(
+        self, records: Sequence[ReferenceImport], *, added_by: str
+    ) -> list[Reference]:
+        ids = [record.reference_id for record in records]
+        now = self._now()
+        added = []
+        try:
+            async with self._tx() as conn:
+                taken: set[str] = set()
+                # In slices: SQLite caps the number of bound parameters in one statement.
+                for start in range(0, len(ids), _IDS_PER_QUERY):
+                    chunk = ids[start : start + _IDS_PER_QUERY]
+                    found = await conn.scalars(
+                        select(references.c.id).where(references.c.id.in_(chunk))
+                    )
+                    taken.update(found)
+                rules.check_import_ids(records, taken)
+                for record in records:
+                    values = {
+                        "id": record.reference_id,
+                        "label": record.label,
+                        "source": record.source,
+                        "added_by": added_by,
+                        "added_at": now,
+                        "updated_at": now,
+                        "status": ReferenceStatus.ACTIVE.value,
+                        "frame_count": record.frame_count,
+                        "duration_seconds": record.duration_seconds,
+                        "upload_path": None,
+                        "version": await self._bump_version(conn),
+                        "hash_record": record.hash_record,
+                        "full_frames_only": rules.full_frames_only(record.hash_record),
+                    }
+                    await conn.execute(insert(references).values(values))
+                    added.append(rows.reference(values))
+        except Conflict as exc:
+            # Also a concurrent import of the same id, caught by the primary key at commit.
+            raise Conflict(f"the import clashes with an existing reference: {exc}") from exc
+        return added
 
     async def get_reference(self, reference_id: str) -> Reference:
         async with self._tx(read_only=True) as conn:
