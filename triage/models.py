@@ -27,6 +27,8 @@ __all__ = [
     "MatchEvidence",
     "MatchRecord",
     "Media",
+    "ParkedReferral",
+    "ParkedState",
     "QueryHashes",
     "QueueStat",
     "Reference",
@@ -385,6 +387,28 @@ class Referral(Frozen):
     label: str
     evidence: MatchEvidence
     created_at: datetime
+
+
+class ParkedState(StrEnum):
+    PARKED = "parked"
+    """The sink's receiver refused it (HTTP 4xx) too often; set aside until an admin retries."""
+    REQUEUED = "requeued"
+    """An admin asked for another try; the relay offers it again before newer referrals."""
+    DELIVERED = "delivered"
+    """Taken by the receiver after a retry."""
+
+
+class ParkedReferral(Frozen):
+    """A referral one sink set aside so it stops blocking the referrals behind it."""
+
+    sink: str
+    referral: Referral
+    state: ParkedState
+    refusals: int
+    """Refusals in a row that parked it (the last run of them, after a retry)."""
+    last_error: str
+    parked_at: datetime
+    updated_at: datetime
 
 
 class MatchRecord(Frozen):

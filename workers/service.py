@@ -20,12 +20,14 @@ from hashes.video import (
     first_look,
     hash_reference,
 )
+from triage.api.context import ReadinessCheck
 from triage.config import Settings
 from triage.models import JobKind
 from triage.store.protocol import Store
 from workers.fetch import fetch_media
 from workers.index_cache import LiveIndex
 from workers.pipeline import MediaTools, Pipeline, fetch_limits
+from workers.relay import RelayTiming
 from workers.resolve import resolve_post_page
 from workers.retro import RetroMatcher
 from workers.runner import Runner
@@ -102,10 +104,24 @@ class WorkerService:
             referrals.webhook_url,
             referrals.webhook_secret.get_secret_value(),
             fetch_limits(self.settings),
-            poll_seconds=self.settings.jobs.poll_seconds,
-            backoff_base_seconds=self.settings.jobs.backoff_base_seconds,
-            backoff_max_seconds=self.settings.jobs.backoff_max_seconds,
+            RelayTiming(
+                poll_seconds=referrals.poll_seconds,
+                backoff_base_seconds=referrals.backoff_base_seconds,
+                probe_seconds=referrals.probe_seconds,
+                park_after_refusals=referrals.park_after_refusals,
+            ),
         )
+
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        """The checks `/readyz` adds to the store's: the index, and the webhook destination."""
+        checks: dict[str, ReadinessCheck] = {"index": self._index_problem}
+        if self.relay is not None:
+            relay = self.relay
+            checks["webhook"] = lambda: relay.problem
+        return checks
+
+    def _index_problem(self) -> str | None:
+        return None if self.index.loaded else "the hash list is not loaded yet"
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sync the index and run the workers until `stop`; running jobs finish or go back."""

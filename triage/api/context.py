@@ -14,7 +14,8 @@ from triage.config import Settings
 from triage.models import MatchEvidence
 from triage.store.protocol import Store
 
-ReadinessCheck = Callable[[], bool]
+ReadinessCheck = Callable[[], str | None]
+"""None when the part is ready, else why not (shown by `/readyz`)."""
 LookupFunction = Callable[[VideoHashes], Awaitable[list[MatchEvidence]]]
 """Matches of query hashes against the live hash list, best first (from the composition root)."""
 

@@ -167,6 +167,9 @@ class JobView(BaseModel):
 class HealthView(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool] = Field(default_factory=dict)
+    reasons: dict[str, str] = Field(
+        default_factory=dict, description="Why each failing check is not ready."
+    )
 
 
 class ReferralView(BaseModel):

@@ -26,6 +26,8 @@ from triage.models import (
     MatchEvidence,
     MatchRecord,
     Media,
+    ParkedReferral,
+    ParkedState,
     QueryHashes,
     QueueStat,
     Reference,
@@ -328,6 +330,31 @@ class Store(Protocol):
 
     async def set_sink_cursor(self, sink: str, cursor: int) -> int:
         """Move a sink's cursor forward to `cursor` (never back); returns the stored cursor."""
+
+    async def park_referral(
+        self, sink: str, referral_id: str, *, error: str, refusals: int
+    ) -> ParkedReferral:
+        """Set aside a referral the sink's receiver keeps refusing, in one transaction: it is
+        recorded `parked` (again, if it was requeued) and the sink's cursor moves past it, so
+        the referrals behind it are delivered. `NotFound` for an unknown referral."""
+
+    async def list_parked_referrals(
+        self,
+        *,
+        sink: str | None = None,
+        states: Collection[ParkedState] | None = None,
+        limit: int = 100,
+    ) -> list[ParkedReferral]:
+        """Parked deliveries in referral order; `states` defaults to parked and requeued."""
+
+    async def requeue_parked_referral(self, referral_id: str) -> list[ParkedReferral]:
+        """Every parked delivery of the referral becomes `requeued` (the relay offers it again).
+
+        `NotFound` for an unknown referral, `Conflict` when no sink has it parked."""
+
+    async def settle_parked_referral(self, sink: str, referral_id: str) -> ParkedReferral:
+        """A requeued referral the sink delivered: `delivered`. `Conflict` unless requeued;
+        `NotFound` when the sink never parked it."""
 
     # --- the match feed -----------------------------------------------------------------------
 

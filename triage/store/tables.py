@@ -246,3 +246,18 @@ audit_log = Table(
     Column("target", Text, nullable=True),
     Column("details", JSON, nullable=False),
 )
+
+# --- since 0004: delivery under a failing receiver, fair job claims ---------------------------
+
+parked_referrals = Table(
+    "parked_referrals",
+    metadata,
+    Column("sink", String(100), primary_key=True),
+    Column("referral_seq", BigInteger, ForeignKey("referrals.seq"), primary_key=True),
+    Column("state", String(20), nullable=False),
+    Column("refusals", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("parked_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "state", "referral_seq"),
+)

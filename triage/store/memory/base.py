@@ -15,6 +15,7 @@ from triage.models import (
     JobKind,
     JobState,
     Media,
+    ParkedReferral,
     Reference,
     Referral,
     Result,
@@ -48,6 +49,7 @@ class MemoryBase:
         self._referrals: list[Referral] = []
         self._referral_subjects: set[str] = set()
         self._sink_cursors: dict[str, int] = {}
+        self._parked: dict[tuple[str, int], ParkedReferral] = {}
         self._review_items: dict[str, ReviewItem] = {}
         self._suppressions: list[Suppression] = []
         self._audit: list[AuditEntry] = []
