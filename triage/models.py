@@ -23,6 +23,7 @@ __all__ = [
     "FetchEvidence",
     "Job",
     "JobKind",
+    "JobLane",
     "JobState",
     "MatchEvidence",
     "MatchRecord",
@@ -195,6 +196,15 @@ class JobState(StrEnum):
 RUNNING_STATES = frozenset({JobState.FETCHING, JobState.HASHING, JobState.MATCHING})
 
 
+class JobLane(StrEnum):
+    """Which worker slots may take a job, so that one huge file never holds up short ones."""
+
+    SHORT = "short"
+    LONG = "long"
+    """Media over `jobs.long_media_bytes` or `jobs.long_media_seconds`: only the long-lane
+    slots take it, and the other slots stay free for everything else."""
+
+
 class Job(Frozen):
     id: str
     kind: JobKind
@@ -211,6 +221,11 @@ class Job(Frozen):
     last_error: str | None = None
     created_at: datetime
     updated_at: datetime
+    key_id: str | None = None
+    """The API key whose submission made the job (per-key fairness); None for internal jobs."""
+    lane: JobLane = JobLane.SHORT
+    claimed_at: datetime | None = None
+    """When a worker last claimed it: claims go to the key served least recently first."""
 
 
 class QueueStat(Frozen):

@@ -22,6 +22,7 @@ from triage.models import (
     FetchEvidence,
     Job,
     JobKind,
+    JobLane,
     JobState,
     MatchEvidence,
     MatchRecord,
@@ -179,8 +180,10 @@ class Store(Protocol):
         external_id: str | None = None,
         idempotency_key: str | None = None,
         max_attempts: int = 5,
+        lane: JobLane = JobLane.SHORT,
     ) -> SubmitOutcome:
-        """Like `create_submission` for a file already on disk whose SHA-256 is known.
+        """Like `create_submission` for a file already on disk whose SHA-256 is known; a new
+        job goes on `lane` (the caller knows the file's size).
 
         Content seen before (same SHA-256, uploaded or fetched) links to that media
         (`deduplicated`); the caller may then delete its copy of the file.
@@ -246,8 +249,12 @@ class Store(Protocol):
         *,
         max_attempts: int = 5,
         run_after: datetime | None = None,
+        key_id: str | None = None,
+        lane: JobLane = JobLane.SHORT,
     ) -> Job:
-        """A new `queued` job, due at `run_after` (default: now)."""
+        """A new `queued` job, due at `run_after` (default: now), on `lane`, for `key_id`.
+
+        Submissions give their media job the submitting key (`Job.key_id`) themselves."""
 
     async def get_job(self, job_id: str) -> Job:
         """`NotFound`."""
@@ -263,6 +270,8 @@ class Store(Protocol):
         *,
         lease_seconds: float,
         kinds: Collection[JobKind] | None = None,
+        lanes: Sequence[JobLane] | None = None,
+        max_running_per_key: int | None = None,
     ) -> Job | None:
         """Take the next due job for `worker_id`, or None when there is none.
 
@@ -270,6 +279,12 @@ class Store(Protocol):
         died). The job enters `kind.first_state`, its attempts count one more, and the lease
         runs `lease_seconds`. Two concurrent claims never get the same job. An expired job
         that has used all its attempts becomes `dead` instead of being handed out.
+
+        Fairness: only jobs on `lanes` are taken (default: any), an earlier lane first; a key
+        (`Job.key_id`; internal jobs form one group) with `max_running_per_key` jobs under a
+        live lease gets no more; among the rest, the key whose last claim is oldest (or that
+        was never served) goes first, then the job due first. On PostgreSQL the per-key limit
+        can be passed by claims racing in the same instant (rows are locked, not counts).
         """
 
     async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:
@@ -302,6 +317,10 @@ class Store(Protocol):
         `dead` takes its pending reference to `failed` with it. `LeaseLost` if not held by the
         worker.
         """
+
+    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+        """Give a leased job back to the queue on another lane, due now, the attempt it used
+        returned (its media turned out long once fetched). `LeaseLost` if not held."""
 
     async def release_job(self, job_id: str, worker_id: str) -> Job:
         """Give a job back unfinished (graceful shutdown): `queued`, due now, and the attempt

@@ -152,8 +152,13 @@ jobs = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # since 0004: fair claims
+    Column("key_id", ID, nullable=True),
+    Column("lane", String(10), nullable=False, server_default="short"),
+    Column("claimed_at", UtcDateTime, nullable=True),
     Index(None, "state", "run_after"),
     Index(None, "kind", "target_id"),
+    Index(None, "key_id", "claimed_at"),
 )
 
 results = Table(

@@ -13,6 +13,7 @@ from triage.models import (
     AuditEntry,
     Job,
     JobKind,
+    JobLane,
     JobState,
     Media,
     ParkedReferral,
@@ -84,7 +85,14 @@ class MemoryBase:
         return self._cursors[sequence]
 
     def _new_job(
-        self, kind: JobKind, target_id: str, max_attempts: int, run_after: datetime
+        self,
+        kind: JobKind,
+        target_id: str,
+        max_attempts: int,
+        run_after: datetime,
+        *,
+        key_id: str | None = None,
+        lane: JobLane = JobLane.SHORT,
     ) -> Job:
         rules.check_max_attempts(max_attempts)
         now = self._now()
@@ -98,6 +106,8 @@ class MemoryBase:
             run_after=run_after,
             created_at=now,
             updated_at=now,
+            key_id=key_id,
+            lane=lane,
         )
         self._jobs[job.id] = job
         return job

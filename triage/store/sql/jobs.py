@@ -6,13 +6,14 @@ whole claim runs under ``BEGIN IMMEDIATE``, which admits one writer at a time.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from triage.models import Job, JobKind, JobState, QueueStat
+from triage.models import Job, JobKind, JobLane, JobState, QueueStat
 from triage.store import rows, rules
 from triage.store.sql.base import RUNNING, SqlBase
 from triage.store.tables import jobs, references
@@ -60,10 +61,18 @@ class SqlJobs(SqlBase):
         *,
         max_attempts: int = 5,
         run_after: datetime | None = None,
+        key_id: str | None = None,
+        lane: JobLane = JobLane.SHORT,
     ) -> Job:
         async with self._tx() as conn:
             return await self._insert_job(
-                conn, kind, target_id, max_attempts, run_after or self._now()
+                conn,
+                kind,
+                target_id,
+                max_attempts,
+                run_after or self._now(),
+                key_id=key_id,
+                lane=lane,
             )
 
     async def get_job(self, job_id: str) -> Job:
@@ -80,7 +89,13 @@ class SqlJobs(SqlBase):
             return [rows.job(row._mapping) for row in await conn.execute(query)]
 
     async def claim_job(
-        self, worker_id: str, *, lease_seconds: float, kinds: Collection[JobKind] | None = None
+        self,
+        worker_id: str,
+        *,
+        lease_seconds: float,
+        kinds: Collection[JobKind] | None = None,
+        lanes: Sequence[JobLane] | None = None,
+        max_running_per_key: int | None = None,
     ) -> Job | None:
         kind_filter = jobs.c.kind.in_([k.value for k in kinds]) if kinds is not None else None
         async with self._tx() as conn:
@@ -101,12 +116,16 @@ class SqlJobs(SqlBase):
                         and_(expired, jobs.c.attempts < jobs.c.max_attempts),
                     )
                 )
-                .order_by(jobs.c.run_after, jobs.c.created_at, jobs.c.id)
+                .order_by(*self._fair_order(lanes), jobs.c.run_after, jobs.c.created_at, jobs.c.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)
             )
             if kind_filter is not None:
                 due = due.where(kind_filter)
+            if lanes is not None:
+                due = due.where(jobs.c.lane.in_([JobLane(lane).value for lane in lanes]))
+            if max_running_per_key is not None:
+                due = due.where(self._key_has_room(now, max_running_per_key))
             row = (await conn.execute(due)).first()
             if row is None:
                 return None
@@ -119,6 +138,54 @@ class SqlJobs(SqlBase):
                 lease_owner=worker_id,
                 lease_expires_at=now + timedelta(seconds=lease_seconds),
                 heartbeat_at=now,
+                claimed_at=now,
+            )
+
+    @staticmethod
+    def _fair_order(lanes: Sequence[JobLane] | None) -> list[Any]:
+        """An earlier lane first; then the key served least recently (never: first)."""
+        same_key = jobs.alias("same_key")
+        group = func.coalesce(jobs.c.key_id, literal(""))
+        last_claim = (
+            select(func.max(same_key.c.claimed_at))
+            .where(func.coalesce(same_key.c.key_id, literal("")) == group)
+            .scalar_subquery()
+        )
+        order: list[Any] = []
+        if lanes is not None and len(lanes) > 1:
+            rank = {JobLane(lane).value: index for index, lane in enumerate(lanes)}
+            order.append(case(rank, value=jobs.c.lane, else_=len(rank)))
+        order.append(last_claim.asc().nulls_first())
+        return order
+
+    @staticmethod
+    def _key_has_room(now: datetime, max_running: int) -> Any:
+        """The job's key runs fewer than `max_running` jobs under a live lease."""
+        running = jobs.alias("running")
+        full_keys = (
+            select(running.c.key_id)
+            .where(
+                running.c.state.in_(RUNNING),
+                running.c.lease_expires_at > now,
+                running.c.key_id.is_not(None),
+            )
+            .group_by(running.c.key_id)
+            .having(func.count() >= max_running)
+        )
+        return or_(jobs.c.key_id.is_(None), jobs.c.key_id.not_in(full_keys))
+
+    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+        async with self._tx() as conn:
+            job = await self._leased(conn, job_id, worker_id)
+            return await self._save_job(
+                conn,
+                job_id,
+                state=JobState.QUEUED,
+                lane=lane,
+                attempts=max(job.attempts - 1, 0),
+                run_after=self._now(),
+                lease_owner=None,
+                lease_expires_at=None,
             )
 
     async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:

@@ -1,4 +1,5 @@
-"""Parked referrals (deliveries a sink set aside after repeated refusals).
+"""Parked referrals (deliveries a sink set aside after repeated refusals); fair job claims
+(the submitting key, the lane and the last claim time of each job).
 
 Revision ID: 0004
 Revises: 0002
@@ -40,8 +41,26 @@ def upgrade() -> None:
     op.create_index(
         "ix_parked_referrals_state_referral_seq", "parked_referrals", ["state", "referral_seq"]
     )
+    with op.batch_alter_table("jobs") as batch:
+        batch.add_column(sa.Column("key_id", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("lane", sa.String(10), nullable=False, server_default="short"))
+        batch.add_column(_time("claimed_at", nullable=True))
+        batch.create_index("ix_jobs_key_id_claimed_at", ["key_id", "claimed_at"])
+    # A media job belongs to the key of the media's first submission.
+    op.execute(
+        sa.text(
+            "UPDATE jobs SET key_id = (SELECT s.key_id FROM submissions s "
+            "WHERE s.media_id = jobs.target_id ORDER BY s.created_at, s.id LIMIT 1) "
+            "WHERE kind = 'process_media'"
+        )
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_index("ix_jobs_key_id_claimed_at")
+        batch.drop_column("claimed_at")
+        batch.drop_column("lane")
+        batch.drop_column("key_id")
     op.drop_index("ix_parked_referrals_state_referral_seq", "parked_referrals")
     op.drop_table("parked_referrals")
