@@ -105,3 +105,9 @@ FETCH_ERROR_REASONS: tuple[str, ...] = tuple(
     )
 )
 """Every `reason` a fetch or resolution can fail with, e.g. to pre-create metric labels."""
+
+
+class DiskFullError(FetchError):
+    """No space left in data_dir for the download; retried once space is free again."""
+
+    reason = "disk_full"

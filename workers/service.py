@@ -22,6 +22,7 @@ from hashes.video import (
 )
 from triage.api.context import ReadinessCheck
 from triage.config import Settings
+from triage.disk import DiskSpace
 from triage.models import JobKind
 from triage.store.protocol import Store
 from workers.fetch import fetch_media
@@ -74,11 +75,13 @@ class WorkerService:
         self.slots = slots
         self.primary = primary
         self.index = live_index(store)
+        self.disk = DiskSpace(settings.data_dir, settings.data_min_free_bytes)
         # Built now, so a bad webhook setting stops the start with a clear error.
         self.relay = self._relay() if primary else None
         # Spawned, not forked: the parent runs an event loop and threads.
         self._executor = ProcessPoolExecutor(
-            max_workers=max(1, slots), mp_context=multiprocessing.get_context("spawn")
+            max_workers=max(1, slots + settings.jobs.long_lane_slots),
+            mp_context=multiprocessing.get_context("spawn"),
         )
         self.pipeline = Pipeline(store, self.index, media_tools(settings), settings, self._executor)
         policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
@@ -113,8 +116,12 @@ class WorkerService:
         )
 
     def readiness(self) -> dict[str, ReadinessCheck]:
-        """The checks `/readyz` adds to the store's: the index, and the webhook destination."""
-        checks: dict[str, ReadinessCheck] = {"index": self._index_problem}
+        """The checks `/readyz` adds to the store's: the index, free space in data_dir, and
+        the webhook destination."""
+        checks: dict[str, ReadinessCheck] = {
+            "index": self._index_problem,
+            "disk": self.disk.problem,
+        }
         if self.relay is not None:
             relay = self.relay
             checks["webhook"] = lambda: relay.problem
@@ -137,6 +144,8 @@ class WorkerService:
                     {**self.pipeline.handlers(), JobKind.RETRO_MATCH: self.retro.handle},
                     self.settings.jobs,
                     slots=self.slots,
+                    long_slots=self.settings.jobs.long_lane_slots,
                     grace_seconds=GRACE_SECONDS,
+                    claim_gate=self.disk.problem,
                 )
                 group.create_task(runner.run(stop))

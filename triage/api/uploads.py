@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from triage.api.problems import Problem
 
 _CHUNK_BYTES = 256 * 1024
+_DISK_FULL_RETRY_AFTER_SECONDS = 60
 _MAX_FIELD_BYTES = 8 * 1024
 
 
@@ -39,14 +41,28 @@ async def _read_field(part: BodyPartReader) -> str:
 async def _stream_to(part: BodyPartReader, dest: Path, max_bytes: int) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
-    with dest.open("wb") as out:
-        while chunk := await part.read_chunk(_CHUNK_BYTES):
-            size += len(chunk)
-            if size > max_bytes:
-                raise Problem(413, f"the file is larger than the limit of {max_bytes} bytes")
-            digest.update(chunk)
-            out.write(chunk)
+    try:
+        with dest.open("wb") as out:
+            while chunk := await part.read_chunk(_CHUNK_BYTES):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise Problem(413, f"the file is larger than the limit of {max_bytes} bytes")
+                digest.update(chunk)
+                out.write(chunk)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise disk_full() from exc
+        raise
     return size, digest.hexdigest()
+
+
+def disk_full() -> Problem:
+    """507 with the reason `disk_full`: the server has no room for the upload right now."""
+    return Problem(
+        507,
+        "disk_full: no space left on the server for the upload; try again later",
+        headers={"Retry-After": str(_DISK_FULL_RETRY_AFTER_SECONDS)},
+    )
 
 
 async def receive_upload(
@@ -56,7 +72,12 @@ async def receive_upload(
     other part is a short text field. The file is removed again if anything fails."""
     if not request.content_type.startswith("multipart/"):
         raise Problem(415, "expected multipart/form-data")
-    upload_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        upload_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise disk_full() from exc
+        raise
     dest = upload_dir / f"upload-{secrets.token_hex(12)}"
     fields: dict[str, str] = {}
     found: tuple[int, str, str | None] | None = None

@@ -1,5 +1,5 @@
-"""Parked referrals over the API: listed and retried by admins only, retries audited; and
-`/readyz` naming why a part is not ready."""
+"""Parked referrals over the API: listed and retried by admins only, retries audited;
+`/readyz` naming why a part is not ready; large uploads put on the long lane."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.triage.api.conftest import Api, make_api
-from tests.triage.api.test_app import assert_problem
+from tests.triage.api.test_app import assert_problem, form
 from tests.workers.test_relay import confirm
 from triage.api.app import create_app
-from triage.models import ParkedState
+from triage.models import JobLane, ParkedState
 
 
 async def _parked(api: Api) -> str:
@@ -90,3 +90,26 @@ async def test_readyz_names_the_reason_of_a_failing_check(tmp_path: Path) -> Non
         assert body["reasons"] == {"webhook": "refused by the address guard"}
     finally:
         await client.close()
+
+
+async def test_an_upload_over_the_long_media_size_goes_on_the_long_lane(tmp_path: Path) -> None:
+    base = await make_api(tmp_path)
+    await base.client.close()
+    settings = base.settings.model_copy(
+        update={"jobs": base.settings.jobs.model_copy(update={"long_media_bytes": 1000})}
+    )
+    app = create_app(base.store, settings)
+    client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        for name, size in (("short.mp4", 999), ("long.mp4", 1001)):
+            response = await client.post(
+                "/v1/submissions",
+                data=form(file=(name, bytes([size % 251]) * size)),
+                headers=base.auth("submit"),
+            )
+            assert response.status in (200, 201, 202), await response.text()
+    finally:
+        await client.close()
+    lanes = [job.lane for job in await base.store.list_jobs()]
+    assert lanes == [JobLane.SHORT, JobLane.LONG]
