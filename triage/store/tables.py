@@ -158,7 +158,7 @@ jobs = Table(
     Column("claimed_at", UtcDateTime, nullable=True),
     Index(None, "state", "run_after"),
     Index(None, "kind", "target_id"),
-    Index(None, "key_id", "claimed_at"),
+    Index(None, "key_id"),
 )
 
 results = Table(
@@ -265,4 +265,12 @@ parked_referrals = Table(
     Column("parked_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index(None, "state", "referral_seq"),
+)
+
+claim_turns = Table(
+    "claim_turns",
+    metadata,
+    # The key id, or "" for internal jobs (which take turns as one group).
+    Column("key_group", ID, primary_key=True),
+    Column("last_claimed_at", UtcDateTime, nullable=False),
 )

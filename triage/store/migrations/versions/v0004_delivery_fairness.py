@@ -1,5 +1,5 @@
 """Parked referrals (deliveries a sink set aside after repeated refusals); fair job claims
-(the submitting key, the lane and the last claim time of each job).
+(the submitting key, the lane and the last claim time of each job; each key's last turn).
 
 Revision ID: 0004
 Revises: 0002
@@ -45,7 +45,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("key_id", sa.String(64), nullable=True))
         batch.add_column(sa.Column("lane", sa.String(10), nullable=False, server_default="short"))
         batch.add_column(_time("claimed_at", nullable=True))
-        batch.create_index("ix_jobs_key_id_claimed_at", ["key_id", "claimed_at"])
+        batch.create_index("ix_jobs_key_id", ["key_id"])
+    op.create_table(
+        "claim_turns",
+        sa.Column("key_group", sa.String(64), nullable=False),
+        _time("last_claimed_at", nullable=False),
+        sa.PrimaryKeyConstraint("key_group", name="pk_claim_turns"),
+    )
     # A media job belongs to the key of the media's first submission.
     op.execute(
         sa.text(
@@ -57,8 +63,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("claim_turns")
     with op.batch_alter_table("jobs") as batch:
-        batch.drop_index("ix_jobs_key_id_claimed_at")
+        batch.drop_index("ix_jobs_key_id")
         batch.drop_column("claimed_at")
         batch.drop_column("lane")
         batch.drop_column("key_id")
