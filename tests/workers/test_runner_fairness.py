@@ -4,17 +4,22 @@ and SQLite stores, handlers that record the order they start in)."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.triage.store.backends import migrated_sqlite_file
-from triage.config import JobSettings
+from triage.config import JobSettings, load_settings
 from triage.models import JobKind, JobLane, JobState
 from triage.store import Store, open_store
 from triage.store.memory import MemoryStore
+from workers.pipeline import Pipeline
 from workers.runner import JobContext, LongMedia, Runner
+from workers.service import live_index, media_tools
 
 SETTINGS = JobSettings(lease_seconds=5.0, heartbeat_seconds=1.0, poll_seconds=0.01)
 
@@ -118,3 +123,40 @@ async def test_media_found_long_after_its_fetch_moves_to_the_long_lane(store: St
     assert seen == [JobLane.SHORT, JobLane.LONG]
     finished = await store.get_job(found_long.id)
     assert finished.state is JobState.DONE and finished.attempts == 1
+
+
+@pytest.fixture(scope="module")
+def two_hours(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real two-hour video, tiny and black, so it is made in a second."""
+    out = tmp_path_factory.mktemp("long") / "two-hours.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=black:s=32x32:r=1",
+         "-t", "7200", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+         str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+async def test_the_pipeline_moves_a_two_hour_upload_to_the_long_lane_before_hashing(
+    tmp_path: Path, two_hours: Path
+) -> None:
+    settings = load_settings(
+        None, {"TRIAGE_DATA_DIR": str(tmp_path / "data"), "TRIAGE_STORE__URL": "memory://"}
+    )
+    store = MemoryStore()
+    upload = tmp_path / "upload.mp4"
+    shutil.copyfile(two_hours, upload)
+    # Under the size limit, so only its duration can tell (an upload over it is long at once).
+    assert upload.stat().st_size < settings.jobs.long_media_bytes
+    await store.create_upload_submission(
+        upload_path=str(upload), sha256="b" * 64, upload_filename="clip.mp4", key_id="key_a"
+    )
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        pipeline = Pipeline(store, live_index(store), media_tools(settings), settings, executor)
+        job = await store.claim_job("w", lease_seconds=60, lanes=[JobLane.SHORT])
+        assert job is not None
+        with pytest.raises(LongMedia, match="7200 s"):
+            await pipeline.handlers()[job.kind](JobContext(store, "w", job))
+    assert upload.exists()  # the only copy stays for the long lane
+    assert (await store.get_job(job.id)).state is JobState.FETCHING  # nothing hashed

@@ -10,6 +10,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from triage.models import (
     JobKind,
+    JobLane,
     JobState,
     ReferenceStatus,
     ReviewDecision,
@@ -162,6 +163,10 @@ class JobView(BaseModel):
     attempts: int
     max_attempts: int
     last_error: str | None = None
+    key_id: str | None = Field(
+        default=None, description="The key whose submission made the job (null: internal)."
+    )
+    lane: JobLane = Field(default=JobLane.SHORT, description="long: taken by long-lane slots.")
 
 
 class HealthView(BaseModel):
