@@ -157,7 +157,7 @@ class ReferralSettings(Section):
     poll_seconds: float = Field(default=1.0, gt=0)
     backoff_base_seconds: float = Field(default=1.0, ge=0)
     # The longest wait between attempts: a receiver that is down is probed this often.
-    probe_seconds: float = Field(default=10.0, gt=0)
+    probe_seconds: float = Field(default=8.0, gt=0)
     park_after_refusals: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")

@@ -8,7 +8,8 @@ failed referral is delivered first (order is kept).
 Under a failing receiver:
 - the backoff doubles from `backoff_base_seconds` but never waits longer than `probe_seconds`,
   so a receiver that comes back is found within that time; it starts over after any delivery
-  that succeeds, so one failure in five costs one short wait, not a growing one;
+  that succeeds, so one failure in five costs one short wait, not a growing one, and when an
+  unreachable receiver answers again, even with an error (it is back, but failing);
 - a referral the receiver refuses (`DeliveryFailed.refused`, an HTTP 4xx) `park_after_refusals`
   times in a row is parked in the store and the ones behind it go on; an admin may requeue
   it, and the relay then offers it again before newer referrals;
@@ -41,12 +42,15 @@ BATCH = 50
 class DeliveryFailed(TriageError):
     """The receiver did not take the referral; it is offered again later.
 
-    `refused`: the receiver answered that it will not take this referral (HTTP 4xx other than
-    408, 425 and 429), as opposed to being down or overloaded; repeated refusals park it.
+    `answered`: the receiver was reached and answered (with an error status), as opposed to
+    being unreachable; the first answer after an outage starts the backoff over.
+    `refused`: the answer says it will not take this referral (HTTP 4xx other than 408, 425
+    and 429), as opposed to being down or overloaded; repeated refusals park it.
     """
 
-    def __init__(self, message: str, *, refused: bool = False) -> None:
+    def __init__(self, message: str, *, answered: bool = False, refused: bool = False) -> None:
         super().__init__(message)
+        self.answered = answered or refused
         self.refused = refused
 
 
@@ -74,8 +78,10 @@ class RelayTiming:
     """How often the outbox is read while the receiver takes everything."""
     backoff_base_seconds: float = 1.0
     """The first wait after a failure; each failure in a row doubles it."""
-    probe_seconds: float = 10.0
-    """The longest wait between two attempts: a receiver that is down is probed this often."""
+    probe_seconds: float = 8.0
+    """The longest wait between two attempts: a receiver that is down is probed this often.
+    With the base wait after a first answer that fails, a receiver that returns gets its
+    first delivery within `probe_seconds + backoff_base_seconds` (9 s by default)."""
     park_after_refusals: int = 5
     """Refusals (HTTP 4xx) in a row after which a referral is parked."""
 
@@ -108,6 +114,7 @@ class Relay:
         self._refusals: dict[str, int] = {}
         self._delivered_in_pass = 0
         self._oldest_pending: datetime | None = None
+        self._requeued_oldest: datetime | None = None
         metrics.referral_delivery_lag_seconds.labels(sink=sink.name).set_function(self.lag_seconds)
 
     def lag_seconds(self) -> float:
@@ -119,6 +126,7 @@ class Relay:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver new referrals until `stop`, polling the outbox every `poll_seconds`."""
         failures = 0
+        answered = True
         while not stop.is_set():
             self._delivered_in_pass = 0
             try:
@@ -126,8 +134,12 @@ class Relay:
                 failures = 0
                 wait = self._timing.poll_seconds
             except TriageError as exc:  # DeliveryFailed, or the store being unreachable
-                # A delivery that got through shows the receiver is back: start over.
-                failures = 1 if self._delivered_in_pass else failures + 1
+                # A delivery that got through, or the first answer after silence, shows the
+                # receiver is back: start over.
+                now_answered = not isinstance(exc, DeliveryFailed) or exc.answered
+                back = self._delivered_in_pass > 0 or (now_answered and not answered)
+                answered = now_answered
+                failures = 1 if back else failures + 1
                 wait = self._timing.retry_wait_seconds(failures)
                 _log.warning(
                     "%s delivery failed (%s); retrying in %.1f s", self._sink.name, exc, wait
@@ -147,13 +159,22 @@ class Relay:
         a referral refused `park_after_refusals` times in a row is parked instead.
         """
         sink = self._sink.name
+        requeued = await self._store.list_parked_referrals(
+            sink=sink, states=(ParkedState.REQUEUED,), limit=BATCH
+        )
         cursor = await self._store.get_sink_cursor(sink)
-        await self._note_pending(await self._store.list_referrals(after=cursor, limit=1))
-        delivered = await self._deliver_requeued()
+        self._requeued_oldest = min((p.referral.created_at for p in requeued), default=None)
+        self._note_pending(await self._store.list_referrals(after=cursor, limit=1))
+        delivered = 0
+        for parked in requeued:
+            if await self._offer(parked.referral):
+                await self._store.settle_parked_referral(sink, parked.referral.id)
+                delivered += 1
+        self._requeued_oldest = None  # each one delivered or parked again
         while True:
             cursor = await self._store.get_sink_cursor(sink)
             referrals = await self._store.list_referrals(after=cursor, limit=BATCH)
-            await self._note_pending(referrals)
+            self._note_pending(referrals)
             if not referrals:
                 return delivered
             for index, referral in enumerate(referrals):
@@ -161,19 +182,7 @@ class Relay:
                     await self._store.set_sink_cursor(sink, referral.cursor)
                     delivered += 1
                 # Delivered or parked is no longer pending: the lag follows at once.
-                await self._note_pending(referrals[index + 1 :])
-
-    async def _deliver_requeued(self) -> int:
-        delivered = 0
-        sink = self._sink.name
-        requeued = await self._store.list_parked_referrals(
-            sink=sink, states=(ParkedState.REQUEUED,), limit=BATCH
-        )
-        for parked in requeued:
-            if await self._offer(parked.referral):
-                await self._store.settle_parked_referral(sink, parked.referral.id)
-                delivered += 1
-        return delivered
+                self._note_pending(referrals[index + 1 :])
 
     async def _offer(self, referral: Referral) -> bool:
         """Deliver one referral: True when taken, False when parked; raises `DeliveryFailed`
@@ -226,11 +235,9 @@ class Relay:
             error,
         )
 
-    async def _note_pending(self, pending: list[Referral]) -> None:
+    def _note_pending(self, pending: list[Referral]) -> None:
         """Remember the oldest referral still to deliver, requeued ones included."""
         oldest = [r.created_at for r in pending[:1]]
-        requeued = await self._store.list_parked_referrals(
-            sink=self._sink.name, states=(ParkedState.REQUEUED,), limit=1
-        )
-        oldest += [p.referral.created_at for p in requeued]
+        if self._requeued_oldest is not None:
+            oldest.append(self._requeued_oldest)
         self._oldest_pending = min(oldest, default=None)

@@ -149,7 +149,9 @@ class WebhookSink:
         self.destination_problem = None
         if not 200 <= status < 300:
             refused = 400 <= status < 500 and status not in _TRANSIENT_CLIENT_ERRORS
-            raise DeliveryFailed(f"{self._url} answered HTTP {status}", refused=refused)
+            raise DeliveryFailed(
+                f"{self._url} answered HTTP {status}", answered=True, refused=refused
+            )
 
 
 class WebhookRelay:
