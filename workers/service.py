@@ -11,20 +11,13 @@ from types import TracebackType
 
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
-from hashes.policy import VerdictPolicy
-from hashes.video import (
-    QueryParams,
-    ReferenceParams,
-    closer_look,
-    complete_look,
-    first_look,
-    hash_reference,
-)
+from hashes.video import hash_reference
 from triage.api.context import ReadinessCheck
 from triage.config import Settings
 from triage.disk import DiskSpace
 from triage.models import JobKind
 from triage.store.protocol import Store
+from triage.verdicts import VerdictStep
 from workers.fetch import fetch_media
 from workers.index_cache import LiveIndex
 from workers.pipeline import MediaTools, Pipeline, fetch_limits
@@ -38,26 +31,17 @@ GRACE_SECONDS = 20.0
 
 
 def media_tools(settings: Settings) -> MediaTools:
-    query_params = QueryParams(fps=settings.match.query_fps)
     return MediaTools(
         fetch=fetch_media,
         resolve=resolve_post_page,
-        first_look=functools.partial(first_look, params=query_params),
-        complete_look=functools.partial(complete_look, params=query_params),
-        closer_look=closer_look,
-        hash_reference=functools.partial(
-            hash_reference,
-            params=ReferenceParams(derived_every=settings.match.reference_derived_every),
-        ),
+        query_params=settings.match.query_params(),
+        hash_reference=functools.partial(hash_reference, params=settings.match.reference_params()),
     )
 
 
-def live_index(store: Store) -> LiveIndex:
+def live_index(store: Store, settings: Settings) -> LiveIndex:
     index = ExactIndex()
-    matcher = Matcher(index)
-    return LiveIndex(
-        store, index, matcher.match, matcher.settle_on_full_frames, matcher.wants_closer_look
-    )
+    return LiveIndex(store, index, Matcher(index, settings.match.match_params()))
 
 
 class WorkerService:
@@ -74,7 +58,7 @@ class WorkerService:
         self.settings = settings
         self.slots = slots
         self.primary = primary
-        self.index = live_index(store)
+        self.index = live_index(store, settings)
         self.disk = DiskSpace(settings.data_dir, settings.data_min_free_bytes)
         # Built now, so a bad webhook setting stops the start with a clear error.
         self.relay = self._relay() if primary else None
@@ -83,9 +67,13 @@ class WorkerService:
             max_workers=max(1, slots + settings.jobs.long_lane_slots),
             mp_context=multiprocessing.get_context("spawn"),
         )
-        self.pipeline = Pipeline(store, self.index, media_tools(settings), settings, self._executor)
-        policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
-        self.retro = RetroMatcher(store, policy, settings.retro_match_days, self.pipeline.lookup)
+        self.verdicts = VerdictStep.from_settings(settings)
+        self.pipeline = Pipeline(
+            store, self.index, media_tools(settings), settings, self._executor, self.verdicts
+        )
+        self.retro = RetroMatcher(
+            store, self.verdicts, settings.retro_match_days, self.pipeline.lookup
+        )
 
     async def __aenter__(self) -> WorkerService:
         return self

@@ -17,6 +17,7 @@ from triage.config import JobSettings, load_settings
 from triage.models import JobKind, JobLane, JobState
 from triage.store import Store, open_store
 from triage.store.memory import MemoryStore
+from triage.verdicts import VerdictStep
 from workers.pipeline import Pipeline
 from workers.runner import JobContext, LongMedia, Runner
 from workers.service import live_index, media_tools
@@ -153,7 +154,14 @@ async def test_the_pipeline_moves_a_two_hour_upload_to_the_long_lane_before_hash
         upload_path=str(upload), sha256="b" * 64, upload_filename="clip.mp4", key_id="key_a"
     )
     with ThreadPoolExecutor(max_workers=1) as executor:
-        pipeline = Pipeline(store, live_index(store), media_tools(settings), settings, executor)
+        pipeline = Pipeline(
+            store,
+            live_index(store, settings),
+            media_tools(settings),
+            settings,
+            executor,
+            VerdictStep.from_settings(settings),
+        )
         job = await store.claim_job("w", lease_seconds=60, lanes=[JobLane.SHORT])
         assert job is not None
         with pytest.raises(LongMedia, match="7200 s"):
