@@ -132,11 +132,12 @@ class Relay:
             try:
                 await self.deliver_pending()
                 failures = 0
+                answered = True
                 wait = self._timing.poll_seconds
             except TriageError as exc:  # DeliveryFailed, or the store being unreachable
                 # A delivery that got through, or the first answer after silence, shows the
-                # receiver is back: start over.
-                now_answered = not isinstance(exc, DeliveryFailed) or exc.answered
+                # receiver is back: start over. (The store failing says nothing about it.)
+                now_answered = exc.answered if isinstance(exc, DeliveryFailed) else answered
                 back = self._delivered_in_pass > 0 or (now_answered and not answered)
                 answered = now_answered
                 failures = 1 if back else failures + 1
