@@ -12,7 +12,8 @@ Under a failing receiver:
   unreachable receiver answers again, even with an error (it is back, but failing);
 - a referral the receiver refuses (`DeliveryFailed.refused`, an HTTP 4xx) `park_after_refusals`
   times in a row is parked in the store and the ones behind it go on; an admin may requeue
-  it, and the relay then offers it again before newer referrals;
+  it, and the relay then offers it again before newer referrals (the refusals are counted in
+  this process: a restart starts the count over, which costs a few more tries, never a loss);
 - the lag gauge is computed when scraped, from the oldest referral not delivered yet, so it
   keeps rising while nothing gets through.
 """
