@@ -212,7 +212,8 @@ async def add_references(
             await service.call("POST", "/v1/references", data=form)
     else:
         listed = workdir / "references.jsonl"
-        paths = [str(r.path) for r in manifest.references]
+        # Absolute: `triage hash` runs in `workdir`, and manifests name files relative to theirs.
+        paths = [str(r.path.resolve()) for r in manifest.references]
         # One file per run, so each entry gets its reference id.
         parts = []
         for reference, path in zip(manifest.references, paths, strict=True):
