@@ -86,7 +86,7 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
             app = create_app(
                 store,
                 settings,
-                readiness={"index": lambda: svc.index.loaded},
+                readiness=svc.readiness(),
                 lookup=svc.pipeline.lookup,
                 rate_limit=settings.server.rate_limit,
             )

@@ -36,6 +36,7 @@ from pydantic_settings import (
 from hashes.matcher import MatchParams
 from hashes.video import QueryParams, ReferenceParams
 from triage.errors import ConfigError
+from triage.models import JobLane
 
 ENV_PREFIX = "TRIAGE_"
 ENV_NESTED_DELIMITER = "__"
@@ -156,6 +157,15 @@ class JobSettings(Section):
     backoff_max_seconds: float = Field(default=300.0, ge=0)
     in_process_workers: int = Field(default=1, ge=0)
     poll_seconds: float = Field(default=1.0, gt=0)
+    max_running_per_key: int = Field(default=4, ge=1)
+    long_lane_slots: int = Field(default=1, ge=0)
+    long_media_bytes: int = Field(default=256 * MiB, gt=0)
+    long_media_seconds: float = Field(default=900.0, gt=0)
+
+    def lane_for(self, size_bytes: int, duration_seconds: float | None = None) -> JobLane:
+        """The lane of media this big (and this long, when known)."""
+        too_long = duration_seconds is not None and duration_seconds > self.long_media_seconds
+        return JobLane.LONG if size_bytes > self.long_media_bytes or too_long else JobLane.SHORT
 
     @model_validator(mode="after")
     def _heartbeat_inside_lease(self) -> Self:
@@ -170,6 +180,11 @@ class JobSettings(Section):
 class ReferralSettings(Section):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    poll_seconds: float = Field(default=1.0, gt=0)
+    backoff_base_seconds: float = Field(default=1.0, ge=0)
+    # The longest wait between attempts: a receiver that is down is probed this often.
+    probe_seconds: float = Field(default=8.0, gt=0)
+    park_after_refusals: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _secret_with_url(self) -> Self:
@@ -207,6 +222,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./data")
     """Media being processed and uploads live under it."""
+    data_min_free_bytes: int = Field(default=256 * MiB, ge=0)
+    """Below this much free space in data_dir: not ready, and workers take no new job."""
     store: StoreSettings = Field(default_factory=StoreSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)

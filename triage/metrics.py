@@ -33,7 +33,8 @@ submissions_total = Counter(
 )
 jobs_finished_total = Counter(
     "triage_jobs_finished_total",
-    "Job attempts ended, by kind and outcome (done, failed, retry, dead, released).",
+    "Job attempts ended, by kind and outcome (done, failed, retry, dead, released, moved to "
+    "the long lane).",
     ["kind", "outcome"],
 )
 queue_jobs = Gauge(

@@ -21,10 +21,13 @@ __all__ = [
     "FetchEvidence",
     "Job",
     "JobKind",
+    "JobLane",
     "JobState",
     "MatchEvidence",
     "MatchRecord",
     "Media",
+    "ParkedReferral",
+    "ParkedState",
     "QueryHashes",
     "QueueStat",
     "Reference",
@@ -213,6 +216,15 @@ class JobState(StrEnum):
 RUNNING_STATES = frozenset({JobState.FETCHING, JobState.HASHING, JobState.MATCHING})
 
 
+class JobLane(StrEnum):
+    """Which worker slots may take a job, so that one huge file never holds up short ones."""
+
+    SHORT = "short"
+    LONG = "long"
+    """Media over `jobs.long_media_bytes` or `jobs.long_media_seconds`: only the long-lane
+    slots take it, and the other slots stay free for everything else."""
+
+
 class Job(Frozen):
     id: str
     kind: JobKind
@@ -229,6 +241,11 @@ class Job(Frozen):
     last_error: str | None = None
     created_at: datetime
     updated_at: datetime
+    key_id: str | None = None
+    """The API key whose submission made the job (per-key fairness); None for internal jobs."""
+    lane: JobLane = JobLane.SHORT
+    claimed_at: datetime | None = None
+    """When a worker last claimed it: claims go to the key served least recently first."""
 
 
 OPEN_STATES = (JobState.QUEUED, JobState.FETCHING, JobState.HASHING, JobState.MATCHING)
@@ -413,6 +430,28 @@ class Referral(Frozen):
     label: str
     evidence: MatchEvidence
     created_at: datetime
+
+
+class ParkedState(StrEnum):
+    PARKED = "parked"
+    """The sink's receiver refused it (HTTP 4xx) too often; set aside until an admin retries."""
+    REQUEUED = "requeued"
+    """An admin asked for another try; the relay offers it again before newer referrals."""
+    DELIVERED = "delivered"
+    """Taken by the receiver after a retry."""
+
+
+class ParkedReferral(Frozen):
+    """A referral one sink set aside so it stops blocking the referrals behind it."""
+
+    sink: str
+    referral: Referral
+    state: ParkedState
+    refusals: int
+    """Refusals in a row that parked it (the last run of them, after a retry)."""
+    last_error: str
+    parked_at: datetime
+    updated_at: datetime
 
 
 class MatchRecord(Frozen):

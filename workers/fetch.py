@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -21,6 +22,7 @@ from yarl import URL
 from workers.fetch_errors import (
     BadUrlError,
     BlockedAddressError,
+    DiskFullError,
     FetchError,
     FetchTimeoutError,
     HttpStatusError,
@@ -140,7 +142,10 @@ async def _save_body(
     declared = response.content_length
     if declared is not None and declared > limits.max_bytes:
         raise TooLargeError(f"{url} announces {declared} bytes, over the {limits.max_bytes} cap")
-    fd, part_name = tempfile.mkstemp(dir=dest_dir, prefix="fetch-", suffix=".part")
+    try:
+        fd, part_name = tempfile.mkstemp(dir=dest_dir, prefix="fetch-", suffix=".part")
+    except OSError as exc:
+        raise _disk_error(exc, dest_dir) from exc
     part = Path(part_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -149,6 +154,10 @@ async def _save_body(
             )
         final = part.with_suffix(extension_for(media_type))
         part.replace(final)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
+        raise _disk_error(exc, dest_dir) from exc
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             part.unlink()
@@ -163,6 +172,13 @@ async def _save_body(
         fetched_at=datetime.now(UTC),
         redirects=tuple(visited),
     )
+
+
+def _disk_error(exc: OSError, dest_dir: Path) -> OSError | DiskFullError:
+    """A full disk (or quota) as the retryable `disk_full`; any other OSError unchanged."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(f"no space left in {dest_dir} for the download")
+    return exc
 
 
 async def _stream(

@@ -90,6 +90,12 @@ class ResolveFailedError(FetchError):
     reason = "resolve_failed"
 
 
+class DiskFullError(FetchError):
+    """No space left in data_dir for the download; retried once space is free again."""
+
+    reason = "disk_full"
+
+
 FETCH_ERROR_REASONS: tuple[str, ...] = tuple(
     cls.reason
     for cls in (
@@ -102,6 +108,7 @@ FETCH_ERROR_REASONS: tuple[str, ...] = tuple(
         NotMediaError,
         UnreachableError,
         ResolveFailedError,
+        DiskFullError,
     )
 )
 """Every `reason` a fetch or resolution can fail with, e.g. to pre-create metric labels."""

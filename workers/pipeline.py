@@ -37,6 +37,7 @@ from triage.store.protocol import Store
 from triage.verdicts import Decision, VerdictStep
 from workers.audit import SYSTEM_ACTOR
 from workers.fetch_errors import (
+    DiskFullError,
     FetchError,
     FetchTimeoutError,
     HttpStatusError,
@@ -45,6 +46,7 @@ from workers.fetch_errors import (
 )
 from workers.fetch_types import FetchedMedia, FetchLimits, ResolvedMedia
 from workers.index_cache import LiveIndex
+from workers.lanes import check_lane
 from workers.runner import JobContext, JobFailure, JobHandler, permanent
 from workers.sniff import SNIFF_BYTES, sniff_media_type
 
@@ -85,7 +87,7 @@ def fetch_limits(settings: Settings) -> FetchLimits:
 
 def failure_from_fetch(error: FetchError) -> JobFailure:
     """Timeouts, unreachable hosts and server errors may pass; anything else will not."""
-    retryable = isinstance(error, FetchTimeoutError | UnreachableError) or (
+    retryable = isinstance(error, FetchTimeoutError | UnreachableError | DiskFullError) or (
         isinstance(error, HttpStatusError)
         and (error.status >= 500 or error.status in _RETRYABLE_HTTP)
     )
@@ -160,6 +162,7 @@ class Pipeline:
         try:
             fetched = await self._obtain(media)
             try:
+                await self._check_lane(ctx, fetched)
                 await self._analyse(ctx, media, fetched)
             finally:
                 # A download is fetched again on a retry; an upload is the only copy.
@@ -171,6 +174,17 @@ class Pipeline:
             raise
         if upload is not None:
             self._discard(upload)
+
+    async def _check_lane(self, ctx: JobContext, fetched: _Fetched) -> None:
+        resolver = fetched.evidence.resolver or {}
+        announced = resolver.get("duration_seconds")
+        await check_lane(
+            ctx.job,
+            fetched.path,
+            fetched.evidence.size_bytes,
+            self._settings.jobs,
+            announced_seconds=float(announced) if isinstance(announced, int | float) else None,
+        )
 
     def _discard(self, path: Path) -> None:
         if not self._settings.fetch.keep_media:

@@ -6,6 +6,13 @@ in the same transaction as the result) or raises:
 - `JobFailure(reason, detail, retryable=False)`: the input is bad; the job ends `failed`.
 - `JobFailure(..., retryable=True)` or any other exception: tried again with backoff, `dead`
   once its attempts are used up. The error is kept on the job as ``"<reason>: <detail>"``.
+- `LongMedia`: the media turned out long; the job goes back to the queue on the long lane,
+  the attempt returned.
+
+Fairness: `slots` take short jobs; `long_slots` more take long jobs first and short ones when
+there are none, so a two-hour video never holds the slot a ten-second clip needs (with no
+long slots every slot takes every job). No key gets more than `max_running_per_key` jobs at
+once, and the key served least recently is served first (see `Store.claim_job`).
 
 Stopping: when `stop` is set no new job is claimed; running jobs get `grace_seconds` to finish,
 then they are cancelled and their leases returned (`release_job`), so another worker takes
@@ -30,7 +37,7 @@ from triage import metrics
 from triage.config import JobSettings
 from triage.errors import LeaseLost, TriageError
 from triage.logs import log_context
-from triage.models import Job, JobKind, JobState
+from triage.models import Job, JobKind, JobLane, JobState
 from triage.store.protocol import Store
 
 _log = logging.getLogger(__name__)
@@ -44,6 +51,10 @@ class JobFailure(TriageError):
         self.reason = reason
         self.detail = detail
         self.retryable = retryable
+
+
+class LongMedia(TriageError):
+    """The media of a short-lane job turned out long: move the job to the long lane."""
 
 
 def permanent(reason: str, detail: str) -> JobFailure:
@@ -64,6 +75,8 @@ class JobContext:
 
 
 JobHandler = Callable[[JobContext], Coroutine[Any, Any, None]]
+ClaimGate = Callable[[], str | None]
+"""None while jobs may be claimed, else why not (e.g. the disk is full)."""
 
 
 def _target_ids(job: Job) -> dict[str, str]:
@@ -87,33 +100,51 @@ class Runner:
         settings: JobSettings,
         *,
         slots: int = 1,
+        long_slots: int = 0,
         grace_seconds: float = 10.0,
+        claim_gate: ClaimGate | None = None,
     ) -> None:
-        if slots < 1:
-            raise ValueError(f"a runner needs at least one slot, got {slots}")
+        if slots < 1 or long_slots < 0:
+            raise ValueError(f"a runner needs at least one slot, got {slots} (+{long_slots})")
         self._store = store
         self._handlers = dict(handlers)
         self._settings = settings
         self._slots = slots
+        self._long_slots = long_slots
         self._grace_seconds = grace_seconds
+        self._claim_gate = claim_gate
+        self._holding: str | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set, then wind down gracefully (see the module docstring)."""
-        metrics.worker_slots.inc(self._slots)
+        short: tuple[JobLane, ...] | None = (JobLane.SHORT,) if self._long_slots else None
+        metrics.worker_slots.inc(self._slots + self._long_slots)
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(self._slots):
-                    group.create_task(self._slot(new_worker_id(), stop))
+                    group.create_task(self._slot(new_worker_id(), stop, short))
+                for _ in range(self._long_slots):
+                    group.create_task(
+                        self._slot(new_worker_id(), stop, (JobLane.LONG, JobLane.SHORT))
+                    )
         finally:
-            metrics.worker_slots.dec(self._slots)
+            metrics.worker_slots.dec(self._slots + self._long_slots)
 
-    async def _slot(self, worker_id: str, stop: asyncio.Event) -> None:
+    async def _slot(
+        self, worker_id: str, stop: asyncio.Event, lanes: tuple[JobLane, ...] | None
+    ) -> None:
         while not stop.is_set():
+            if self._held():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._settings.poll_seconds)
+                continue
             try:
                 job = await self._store.claim_job(
                     worker_id,
                     lease_seconds=self._settings.lease_seconds,
                     kinds=tuple(self._handlers),
+                    lanes=lanes,
+                    max_running_per_key=self._settings.max_running_per_key,
                 )
             except TriageError:
                 _log.exception("worker %s could not claim a job", worker_id)
@@ -136,6 +167,17 @@ class Runner:
                 _log.exception("worker %s could not record the end of job %s", worker_id, job.id)
             finally:
                 metrics.workers_busy.dec()
+
+    def _held(self) -> bool:
+        """True while the gate keeps new claims back; says so once when it starts and ends."""
+        problem = self._claim_gate() if self._claim_gate is not None else None
+        if problem != self._holding:
+            if problem is None:
+                _log.info("taking jobs again")
+            else:
+                _log.warning("taking no new job: %s", problem)
+            self._holding = problem
+        return problem is not None
 
     async def _run_job(self, ctx: JobContext, stop: asyncio.Event) -> None:
         job = ctx.job
@@ -179,6 +221,9 @@ class Runner:
             _log.warning("job %s: lease lost before it finished", job.id)
             metrics.jobs_finished_total.labels(kind=job.kind.value, outcome="lease_lost").inc()
             return
+        if isinstance(error, LongMedia):
+            await self._move_to_long_lane(ctx, str(error))
+            return
         if isinstance(error, JobFailure):
             message, retryable = str(error), error.retryable
             _log.info("job %s failed: %s", job.id, message)
@@ -199,6 +244,15 @@ class Runner:
             return
         outcome = {JobState.QUEUED: "retry", JobState.DEAD: "dead"}.get(updated.state, "failed")
         metrics.jobs_finished_total.labels(kind=job.kind.value, outcome=outcome).inc()
+
+    async def _move_to_long_lane(self, ctx: JobContext, why: str) -> None:
+        try:
+            await self._store.move_job_to_lane(ctx.job.id, ctx.worker_id, JobLane.LONG)
+        except LeaseLost:
+            _log.warning("job %s: lease lost before it moved to the long lane", ctx.job.id)
+            return
+        _log.info("job %s moved to the long lane: %s", ctx.job.id, why)
+        metrics.jobs_finished_total.labels(kind=ctx.job.kind.value, outcome="moved").inc()
 
     async def _release(self, ctx: JobContext) -> None:
         try:

@@ -13,13 +13,16 @@ from types import TracebackType
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.video import hash_reference
+from triage.api.context import ReadinessCheck
 from triage.config import Settings
+from triage.disk import DiskSpace
 from triage.models import JobKind
 from triage.store.protocol import Store
 from triage.verdicts import VerdictStep
 from workers.fetch import fetch_media
 from workers.index_cache import LiveIndex
 from workers.pipeline import MediaTools, Pipeline, fetch_limits
+from workers.relay import RelayTiming
 from workers.resolve import resolve_post_page
 from workers.retro import RetroMatcher
 from workers.runner import Runner
@@ -59,11 +62,13 @@ class WorkerService:
         self.slots = slots
         self.primary = primary
         self.index = live_index(store, settings)
+        self.disk = DiskSpace(settings.data_dir, settings.data_min_free_bytes)
         # Built now, so a bad webhook setting stops the start with a clear error.
         self.relay = self._relay() if primary else None
         # Spawned, not forked: the parent runs an event loop and threads.
         self._executor = ProcessPoolExecutor(
-            max_workers=max(1, slots), mp_context=multiprocessing.get_context("spawn")
+            max_workers=max(1, slots + settings.jobs.long_lane_slots),
+            mp_context=multiprocessing.get_context("spawn"),
         )
         self.verdicts = VerdictStep.from_settings(settings)
         self.pipeline = Pipeline(
@@ -93,10 +98,28 @@ class WorkerService:
             referrals.webhook_url,
             referrals.webhook_secret.get_secret_value(),
             fetch_limits(self.settings),
-            poll_seconds=self.settings.jobs.poll_seconds,
-            backoff_base_seconds=self.settings.jobs.backoff_base_seconds,
-            backoff_max_seconds=self.settings.jobs.backoff_max_seconds,
+            RelayTiming(
+                poll_seconds=referrals.poll_seconds,
+                backoff_base_seconds=referrals.backoff_base_seconds,
+                probe_seconds=referrals.probe_seconds,
+                park_after_refusals=referrals.park_after_refusals,
+            ),
         )
+
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        """The checks `/readyz` adds to the store's: the index, free space in data_dir, and
+        the webhook destination."""
+        checks: dict[str, ReadinessCheck] = {
+            "index": self._index_problem,
+            "disk": self.disk.problem,
+        }
+        if self.relay is not None:
+            relay = self.relay
+            checks["webhook"] = lambda: relay.problem
+        return checks
+
+    def _index_problem(self) -> str | None:
+        return None if self.index.loaded else "the hash list is not loaded yet"
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sync the index and run the workers until `stop`; running jobs finish or go back."""
@@ -118,7 +141,9 @@ class WorkerService:
                     {**self.pipeline.handlers(), JobKind.RETRO_MATCH: self.retro.handle},
                     self.settings.jobs,
                     slots=self.slots,
+                    long_slots=self.settings.jobs.long_lane_slots,
                     grace_seconds=GRACE_SECONDS,
+                    claim_gate=self.disk.problem,
                 )
                 group.create_task(runner.run(stop))
         _log.info("stopped")

@@ -17,7 +17,7 @@ from triage.errors import ConfigError
 from triage.models import Referral
 from triage.store.memory import MemoryStore
 from workers.fetch_types import FetchLimits
-from workers.relay import DeliveryFailed
+from workers.relay import DeliveryFailed, RelayTiming
 from workers.webhook import SINK, WebhookRelay, WebhookSink, referral_body, sign
 
 SECRET = "s3cret"
@@ -116,9 +116,71 @@ async def test_a_slow_receiver_is_a_failure(receiver: Receiver) -> None:
 
 async def test_a_receiver_outside_the_allow_list_is_never_reached(receiver: Receiver) -> None:
     async with WebhookSink(receiver.url, SECRET, _limits(receiver, allowed=False)) as sink:
-        with pytest.raises(DeliveryFailed, match="unreachable"):
+        with pytest.raises(DeliveryFailed, match="refused by the address guard"):
             await sink.deliver(await _referral())
+        assert sink.destination_problem is not None
+        assert "fetch.allow_hosts" in sink.destination_problem
     assert receiver.received == []
+
+
+async def test_the_destination_check_names_a_refused_address_and_passes_an_allowed_one(
+    receiver: Receiver,
+) -> None:
+    refused = WebhookSink(receiver.url, SECRET, _limits(receiver, allowed=False))
+    problem = await refused.check_destination()
+    assert problem is not None and "loopback" in problem and "referrals.webhook_url" in problem
+    allowed = WebhookSink(receiver.url, SECRET, _limits(receiver))
+    assert await allowed.check_destination() is None
+
+
+async def test_a_relay_to_a_refused_destination_sends_nothing_and_says_why(
+    receiver: Receiver,
+) -> None:
+    store = MemoryStore()
+    await confirm(store, "https://a.example/v/1")
+    checked = asyncio.Event()
+    stop = asyncio.Event()
+
+    async def wait(stop: asyncio.Event, seconds: float) -> None:
+        checked.set()  # the relay waits only after a check found the destination refused
+        await asyncio.sleep(0)
+
+    relay = WebhookRelay(
+        store,
+        receiver.url,
+        SECRET,
+        _limits(receiver, allowed=False),
+        RelayTiming(probe_seconds=0.01),
+        wait=wait,
+    )
+    task = asyncio.create_task(relay.run(stop))
+    await asyncio.wait_for(checked.wait(), 5)
+    assert relay.problem is not None and "refused by the address guard" in relay.problem
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert receiver.received == []
+    assert await store.get_sink_cursor(SINK) == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "refused"), [(400, True), (404, True), (410, True), (408, False), (429, False)]
+)
+async def test_a_4xx_is_a_refusal_except_the_ones_that_mean_later(
+    receiver: Receiver, status: int, refused: bool
+) -> None:
+    receiver.statuses = [status]
+    async with WebhookSink(receiver.url, SECRET, _limits(receiver)) as sink:
+        with pytest.raises(DeliveryFailed) as failed:
+            await sink.deliver(await _referral())
+    assert failed.value.refused is refused
+
+
+async def test_a_server_error_is_not_a_refusal(receiver: Receiver) -> None:
+    receiver.statuses = [503]
+    async with WebhookSink(receiver.url, SECRET, _limits(receiver)) as sink:
+        with pytest.raises(DeliveryFailed) as failed:
+            await sink.deliver(await _referral())
+    assert failed.value.refused is False
 
 
 async def test_the_relay_redelivers_with_the_same_event_id_until_taken(
@@ -134,9 +196,7 @@ async def test_the_relay_redelivers_with_the_same_event_id_until_taken(
         receiver.url,
         SECRET,
         _limits(receiver),
-        poll_seconds=0.05,
-        backoff_base_seconds=0.05,
-        backoff_max_seconds=0.1,
+        RelayTiming(poll_seconds=0.05, backoff_base_seconds=0.05, probe_seconds=0.1),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))

@@ -21,7 +21,17 @@ from triage.api.context import CONTEXT, ApiContext, LookupFunction, ReadinessChe
 from triage.api.openapi import build_spec
 from triage.api.operation import Handler, Operation
 from triage.api.problems import problem_middleware
-from triage.api.routes import audit, feeds, health, jobs, lookup, references, review, submissions
+from triage.api.routes import (
+    audit,
+    feeds,
+    health,
+    jobs,
+    lookup,
+    parked,
+    references,
+    review,
+    submissions,
+)
 from triage.api.security_headers import security_headers_middleware
 from triage.config import Settings
 from triage.store.protocol import Store
@@ -39,6 +49,7 @@ def all_operations() -> list[Operation]:
         *submissions.OPERATIONS,
         *references.OPERATIONS,
         *jobs.OPERATIONS,
+        *parked.OPERATIONS,
         *feeds.OPERATIONS,
         *lookup.OPERATIONS,
         *review.OPERATIONS,

@@ -14,7 +14,8 @@ from triage.config import Settings
 from triage.store.protocol import Store
 from triage.verdicts import Decision
 
-ReadinessCheck = Callable[[], bool]
+ReadinessCheck = Callable[[], str | None]
+"""None when the part is ready, else why not (shown by `/readyz`)."""
 LookupFunction = Callable[[VideoHashes], Awaitable[Decision]]
 """The verdict on query hashes against the live hash list, with its evidence (from the
 composition root)."""

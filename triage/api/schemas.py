@@ -10,6 +10,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from triage.models import (
     JobKind,
+    JobLane,
     JobState,
     ReferenceStatus,
     ReviewDecision,
@@ -174,11 +175,18 @@ class JobView(BaseModel):
     attempts: int
     max_attempts: int
     last_error: str | None = None
+    key_id: str | None = Field(
+        default=None, description="The key whose submission made the job (null: internal)."
+    )
+    lane: JobLane = Field(default=JobLane.SHORT, description="long: taken by long-lane slots.")
 
 
 class HealthView(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool] = Field(default_factory=dict)
+    reasons: dict[str, str] = Field(
+        default_factory=dict, description="Why each failing check is not ready."
+    )
 
 
 class ReferralView(BaseModel):

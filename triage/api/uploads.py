@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from triage.api.problems import Problem
 from triage.config import ServerSettings
 
 _CHUNK_BYTES = 256 * 1024
+_DISK_FULL_RETRY_AFTER_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +82,29 @@ async def _stream_to(
     digest = hashlib.sha256()
     size = 0
     max_bytes = limits.max_file_bytes
-    with dest.open("wb") as out:
-        while chunk := await part.read_chunk(_CHUNK_BYTES):
-            size += len(chunk)
-            if size > max_bytes:
-                raise Problem(413, f"the file is larger than the limit of {max_bytes} bytes")
-            _check_body_size(request, limits)
-            digest.update(chunk)
-            out.write(chunk)
+    try:
+        with dest.open("wb") as out:
+            while chunk := await part.read_chunk(_CHUNK_BYTES):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise Problem(413, f"the file is larger than the limit of {max_bytes} bytes")
+                _check_body_size(request, limits)
+                digest.update(chunk)
+                out.write(chunk)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise disk_full() from exc
+        raise
     return size, digest.hexdigest()
+
+
+def disk_full() -> Problem:
+    """507 with the reason `disk_full`: the server has no room for the upload right now."""
+    return Problem(
+        507,
+        "disk_full: no space left on the server for the upload; try again later",
+        headers={"Retry-After": str(_DISK_FULL_RETRY_AFTER_SECONDS)},
+    )
 
 
 async def receive_upload(
@@ -100,7 +116,12 @@ async def receive_upload(
         raise Problem(415, "expected multipart/form-data")
     if request.content_length is not None and request.content_length > limits.max_body_bytes:
         raise _body_too_large(limits)
-    upload_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        upload_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise disk_full() from exc
+        raise
     dest = upload_dir / f"upload-{secrets.token_hex(12)}"
     fields: dict[str, str] = {}
     found: tuple[int, str, str | None] | None = None

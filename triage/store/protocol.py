@@ -22,10 +22,13 @@ from triage.models import (
     FetchEvidence,
     Job,
     JobKind,
+    JobLane,
     JobState,
     MatchEvidence,
     MatchRecord,
     Media,
+    ParkedReferral,
+    ParkedState,
     QueryHashes,
     QueueStat,
     Reference,
@@ -187,8 +190,10 @@ class Store(Protocol):
         external_id: str | None = None,
         idempotency_key: str | None = None,
         max_attempts: int = 5,
+        lane: JobLane = JobLane.SHORT,
     ) -> SubmitOutcome:
-        """Like `create_submission` for a file already on disk whose SHA-256 is known.
+        """Like `create_submission` for a file already on disk whose SHA-256 is known; a new
+        job goes on `lane` (the caller knows the file's size).
 
         Content seen before (same SHA-256, uploaded or fetched) links to that media
         (`deduplicated`); the caller may then delete its copy of the file.
@@ -254,8 +259,12 @@ class Store(Protocol):
         *,
         max_attempts: int = 5,
         run_after: datetime | None = None,
+        key_id: str | None = None,
+        lane: JobLane = JobLane.SHORT,
     ) -> Job:
-        """A new `queued` job, due at `run_after` (default: now)."""
+        """A new `queued` job, due at `run_after` (default: now), on `lane`, for `key_id`.
+
+        Submissions give their media job the submitting key (`Job.key_id`) themselves."""
 
     async def get_job(self, job_id: str) -> Job:
         """`NotFound`."""
@@ -271,6 +280,8 @@ class Store(Protocol):
         *,
         lease_seconds: float,
         kinds: Collection[JobKind] | None = None,
+        lanes: Sequence[JobLane] | None = None,
+        max_running_per_key: int | None = None,
     ) -> Job | None:
         """Take the next due job for `worker_id`, or None when there is none.
 
@@ -278,6 +289,12 @@ class Store(Protocol):
         died). The job enters `kind.first_state`, its attempts count one more, and the lease
         runs `lease_seconds`. Two concurrent claims never get the same job. An expired job
         that has used all its attempts becomes `dead` instead of being handed out.
+
+        Fairness: only jobs on `lanes` are taken (default: any), an earlier lane first; a key
+        (`Job.key_id`; internal jobs form one group) with `max_running_per_key` jobs under a
+        live lease gets no more; among the rest, the key whose last claim is oldest (or that
+        was never served) goes first, then the job due first. On PostgreSQL the per-key limit
+        can be passed by claims racing in the same instant (rows are locked, not counts).
         """
 
     async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:
@@ -311,6 +328,10 @@ class Store(Protocol):
         worker.
         """
 
+    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+        """Give a leased job back to the queue on another lane, due now, the attempt it used
+        returned (its media turned out long once fetched). `LeaseLost` if not held."""
+
     async def release_job(self, job_id: str, worker_id: str) -> Job:
         """Give a job back unfinished (graceful shutdown): `queued`, due now, and the attempt
         it used is returned. `LeaseLost` if not held by the worker."""
@@ -340,6 +361,31 @@ class Store(Protocol):
 
     async def set_sink_cursor(self, sink: str, cursor: int) -> int:
         """Move a sink's cursor forward to `cursor` (never back); returns the stored cursor."""
+
+    async def park_referral(
+        self, sink: str, referral_id: str, *, error: str, refusals: int
+    ) -> ParkedReferral:
+        """Set aside a referral the sink's receiver keeps refusing, in one transaction: it is
+        recorded `parked` (again, if it was requeued) and the sink's cursor moves past it, so
+        the referrals behind it are delivered. `NotFound` for an unknown referral."""
+
+    async def list_parked_referrals(
+        self,
+        *,
+        sink: str | None = None,
+        states: Collection[ParkedState] | None = None,
+        limit: int = 100,
+    ) -> list[ParkedReferral]:
+        """Parked deliveries in referral order; `states` defaults to parked and requeued."""
+
+    async def requeue_parked_referral(self, referral_id: str) -> list[ParkedReferral]:
+        """Every parked delivery of the referral becomes `requeued` (the relay offers it again).
+
+        `NotFound` for an unknown referral, `Conflict` when no sink has it parked."""
+
+    async def settle_parked_referral(self, sink: str, referral_id: str) -> ParkedReferral:
+        """A requeued referral the sink delivered: `delivered`. `Conflict` unless requeued;
+        `NotFound` when the sink never parked it."""
 
     # --- the match feed -----------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from triage.models import (
     Job,
     JobState,
     MatchEvidence,
+    ParkedReferral,
+    ParkedState,
     Reference,
     ReferenceImport,
     ReferenceStatus,
@@ -29,6 +31,7 @@ SETTABLE_REFERENCE_STATUSES = frozenset(
     {ReferenceStatus.ACTIVE, ReferenceStatus.DISABLED, ReferenceStatus.DELETED}
 )
 RETRYABLE_JOB_STATES = frozenset({JobState.FAILED, JobState.DEAD})
+WAITING_PARKED_STATES = frozenset({ParkedState.PARKED, ParkedState.REQUEUED})
 
 
 def utc_now() -> datetime:
@@ -194,3 +197,16 @@ def review_evidence(result: Result) -> MatchEvidence | None:
     if result.verdict is Verdict.REVIEW and not result.suppressed:
         return result.best
     return None
+
+
+def check_parked_found(referral_id: str, found: Collection[ParkedReferral]) -> None:
+    """Raise unless some sink has the referral parked (what an admin's retry acts on)."""
+    if not any(p.state is ParkedState.PARKED for p in found):
+        raise Conflict(f"referral {referral_id} is not parked at any sink")
+
+
+def check_requeued(parked: ParkedReferral) -> None:
+    if parked.state is not ParkedState.REQUEUED:
+        raise Conflict(
+            f"referral {parked.referral.id} is {parked.state} at sink {parked.sink}, not requeued"
+        )

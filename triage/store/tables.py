@@ -153,8 +153,13 @@ jobs = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # since 0004: fair claims
+    Column("key_id", ID, nullable=True),
+    Column("lane", String(10), nullable=False, server_default="short"),
+    Column("claimed_at", UtcDateTime, nullable=True),
     Index(None, "state", "run_after"),
     Index(None, "kind", "target_id"),
+    Index(None, "key_id"),
 )
 
 results = Table(
@@ -246,4 +251,27 @@ audit_log = Table(
     Column("action", String(100), nullable=False),
     Column("target", Text, nullable=True),
     Column("details", JSON, nullable=False),
+)
+
+# --- since 0004: delivery under a failing receiver, fair job claims ---------------------------
+
+parked_referrals = Table(
+    "parked_referrals",
+    metadata,
+    Column("sink", String(100), primary_key=True),
+    Column("referral_seq", BigInteger, ForeignKey("referrals.seq"), primary_key=True),
+    Column("state", String(20), nullable=False),
+    Column("refusals", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("parked_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "state", "referral_seq"),
+)
+
+claim_turns = Table(
+    "claim_turns",
+    metadata,
+    # The key id, or "" for internal jobs (which take turns as one group).
+    Column("key_group", ID, primary_key=True),
+    Column("last_claimed_at", UtcDateTime, nullable=False),
 )

@@ -44,7 +44,7 @@ async def make_api(tmp_path: Path, rate_limit: str = "1000/minute") -> Api:
         token = new_api_key_token()
         await store.create_api_key(f"{scope.value} key", {scope}, ApiKey.digest(token))
         keys[scope.value] = token
-    app = create_app(store, settings, readiness={"index": lambda: True}, rate_limit=rate_limit)
+    app = create_app(store, settings, readiness={"index": lambda: None}, rate_limit=rate_limit)
     client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
     await client.start_server()
     return Api(client=client, store=store, settings=settings, keys=keys)

@@ -127,7 +127,7 @@ async def _start(
     app = create_app(
         store,
         settings,
-        readiness={"index": lambda: True},
+        readiness={"index": lambda: None},
         lookup=lookup,
         rate_limit="1000000/minute",
     )

@@ -259,3 +259,37 @@ async def test_upgrade_marks_references_stored_with_full_frames_only(tmp_path: P
     marked = {r.id: r.full_frames_only for r in await store.list_references()}
     assert marked == {"ref_a": True, "ref_b": False, "ref_c": True, "ref_d": False}
     await store.close()
+
+
+async def test_upgrade_gives_queued_media_jobs_the_key_of_their_first_submission(
+    tmp_path: Path,
+) -> None:
+    """Jobs queued before fair claims get their key, so a flood already queued is served in
+    turns after the upgrade; internal jobs stay keyless, every job on the short lane."""
+    path = tmp_path / "before-fairness.sqlite3"
+    store = SqlStore(f"sqlite:///{path}")
+    await store.migrate("0003")
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "INSERT INTO media (id, url, created_at) "
+            "VALUES ('med_1', 'https://video.example/1', '2026-01-01 00:00:00.0')"
+        )
+        for submission_id, key_id, at in (("sub_2", "key_b", "01"), ("sub_1", "key_a", "00")):
+            connection.execute(
+                "INSERT INTO submissions (id, url, key_id, media_id, created_at) VALUES "
+                f"(?, 'https://video.example/1', ?, 'med_1', '2026-01-01 00:00:{at}.0')",
+                (submission_id, key_id),
+            )
+        for job_id, kind, target in (("job_1", "process_media", "med_1"),
+                                     ("job_2", "retro_match", "ref_a")):  # fmt: skip
+            connection.execute(
+                "INSERT INTO jobs (id, kind, target_id, state, attempts, max_attempts, "
+                "run_after, created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, 5, "
+                "'2026-01-01 00:00:00.0', '2026-01-01 00:00:00.0', '2026-01-01 00:00:00.0')",
+                (job_id, kind, target),
+            )
+    await store.migrate()
+    media_job, retro_job = await store.get_job("job_1"), await store.get_job("job_2")
+    assert (media_job.key_id, media_job.lane.value) == ("key_a", "short")
+    assert (retro_job.key_id, retro_job.lane.value) == (None, "short")
+    await store.close()

@@ -19,17 +19,21 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     ctx = context(request)
     checks: dict[str, bool] = {}
+    reasons: dict[str, str] = {}
     try:
         await ctx.store.ping()
         checks["store"] = True
-    except TriageError:
+    except TriageError as exc:
         checks["store"] = False
+        reasons["store"] = str(exc)
     for name, check in ctx.readiness.items():
-        checks[name] = check()
+        problem = check()
+        checks[name] = problem is None
+        if problem is not None:
+            reasons[name] = problem
     ready = all(checks.values())
-    return send(
-        HealthView(status="ok" if ready else "unavailable", checks=checks), 200 if ready else 503
-    )
+    view = HealthView(status="ok" if ready else "unavailable", checks=checks, reasons=reasons)
+    return send(view, 200 if ready else 503)
 
 
 async def metrics_page(request: web.Request) -> web.Response:
@@ -44,7 +48,8 @@ OPERATIONS = [
         "GET",
         "/readyz",
         readyz,
-        "The store answers and the hash list is loaded (503 otherwise).",
+        "The store answers, the hash list is loaded, the webhook destination is permitted "
+        "and data_dir has its minimum free space (503 otherwise, with the reasons).",
         None,
         "health",
         response=HealthView,

@@ -31,6 +31,8 @@ def job_view(job: Job) -> JobView:
         attempts=job.attempts,
         max_attempts=job.max_attempts,
         last_error=job.last_error,
+        key_id=job.key_id,
+        lane=job.lane,
     )
 
 

@@ -79,6 +79,7 @@ async def create_submission(request: web.Request) -> web.Response:
                 external_id=_optional_field(upload.fields, "external_id", 200),
                 idempotency_key=idempotency_key,
                 max_attempts=max_attempts,
+                lane=ctx.settings.jobs.lane_for(upload.size_bytes),
             )
         except BaseException:
             upload.path.unlink(missing_ok=True)

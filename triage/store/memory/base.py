@@ -13,8 +13,10 @@ from triage.models import (
     AuditEntry,
     Job,
     JobKind,
+    JobLane,
     JobState,
     Media,
+    ParkedReferral,
     Reference,
     Referral,
     Result,
@@ -48,6 +50,7 @@ class MemoryBase:
         self._referrals: list[Referral] = []
         self._referral_subjects: set[str] = set()
         self._sink_cursors: dict[str, int] = {}
+        self._parked: dict[tuple[str, int], ParkedReferral] = {}
         self._review_items: dict[str, ReviewItem] = {}
         self._suppressions: list[Suppression] = []
         self._audit: list[AuditEntry] = []
@@ -82,7 +85,14 @@ class MemoryBase:
         return self._cursors[sequence]
 
     def _new_job(
-        self, kind: JobKind, target_id: str, max_attempts: int, run_after: datetime
+        self,
+        kind: JobKind,
+        target_id: str,
+        max_attempts: int,
+        run_after: datetime,
+        *,
+        key_id: str | None = None,
+        lane: JobLane = JobLane.SHORT,
     ) -> Job:
         rules.check_max_attempts(max_attempts)
         now = self._now()
@@ -96,6 +106,8 @@ class MemoryBase:
             run_after=run_after,
             created_at=now,
             updated_at=now,
+            key_id=key_id,
+            lane=lane,
         )
         self._jobs[job.id] = job
         return job

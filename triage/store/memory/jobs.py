@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from triage.models import OPEN_STATES, Job, JobKind, JobState, QueueStat
+from triage.models import OPEN_STATES, Job, JobKind, JobLane, JobState, QueueStat
 from triage.store import rules
 from triage.store.memory.base import MemoryBase
 
@@ -45,8 +45,12 @@ class MemoryJobs(MemoryBase):
         *,
         max_attempts: int = 5,
         run_after: datetime | None = None,
+        key_id: str | None = None,
+        lane: JobLane = JobLane.SHORT,
     ) -> Job:
-        return self._new_job(kind, target_id, max_attempts, run_after or self._now())
+        return self._new_job(
+            kind, target_id, max_attempts, run_after or self._now(), key_id=key_id, lane=lane
+        )
 
     async def get_job(self, job_id: str) -> Job:
         return self._job(job_id)
@@ -58,12 +62,35 @@ class MemoryJobs(MemoryBase):
         return jobs[:limit]
 
     async def claim_job(
-        self, worker_id: str, *, lease_seconds: float, kinds: Collection[JobKind] | None = None
+        self,
+        worker_id: str,
+        *,
+        lease_seconds: float,
+        kinds: Collection[JobKind] | None = None,
+        lanes: Sequence[JobLane] | None = None,
+        max_running_per_key: int | None = None,
     ) -> Job | None:
         now = self._now()
         due: list[Job] = []
+        running: dict[str, int] = {}
+        last_claim: dict[str, datetime] = {}
+        for job in self._jobs.values():
+            group = job.key_id or ""
+            if job.claimed_at is not None:
+                last_claim[group] = max(job.claimed_at, last_claim.get(group, job.claimed_at))
+            live = job.lease_expires_at is not None and job.lease_expires_at > now
+            if job.state.running and live and job.key_id is not None:
+                running[job.key_id] = running.get(job.key_id, 0) + 1
         for job in list(self._jobs.values()):
             if kinds is not None and job.kind not in kinds:
+                continue
+            if lanes is not None and job.lane not in lanes:
+                continue
+            if (
+                max_running_per_key is not None
+                and job.key_id is not None
+                and running.get(job.key_id, 0) >= max_running_per_key
+            ):
                 continue
             expired = (
                 job.state.running
@@ -78,7 +105,20 @@ class MemoryJobs(MemoryBase):
                 due.append(job)
         if not due:
             return None
-        job = min(due, key=lambda j: (j.run_after, j.created_at))
+        lane_rank = {lane: index for index, lane in enumerate(lanes or ())}
+
+        def order(job: Job) -> tuple[int, bool, datetime, datetime, datetime]:
+            served = last_claim.get(job.key_id or "")
+            # An earlier lane first; then the key served least recently (never: first).
+            return (
+                lane_rank.get(job.lane, 0),
+                served is not None,
+                served or now,
+                job.run_after,
+                job.created_at,
+            )
+
+        job = min(due, key=order)
         return self._save(
             job,
             state=job.kind.first_state,
@@ -86,6 +126,19 @@ class MemoryJobs(MemoryBase):
             lease_owner=worker_id,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             heartbeat_at=now,
+            claimed_at=now,
+        )
+
+    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+        job = self._leased(job_id, worker_id)
+        return self._save(
+            job,
+            state=JobState.QUEUED,
+            lane=lane,
+            attempts=max(job.attempts - 1, 0),
+            run_after=self._now(),
+            lease_owner=None,
+            lease_expires_at=None,
         )
 
     async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:

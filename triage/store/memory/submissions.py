@@ -9,6 +9,7 @@ from triage.errors import NotFound
 from triage.models import (
     FetchEvidence,
     JobKind,
+    JobLane,
     MatchEvidence,
     Media,
     QueryHashes,
@@ -71,7 +72,14 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         return SubmitOutcome(submission=submission, replayed=False, deduplicated=deduplicated)
 
     def _new_media(
-        self, *, url: str | None, upload_path: str | None, sha256: str | None, max_attempts: int
+        self,
+        *,
+        url: str | None,
+        upload_path: str | None,
+        sha256: str | None,
+        max_attempts: int,
+        key_id: str,
+        lane: JobLane,
     ) -> Media:
         now = self._now()
         media = Media(
@@ -80,7 +88,9 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         self._media[media.id] = media
         if url is not None:
             self._media_by_url[url] = media.id
-        job = self._new_job(JobKind.PROCESS_MEDIA, media.id, max_attempts, now)
+        job = self._new_job(
+            JobKind.PROCESS_MEDIA, media.id, max_attempts, now, key_id=key_id, lane=lane
+        )
         self._media_job[media.id] = job.id
         return media
 
@@ -97,6 +107,7 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         external_id: str | None,
         idempotency_key: str | None,
         max_attempts: int,
+        lane: JobLane = JobLane.SHORT,
     ) -> SubmitOutcome:
         """Replay, or link to the media `existing_media_id` finds (requeued if it failed), or
         create new media and its job; then record the submission."""
@@ -107,7 +118,12 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         deduplicated = media_id is not None
         if media_id is None:
             media_id = self._new_media(
-                url=url, upload_path=upload_path, sha256=sha256, max_attempts=max_attempts
+                url=url,
+                upload_path=upload_path,
+                sha256=sha256,
+                max_attempts=max_attempts,
+                key_id=key_id,
+                lane=lane,
             ).id
         else:
             self._requeue_if_failed(media_id)
@@ -156,6 +172,7 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         external_id: str | None = None,
         idempotency_key: str | None = None,
         max_attempts: int = 5,
+        lane: JobLane = JobLane.SHORT,
     ) -> SubmitOutcome:
         return self._submit(
             lambda: self._canonical_media_id(sha256),
@@ -168,6 +185,7 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
             external_id=external_id,
             idempotency_key=idempotency_key,
             max_attempts=max_attempts,
+            lane=lane,
         )
 
     def _canonical_media_id(self, sha256: str) -> str | None:

@@ -20,7 +20,16 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from triage.errors import NotFound, StoreError
-from triage.models import RUNNING_STATES, Job, JobKind, JobState, Media, Reference, Result
+from triage.models import (
+    RUNNING_STATES,
+    Job,
+    JobKind,
+    JobLane,
+    JobState,
+    Media,
+    Reference,
+    Result,
+)
 from triage.store import engine as db
 from triage.store import rows, rules
 from triage.store.rules import Clock
@@ -144,6 +153,9 @@ class SqlBase:
         target_id: str,
         max_attempts: int,
         run_after: datetime,
+        *,
+        key_id: str | None = None,
+        lane: JobLane = JobLane.SHORT,
     ) -> Job:
         rules.check_max_attempts(max_attempts)
         now = self._now()
@@ -161,12 +173,15 @@ class SqlBase:
             "last_error": None,
             "created_at": now,
             "updated_at": now,
+            "key_id": key_id,
+            "lane": JobLane(lane).value,
+            "claimed_at": None,
         }
         await conn.execute(insert(jobs).values(values))
         return rows.job(values)
 
     async def _save_job(self, conn: AsyncConnection, job_id: str, **values: Any) -> Job:
-        values = {k: v.value if isinstance(v, JobState) else v for k, v in values.items()}
+        values = {k: v.value if isinstance(v, JobState | JobLane) else v for k, v in values.items()}
         values["updated_at"] = self._now()
         row = (
             await conn.execute(

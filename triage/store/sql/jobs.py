@@ -1,21 +1,28 @@
 """Durable jobs in SQL: claims, leases, heartbeats, backoff, dead jobs and retries.
 
-A claim locks the chosen row with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the
-whole claim runs under ``BEGIN IMMEDIATE``, which admits one writer at a time.
+A claim orders the due jobs fairly (lane, then the key served least recently, then due time),
+then locks the first one still free with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite
+the whole claim runs under ``BEGIN IMMEDIATE``, which admits one writer at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from triage.models import OPEN_STATES, Job, JobKind, JobState, QueueStat
+from triage.models import OPEN_STATES, Job, JobKind, JobLane, JobState, QueueStat
 from triage.store import rows, rules
 from triage.store.sql.base import RUNNING, SqlBase
-from triage.store.tables import jobs, references
+from triage.store.tables import claim_turns, jobs, references
+
+# Jobs considered per claim; more than the claims that can race for the same ones at once.
+CLAIM_CANDIDATES = 32
 
 
 class SqlJobs(SqlBase):
@@ -60,10 +67,18 @@ class SqlJobs(SqlBase):
         *,
         max_attempts: int = 5,
         run_after: datetime | None = None,
+        key_id: str | None = None,
+        lane: JobLane = JobLane.SHORT,
     ) -> Job:
         async with self._tx() as conn:
             return await self._insert_job(
-                conn, kind, target_id, max_attempts, run_after or self._now()
+                conn,
+                kind,
+                target_id,
+                max_attempts,
+                run_after or self._now(),
+                key_id=key_id,
+                lane=lane,
             )
 
     async def get_job(self, job_id: str) -> Job:
@@ -80,7 +95,13 @@ class SqlJobs(SqlBase):
             return [rows.job(row._mapping) for row in await conn.execute(query)]
 
     async def claim_job(
-        self, worker_id: str, *, lease_seconds: float, kinds: Collection[JobKind] | None = None
+        self,
+        worker_id: str,
+        *,
+        lease_seconds: float,
+        kinds: Collection[JobKind] | None = None,
+        lanes: Sequence[JobLane] | None = None,
+        max_running_per_key: int | None = None,
     ) -> Job | None:
         kind_filter = jobs.c.kind.in_([k.value for k in kinds]) if kinds is not None else None
         async with self._tx() as conn:
@@ -93,24 +114,42 @@ class SqlJobs(SqlBase):
                 job = rows.job(stale._mapping)
                 error = rules.lease_expired_error(job.attempts, job.max_attempts)
                 await self._finish_failed(conn, job, JobState.DEAD, error)
-            due = (
-                select(jobs)
-                .where(
-                    or_(
-                        and_(jobs.c.state == JobState.QUEUED.value, jobs.c.run_after <= now),
-                        and_(expired, jobs.c.attempts < jobs.c.max_attempts),
+            is_due = or_(
+                and_(jobs.c.state == JobState.QUEUED.value, jobs.c.run_after <= now),
+                and_(expired, jobs.c.attempts < jobs.c.max_attempts),
+            )
+            # The fair order is found on ids alone, without locks, so the database keeps only
+            # the first few while it reads the queue; then the first one still free is locked.
+            candidates = (
+                select(jobs.c.id)
+                .select_from(
+                    jobs.outerjoin(
+                        claim_turns,
+                        claim_turns.c.key_group == func.coalesce(jobs.c.key_id, literal("")),
                     )
                 )
-                .order_by(jobs.c.run_after, jobs.c.created_at, jobs.c.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
+                .where(is_due)
+                .order_by(*self._fair_order(lanes), jobs.c.run_after, jobs.c.created_at, jobs.c.id)
+                .limit(CLAIM_CANDIDATES)
             )
             if kind_filter is not None:
-                due = due.where(kind_filter)
-            row = (await conn.execute(due)).first()
+                candidates = candidates.where(kind_filter)
+            if lanes is not None:
+                candidates = candidates.where(
+                    jobs.c.lane.in_([JobLane(lane).value for lane in lanes])
+                )
+            if max_running_per_key is not None:
+                candidates = candidates.where(self._key_has_room(now, max_running_per_key))
+            row = None
+            for job_id in (await conn.scalars(candidates)).all():
+                lock = select(jobs).where(jobs.c.id == job_id, is_due)
+                row = (await conn.execute(lock.with_for_update(skip_locked=True))).first()
+                if row is not None:
+                    break
             if row is None:
                 return None
             job = rows.job(row._mapping)
+            await self._take_turn(conn, job.key_id, now)
             return await self._save_job(
                 conn,
                 job.id,
@@ -119,6 +158,60 @@ class SqlJobs(SqlBase):
                 lease_owner=worker_id,
                 lease_expires_at=now + timedelta(seconds=lease_seconds),
                 heartbeat_at=now,
+                claimed_at=now,
+            )
+
+    @staticmethod
+    def _fair_order(lanes: Sequence[JobLane] | None) -> list[Any]:
+        """An earlier lane first; then the key served least recently (never: first)."""
+        order: list[Any] = []
+        if lanes is not None and len(lanes) > 1:
+            rank = {JobLane(lane).value: index for index, lane in enumerate(lanes)}
+            order.append(case(rank, value=jobs.c.lane, else_=len(rank)))
+        order.append(claim_turns.c.last_claimed_at.asc().nulls_first())
+        return order
+
+    @staticmethod
+    async def _take_turn(conn: AsyncConnection, key_id: str | None, now: datetime) -> None:
+        """Record that the key (internal jobs: one group) was served now."""
+        values = {"key_group": key_id or "", "last_claimed_at": now}
+        upsert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
+        statement = upsert(claim_turns).values(values)
+        await conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[claim_turns.c.key_group],
+                set_={"last_claimed_at": statement.excluded.last_claimed_at},
+            )
+        )
+
+    @staticmethod
+    def _key_has_room(now: datetime, max_running: int) -> Any:
+        """The job's key runs fewer than `max_running` jobs under a live lease."""
+        running = jobs.alias("running")
+        full_keys = (
+            select(running.c.key_id)
+            .where(
+                running.c.state.in_(RUNNING),
+                running.c.lease_expires_at > now,
+                running.c.key_id.is_not(None),
+            )
+            .group_by(running.c.key_id)
+            .having(func.count() >= max_running)
+        )
+        return or_(jobs.c.key_id.is_(None), jobs.c.key_id.not_in(full_keys))
+
+    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+        async with self._tx() as conn:
+            job = await self._leased(conn, job_id, worker_id)
+            return await self._save_job(
+                conn,
+                job_id,
+                state=JobState.QUEUED,
+                lane=lane,
+                attempts=max(job.attempts - 1, 0),
+                run_after=self._now(),
+                lease_owner=None,
+                lease_expires_at=None,
             )
 
     async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:

@@ -13,6 +13,7 @@ from triage.errors import Conflict
 from triage.models import (
     FetchEvidence,
     JobKind,
+    JobLane,
     JobState,
     MatchEvidence,
     Media,
@@ -69,6 +70,8 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
         upload_path: str | None,
         sha256: str | None,
         max_attempts: int,
+        key_id: str,
+        lane: JobLane,
     ) -> str:
         now = self._now()
         media_id = rules.new_id("med")
@@ -82,7 +85,9 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
                 created_at=now,
             )
         )
-        await self._insert_job(conn, JobKind.PROCESS_MEDIA, media_id, max_attempts, now)
+        await self._insert_job(
+            conn, JobKind.PROCESS_MEDIA, media_id, max_attempts, now, key_id=key_id, lane=lane
+        )
         return media_id
 
     async def _insert_submission(
@@ -111,7 +116,9 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
             media_id = await conn.scalar(existing)
             deduplicated = media_id is not None
             if media_id is None:
-                media_id = await self._insert_media(conn, max_attempts=max_attempts, **new_media)
+                media_id = await self._insert_media(
+                    conn, max_attempts=max_attempts, key_id=key_id, **new_media
+                )
             else:
                 await self._requeue_if_failed(conn, media_id)
             return await self._insert_submission(
@@ -149,7 +156,12 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
             key_id=key_id,
             idempotency_key=idempotency_key,
             max_attempts=max_attempts,
-            new_media={"url": url, "upload_path": None, "sha256": None},
+            new_media={
+                "url": url,
+                "upload_path": None,
+                "sha256": None,
+                "lane": JobLane.SHORT,
+            },
             submission={
                 "url": url,
                 "upload_filename": None,
@@ -169,6 +181,7 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
         external_id: str | None = None,
         idempotency_key: str | None = None,
         max_attempts: int = 5,
+        lane: JobLane = JobLane.SHORT,
     ) -> SubmitOutcome:
         return await self._submit(
             select(media.c.id)
@@ -178,7 +191,12 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
             key_id=key_id,
             idempotency_key=idempotency_key,
             max_attempts=max_attempts,
-            new_media={"url": None, "upload_path": upload_path, "sha256": sha256},
+            new_media={
+                "url": None,
+                "upload_path": upload_path,
+                "sha256": sha256,
+                "lane": lane,
+            },
             submission={
                 "url": None,
                 "upload_filename": upload_filename,

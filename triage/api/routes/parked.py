@@ -1,0 +1,105 @@
+"""`/v1/referrals/parked` and `/v1/referrals/{id}/retry`: referrals a receiver kept refusing.
+
+The relay parks a referral its sink's receiver refused (HTTP 4xx) several times in a row, so
+the referrals behind it are still delivered; an admin sees them here and, once the receiver
+is fixed, asks for another try (recorded in the audit log).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from triage.api.auth import current_key
+from triage.api.bodies import send
+from triage.api.context import context
+from triage.api.operation import Operation, Param
+from triage.api.problems import Problem
+from triage.api.routes.feeds import referral_view
+from triage.api.schemas import ReferralView
+from triage.models import ParkedReferral, ParkedState, Scope
+
+MAX_LIMIT = 1000
+
+
+class ParkedReferralView(BaseModel):
+    sink: str = Field(description="The delivery sink that parked it (e.g. `webhook`).")
+    state: ParkedState
+    refusals: int = Field(description="Refusals in a row that parked it.")
+    last_error: str
+    parked_at: datetime
+    updated_at: datetime
+    referral: ReferralView
+
+
+class ParkedReferralList(BaseModel):
+    items: list[ParkedReferralView]
+
+
+def parked_view(parked: ParkedReferral) -> ParkedReferralView:
+    return ParkedReferralView(
+        sink=parked.sink,
+        state=parked.state,
+        refusals=parked.refusals,
+        last_error=parked.last_error,
+        parked_at=parked.parked_at,
+        updated_at=parked.updated_at,
+        referral=referral_view(parked.referral),
+    )
+
+
+async def list_parked_referrals(request: web.Request) -> web.Response:
+    raw_state = request.query.get("state")
+    raw_limit = request.query.get("limit", "100")
+    try:
+        states = [ParkedState(s.strip()) for s in raw_state.split(",")] if raw_state else None
+    except ValueError as exc:
+        raise Problem(400, f"unknown parked state in {raw_state!r}") from exc
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        raise Problem(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
+    parked = await context(request).store.list_parked_referrals(states=states, limit=int(raw_limit))
+    return send(ParkedReferralList(items=[parked_view(p) for p in parked]))
+
+
+async def retry_parked_referral(request: web.Request) -> web.Response:
+    store = context(request).store
+    referral_id = request.match_info["id"]
+    requeued = await store.requeue_parked_referral(referral_id)
+    await store.append_audit(
+        actor=current_key(request).id,
+        action="referral.retry",
+        target=referral_id,
+        details={"sinks": [p.sink for p in requeued]},
+    )
+    return send(ParkedReferralList(items=[parked_view(p) for p in requeued]))
+
+
+OPERATIONS = [
+    Operation(
+        "GET",
+        "/v1/referrals/parked",
+        list_parked_referrals,
+        "Referrals a receiver refused too often, in referral order (default: parked and requeued).",
+        Scope.ADMIN,
+        "referrals",
+        response=ParkedReferralList,
+        params=(
+            Param("state", "query", "Comma-separated states: parked, requeued, delivered."),
+            Param("limit", "query", f"At most this many (1-{MAX_LIMIT}).", type_="integer"),
+        ),
+        errors=(400,),
+    ),
+    Operation(
+        "POST",
+        "/v1/referrals/{id}/retry",
+        retry_parked_referral,
+        "Offer a parked referral again, before newer ones, at every sink that parked it.",
+        Scope.ADMIN,
+        "referrals",
+        response=ParkedReferralList,
+        params=(Param("id", "path", "The referral id."),),
+        errors=(404, 409),
+    ),
+]
