@@ -144,12 +144,25 @@ class JobSettings(Section):
 class ReferralSettings(Section):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    share_notes: bool = False
 
     @model_validator(mode="after")
     def _secret_with_url(self) -> Self:
         if self.webhook_url is not None and self.webhook_secret is None:
             raise ValueError("webhook_url needs webhook_secret to sign its deliveries")
         return self
+
+
+class PagesSettings(Section):
+    session_lifetime_seconds: float = Field(default=8 * 3600.0, gt=0)
+    review_claim_seconds: float = Field(default=900.0, gt=0)
+
+
+class KeyframeSettings(Section):
+    query_retention_days: float = Field(default=90.0, gt=0)
+    reference_every_seconds: float = Field(default=2.0, gt=0)
+    max_side_pixels: int = Field(default=320, ge=32, le=1280)
+    jpeg_quality: int = Field(default=70, ge=10, le=95)
 
 
 class Settings(BaseSettings):
@@ -169,6 +182,8 @@ class Settings(BaseSettings):
     match: MatchSettings = Field(default_factory=MatchSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     referrals: ReferralSettings = Field(default_factory=ReferralSettings)
+    pages: PagesSettings = Field(default_factory=PagesSettings)
+    keyframes: KeyframeSettings = Field(default_factory=KeyframeSettings)
     retro_match_days: float = Field(default=30.0, ge=0)
 
     @property

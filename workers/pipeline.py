@@ -50,6 +50,7 @@ from workers.fetch_errors import (
 )
 from workers.fetch_types import FetchedMedia, FetchLimits, ResolvedMedia
 from workers.index_cache import LiveIndex
+from workers.keyframes import KeyframeKeeper
 from workers.runner import JobContext, JobFailure, JobHandler, permanent
 from workers.sniff import SNIFF_BYTES, sniff_media_type
 
@@ -152,6 +153,7 @@ class Pipeline:
         self._limits = fetch_limits(settings)
         self._analysing: dict[str, asyncio.Event] = {}  # sha256 → set when its analysis ends
         self._policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
+        self._keyframes = KeyframeKeeper(store, executor, settings.keyframes)
 
     def handlers(self) -> dict[JobKind, JobHandler]:
         return {
@@ -255,6 +257,7 @@ class Pipeline:
             HashListEntry(reference_id=fetched.evidence.sha256 or media.id, hashes=hashes),
             derived=True,
         )
+        await self._keyframes.after_verdict(media.id, fetched.path, verdict, evidence)
         await self._store.record_result(
             media.id,
             verdict=verdict,
@@ -360,6 +363,7 @@ class Pipeline:
         entry = HashListEntry(
             reference_id=reference.id, hashes=hashes, label=reference.label, source=reference.source
         )
+        await self._keyframes.after_reference_hashed(reference.id, path, hashes.duration_seconds)
         await self._store.set_reference_hashes(
             reference.id,
             dumps_record(entry),

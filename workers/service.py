@@ -102,6 +102,7 @@ class WorkerService:
             referrals.webhook_url,
             referrals.webhook_secret.get_secret_value(),
             fetch_limits(self.settings),
+            share_notes=referrals.share_notes,
             poll_seconds=self.settings.jobs.poll_seconds,
             backoff_base_seconds=self.settings.jobs.backoff_base_seconds,
             backoff_max_seconds=self.settings.jobs.backoff_max_seconds,

@@ -22,6 +22,7 @@ from triage.api.operation import Handler, Operation
 from triage.api.problems import problem_middleware
 from triage.api.routes import audit, feeds, health, jobs, lookup, references, review, submissions
 from triage.config import Settings
+from triage.pages.routes import add_pages
 from triage.store.protocol import Store
 
 API_TITLE = "Takedown triage API"
@@ -45,13 +46,13 @@ def all_operations() -> list[Operation]:
 
 
 def _guarded(op: Operation) -> Handler:
-    scope = op.scope
-    if scope is None:
+    scopes = op.scopes
+    if not scopes:
         return op.handler
 
     @functools.wraps(op.handler)
     async def handler(request: web.Request) -> web.StreamResponse:
-        await authenticate(request, scope)
+        await authenticate(request, *scopes)
         return await op.handler(request)
 
     return handler
@@ -105,4 +106,5 @@ def create_app(
 
     app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/docs", docs)
+    add_pages(app)
     return app

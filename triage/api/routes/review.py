@@ -37,14 +37,46 @@ async def get_review(request: web.Request) -> web.Response:
     return send(ReviewItemDetail(**review_view(item).model_dump(), matches=matches))
 
 
+def _count(request: web.Request, name: str, default: int, high: int) -> int:
+    raw = request.query.get(name) or str(default)
+    if not raw.isdigit() or int(raw) > high:
+        raise Problem(400, f"{name} must be an integer from 0 to {high}, got {raw!r}")
+    return int(raw)
+
+
 async def list_review(request: web.Request) -> web.Response:
     raw = request.query.get("state", "open")
     try:
         states = [ReviewState(s.strip()) for s in raw.split(",") if s.strip()]
     except ValueError as exc:
         raise Problem(400, f"state must be open, confirmed or rejected, got {raw!r}") from exc
-    items = await context(request).store.list_review_items(states=states, limit=MAX_PAGE)
+    order = request.query.get("order", "age")
+    if order not in ("age", "priority"):
+        raise Problem(400, f"order must be age or priority, got {order!r}")
+    items = await context(request).store.list_review_items(
+        states=states,
+        limit=max(1, _count(request, "limit", MAX_PAGE, MAX_PAGE)),
+        offset=_count(request, "offset", 0, 2**31),
+        by_priority=order == "priority",
+    )
     return send(ReviewList(items=[review_view(i) for i in items]))
+
+
+async def claim_review(request: web.Request) -> web.Response:
+    ctx = context(request)
+    item = await ctx.store.claim_review_item(
+        request.match_info["id"],
+        current_key(request).id,
+        claim_seconds=ctx.settings.pages.review_claim_seconds,
+    )
+    return send(review_view(item))
+
+
+async def release_review(request: web.Request) -> web.Response:
+    item = await context(request).store.release_review_item(
+        request.match_info["id"], current_key(request).id
+    )
+    return send(review_view(item))
 
 
 async def decide_review(request: web.Request) -> web.Response:
@@ -67,8 +99,41 @@ OPERATIONS = [
         Scope.REVIEW,
         "review",
         response=ReviewList,
-        params=(Param("state", "query", "Comma-separated: open, confirmed, rejected."),),
+        params=(
+            Param("state", "query", "Comma-separated: open, confirmed, rejected."),
+            Param(
+                "order",
+                "query",
+                "age (oldest first, the default) or priority (highest score, then oldest).",
+                choices=("age", "priority"),
+            ),
+            Param("offset", "query", "Items to skip (paging).", type_="integer"),
+            Param("limit", "query", f"Items per page, 1-{MAX_PAGE}.", type_="integer"),
+        ),
         errors=(400,),
+    ),
+    Operation(
+        "POST",
+        "/v1/review/{id}/claim",
+        claim_review,
+        "Claim an open item so no other reviewer decides it until the claim expires "
+        "(pages.review_claim_seconds); claiming again extends it.",
+        Scope.REVIEW,
+        "review",
+        response=ReviewItemView,
+        params=(Param("id", "path", "The review item id."),),
+        errors=(404, 409),
+    ),
+    Operation(
+        "DELETE",
+        "/v1/review/{id}/claim",
+        release_review,
+        "Give up your claim on an item.",
+        Scope.REVIEW,
+        "review",
+        response=ReviewItemView,
+        params=(Param("id", "path", "The review item id."),),
+        errors=(404,),
     ),
     Operation(
         "GET",
@@ -85,7 +150,8 @@ OPERATIONS = [
         "POST",
         "/v1/review/{id}",
         decide_review,
-        "Confirm (refer the content) or reject (clear it and suppress the same content).",
+        "Confirm (refer the content) or reject (clear it and suppress the same content); "
+        "409 when decided already or claimed by another reviewer.",
         Scope.REVIEW,
         "review",
         response=ReviewItemView,
