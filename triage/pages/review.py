@@ -189,7 +189,7 @@ def _figure(owner_id: str, frame: KeyframeInfo | None, caption: str) -> Html:
     return fill(
         '<figure class="frame"><button type="button" class="reveal" '
         'title="Click to show (or hide) the picture">'
-        '<img class="keyframe veiled" src="$src" alt="$c" width="320"></button>'
+        '<img class="keyframe veiled" src="$src" alt="$c"></button>'
         "<figcaption>$c</figcaption></figure>",
         src=keyframe_src(owner_id, frame.timestamp_millis),
         c=caption,
