@@ -72,6 +72,8 @@ def _pictures_at(
             raise MediaError(f"{path}: no video stream")
         stream = container.streams.video[0]
         stream.codec_context.thread_count = 1
+        # Pictures nothing refers to are skipped: a keyframe a frame or two later is as good.
+        stream.codec_context.skip_frame = "NONREF"
         time_base = Fraction(stream.time_base or Fraction(1, 1000))
         start = stream.start_time or 0
         pending = list(wanted)
