@@ -30,7 +30,13 @@ async def error_page(request: web.Request, status: int, detail: str) -> web.Resp
     body = fill(
         '<p class="error" role="alert">$detail</p><p><a href="/">Back</a></p>', detail=detail
     )
-    titles = {403: "Not allowed", 404: "Not found", 409: "Not possible now", 429: "Slow down"}
+    titles = {
+        401: "Signed out",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Not possible now",
+        429: "Slow down",
+    }
     return page(titles.get(status, "Something went wrong"), body, session=session, status=status)
 
 

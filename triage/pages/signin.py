@@ -84,9 +84,8 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     if key is None:
         return _sign_in_page(request, "This key is unknown or revoked.", 401)
     session_token, _ = await open_session(request, key)
-    response = redirect(safe_next(str(form.get("next", ""))) if form.get("next") else home_of(key))
-    if response.headers["Location"] == "/":
-        response.headers["Location"] = home_of(key)
+    wanted = safe_next(str(form.get("next", "")))
+    response = redirect(wanted if wanted != "/" else home_of(key))
     lifetime = int(context(request).settings.pages.session_lifetime_seconds)
     set_cookie(request, response, SESSION_COOKIE, session_token, lifetime)
     response.del_cookie(SIGN_IN_COOKIE, path="/")

@@ -262,7 +262,6 @@ web_sessions = Table(
     Column("csrf_token", String(100), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
-    Column("ended_at", UtcDateTime, nullable=True),
 )
 
 keyframes = Table(

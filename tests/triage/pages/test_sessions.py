@@ -12,7 +12,7 @@ from aiohttp import ClientResponse, FormData
 
 from tests.triage.api.conftest import Api, make_api
 from triage.models import ApiKey, SubmissionFilter
-from triage.pages.sessions import SESSION_COOKIE, token_digest
+from triage.pages.sessions import SESSION_COOKIE, safe_next, token_digest
 
 
 @pytest.fixture
@@ -139,3 +139,17 @@ async def test_pages_carry_a_policy_without_inline_code(api: Api) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     html = await response.text()
     assert "<style" not in html and "style=" not in html and "<script>" not in html
+
+
+@pytest.mark.parametrize(
+    ("asked", "went"),
+    [
+        ("/review/rev_1?x=1", "/review/rev_1?x=1"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("", "/"),
+    ],
+)
+def test_after_sign_in_only_pages_of_this_site_are_followed(asked: str, went: str) -> None:
+    assert safe_next(asked) == went

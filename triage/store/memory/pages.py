@@ -22,6 +22,9 @@ class MemoryPages(MemoryBase):
         if digest in self._web_sessions:
             raise Conflict("a session with this digest already exists")
         now = self._now()
+        # Expired sessions are of no use: each sign-in sweeps them away.
+        for expired in [d for d, s in self._web_sessions.items() if s.expires_at <= now]:
+            del self._web_sessions[expired]
         session = WebSession(
             digest=digest,
             key=key,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from triage.errors import Conflict, NotFound
@@ -33,13 +33,14 @@ class SqlPages(SqlBase):
                 ).first()
                 if key_row is None:
                     raise NotFound(f"no active key {key_id}")
+                # Expired sessions are of no use: each sign-in sweeps them away.
+                await conn.execute(delete(web_sessions).where(web_sessions.c.expires_at <= now))
                 values = {
                     "digest": digest,
                     "key_id": key_id,
                     "csrf_token": csrf_token,
                     "created_at": now,
                     "expires_at": now + timedelta(seconds=lifetime_seconds),
-                    "ended_at": None,
                 }
                 await conn.execute(insert(web_sessions).values(values))
         except Conflict as exc:
@@ -52,7 +53,6 @@ class SqlPages(SqlBase):
             .join(api_keys, api_keys.c.id == web_sessions.c.key_id)
             .where(
                 web_sessions.c.digest == digest,
-                web_sessions.c.ended_at.is_(None),
                 web_sessions.c.expires_at > self._now(),
                 api_keys.c.revoked_at.is_(None),
             )
@@ -67,11 +67,7 @@ class SqlPages(SqlBase):
 
     async def end_web_session(self, digest: str) -> None:
         async with self._tx() as conn:
-            await conn.execute(
-                update(web_sessions)
-                .where(web_sessions.c.digest == digest, web_sessions.c.ended_at.is_(None))
-                .values(ended_at=self._now())
-            )
+            await conn.execute(delete(web_sessions).where(web_sessions.c.digest == digest))
 
     async def put_keyframes(self, frames: Sequence[Keyframe]) -> None:
         if not frames:

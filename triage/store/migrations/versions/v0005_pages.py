@@ -33,7 +33,6 @@ def upgrade() -> None:
         sa.Column("csrf_token", sa.String(100), nullable=False),
         _time("created_at", nullable=False),
         _time("expires_at", nullable=False),
-        _time("ended_at", nullable=True),
         sa.PrimaryKeyConstraint("digest", name="pk_web_sessions"),
         sa.ForeignKeyConstraint(
             ["key_id"], ["api_keys.id"], name="fk_web_sessions_key_id_api_keys"
