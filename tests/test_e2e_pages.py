@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import cv2
+import numpy as np
 import pytest
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -111,6 +113,15 @@ async def _signed_in(browser: Browser, base: str, key: str) -> tuple[BrowserCont
     await page.click("button[type=submit]")
     await page.wait_for_load_state()
     return context, page
+
+
+def _sharpness(png: bytes) -> float:
+    """Variance of the Laplacian inside a screenshot (its edges left out, where the picture
+    meets the page): low when blurred, high when sharp."""
+    grey = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    height, width = grey.shape
+    inside = grey[height // 5 : height - height // 5, width // 5 : width - width // 5]
+    return float(cv2.Laplacian(inside, cv2.CV_64F).var())
 
 
 async def _filter_of(page: Page, selector: str) -> str:
@@ -235,12 +246,15 @@ async def _scenario(
         await ana.wait_for_function(
             "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
         )
-        # Blurred as rendered (the computed filter), until the reviewer clicks one.
+        # Blurred as rendered (the computed filter and the pixels), until clicked.
         assert "blur" in await _filter_of(ana, "img.keyframe >> nth=0")
         assert "blur" in await _filter_of(ana, "img.keyframe >> nth=1")
+        veiled = _sharpness(await images.first.screenshot())
         await _shot(ana, "review-item")
         await ana.click("button.reveal >> nth=0")
         assert await _filter_of(ana, "img.keyframe >> nth=0") == "none"
+        assert await ana.get_attribute("button.reveal >> nth=0", "aria-pressed") == "true"
+        assert _sharpness(await images.first.screenshot()) > 5 * veiled
         assert "blur" in await _filter_of(ana, "img.keyframe >> nth=1")
         await ana.keyboard.press("v")  # every picture
         assert await _filter_of(ana, "img.keyframe >> nth=1") == "none"
@@ -265,6 +279,7 @@ async def _scenario(
         async with ana.expect_navigation():
             await ana.keyboard.press("c")
         assert "decided=confirm" in ana.url
+        assert "Confirmed" in await ana.inner_text("[role=status]")
         decided = await _api(session, base, keys["admin"], f"/v1/review/{item_id}")
         assert decided["state"] == "confirmed"
         assert decided["external_id"] == "case-42"

@@ -28,7 +28,7 @@ _FILTERS = """<form class="filters" method="get" action="/submissions">
 _ROW = """<tr data-id="$id">
 <td>$created</td><td class="what">$what</td><td>$external_id</td><td class="note">$note</td>
 <td data-field="status">$status</td><td data-field="verdict">$verdict</td>
-<td data-field="score">$score</td></tr>"""
+<td data-field="score">$score</td><td data-field="label">$label</td></tr>"""
 
 
 def status_words(detail: SubmissionDetail) -> str:
@@ -48,13 +48,15 @@ def status_words(detail: SubmissionDetail) -> str:
 def row_state(detail: SubmissionDetail) -> dict[str, Any]:
     """What the poll updates in a row: the same words the page was rendered with."""
     result = detail.result
-    score = result.best.score if result is not None and result.best is not None else None
+    best = result.best if result is not None else None
+    score = best.score if best is not None else None
     return {
         "id": detail.submission.id,
         "final": detail.status in (SubmissionStatus.DONE, SubmissionStatus.FAILED),
         "status": status_words(detail),
         "verdict": verdict_words(result.verdict.value) if result is not None else "",
         "score": f"{score:.2f}" if score is not None else "",
+        "label": best.label if best is not None else "",
     }
 
 
@@ -75,6 +77,7 @@ def _row(detail: SubmissionDetail) -> Html:
         status=state["status"],
         verdict=state["verdict"],
         score=state["score"],
+        label=state["label"],
     )
 
 
@@ -116,7 +119,8 @@ async def submissions_page(request: web.Request, session: WebSession) -> web.Str
     if found:
         table = fill(
             '<table class="list" id="submissions"><thead><tr><th>Sent</th><th>Link or file</th>'
-            "<th>Case id</th><th>Note</th><th>Status</th><th>Verdict</th><th>Score</th></tr>"
+            "<th>Case id</th><th>Note</th><th>Status</th><th>Verdict</th><th>Score</th>"
+            "<th>Known video</th></tr>"
             "</thead><tbody>$rows</tbody></table>",
             rows=join(_row(d) for d in found),
         )

@@ -87,6 +87,13 @@ async def queue_page(request: web.Request, session: WebSession) -> web.StreamRes
                 csrf=session.csrf_token,
             )
         )
+    decided = request.query.get("decided")
+    notice = Html("")
+    if decided in ("confirm", "reject"):
+        done = "Confirmed: the platforms are told." if decided == "confirm" else "Rejected."
+        notice = fill(
+            '<p class="notice" role="status">$done The next item is on top.</p>', done=done
+        )
     if rows:
         body = fill(
             '<p class="hint">Highest score first, then oldest. Opening an item claims it for '
@@ -105,7 +112,7 @@ async def queue_page(request: web.Request, session: WebSession) -> web.StreamRes
         )
     if len(items) > QUEUE_PAGE:
         paging.append(fill('<a href="/review?offset=$o">Next</a>', o=offset + QUEUE_PAGE))
-    return page("Review queue", join([body, join(paging, " ")]), session=session)
+    return page("Review queue", join([notice, body, join(paging, " ")]), session=session)
 
 
 @guarded(Scope.REVIEW)
@@ -317,7 +324,7 @@ async def _match_section(
     )
 
 
-def _urls(media: Media, submissions: list[SubmissionDetail]) -> Html:
+def _urls(media: Media, item: ReviewItem, submissions: list[SubmissionDetail]) -> Html:
     seen: dict[str, str] = {}
     for detail in submissions:
         if detail.submission.url:
@@ -334,7 +341,11 @@ def _urls(media: Media, submissions: list[SubmissionDetail]) -> Html:
             if isinstance(value, str):
                 seen.setdefault(value, "the post page")
     if not seen:
-        return Html('<p class="hint">Uploaded as a file: no link carried it.</p>')
+        return fill(
+            '<p class="hint">Uploaded as a file ($name, SHA-256 $sha256): no link carried it.</p>',
+            name=item.upload_filename or "no name",
+            sha256=media.sha256 or "unknown",
+        )
     return fill(
         '<ul class="urls">$items</ul>',
         items=join(
@@ -440,7 +451,7 @@ async def item_page(request: web.Request, session: WebSession) -> web.StreamResp
         state=item.state.value,
         decision=_decision(item, session),
         reports=_reports(submissions),
-        urls=_urls(media, submissions),
+        urls=_urls(media, item, submissions),
         sections=join(sections),
         explained=SCORE_EXPLAINED,
     )

@@ -107,7 +107,7 @@ async def test_the_review_page_says_what_matched_in_plain_words(api: Api) -> Non
     assert html_escape(SCORE_EXPLAINED) in html
     # The report's context, escaped: submitters' text never becomes markup.
     assert "case-&lt;7&gt;" in html and "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold" not in html
-    assert "Uploaded as a file" in html
+    assert "Uploaded as a file (clip.mp4, SHA-256 " + "a" * 64 in html
 
 
 async def test_a_reference_known_only_by_hashes_shows_times_and_scores_without_pictures(

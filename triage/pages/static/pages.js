@@ -2,14 +2,20 @@
 "use strict";
 
 function setUpReveal() {
-  const toggle = (img) => img.classList.toggle("veiled");
-  document.querySelectorAll("button.reveal").forEach((button) => {
-    button.addEventListener("click", () => toggle(button.querySelector("img.keyframe")));
+  const buttons = Array.from(document.querySelectorAll("button.reveal"));
+  const show = (button, shown) => {
+    button.querySelector("img.keyframe").classList.toggle("veiled", !shown);
+    button.setAttribute("aria-pressed", String(shown));
+  };
+  buttons.forEach((button) => {
+    show(button, false);
+    button.addEventListener("click", () =>
+      show(button, button.getAttribute("aria-pressed") !== "true"),
+    );
   });
   return () => {
-    const images = Array.from(document.querySelectorAll("img.keyframe"));
-    const anyVeiled = images.some((img) => img.classList.contains("veiled"));
-    images.forEach((img) => img.classList.toggle("veiled", !anyVeiled));
+    const anyVeiled = buttons.some((b) => b.getAttribute("aria-pressed") !== "true");
+    buttons.forEach((button) => show(button, anyVeiled));
   };
 }
 
@@ -65,7 +71,7 @@ function setUpPolling() {
           if (!row) {
             continue;
           }
-          for (const field of ["status", "verdict", "score"]) {
+          for (const field of ["status", "verdict", "score", "label"]) {
             row.querySelector(`[data-field="${field}"]`).textContent = item[field];
           }
           if (item.final) {
