@@ -17,11 +17,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from hashes.keyframes import CutFrame, cut_keyframes, grid_timestamps
-from hashes.policy import Verdict
 from hashes.types import HashError
 from triage.config import KeyframeSettings
 from triage.errors import TriageError
-from triage.models import Keyframe, MatchEvidence
+from triage.models import Keyframe, MatchEvidence, Verdict
 from triage.store.protocol import Store
 from triage.store.rules import utc_now
 
