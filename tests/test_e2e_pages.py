@@ -119,6 +119,8 @@ def _sharpness(png: bytes) -> float:
     """Variance of the Laplacian inside a screenshot (its edges left out, where the picture
     meets the page): low when blurred, high when sharp."""
     grey = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if grey is None:
+        raise AssertionError("the screenshot is not a PNG")
     height, width = grey.shape
     inside = grey[height // 5 : height - height // 5, width // 5 : width - width // 5]
     return float(cv2.Laplacian(inside, cv2.CV_64F).var())
