@@ -156,6 +156,7 @@ class ReferralSettings(Section):
 class PagesSettings(Section):
     session_lifetime_seconds: float = Field(default=8 * 3600.0, gt=0)
     review_claim_seconds: float = Field(default=900.0, gt=0)
+    secure_cookies: bool = False
 
 
 class KeyframeSettings(Section):

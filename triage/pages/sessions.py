@@ -43,14 +43,9 @@ def token_digest(token: str) -> str:
 def set_cookie(
     request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int
 ) -> None:
+    secure = request.secure or context(request).settings.pages.secure_cookies
     response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path="/",
-        httponly=True,
-        secure=request.secure,
-        samesite="Strict",
+        name, value, max_age=max_age, path="/", httponly=True, secure=secure, samesite="Strict"
     )
 
 

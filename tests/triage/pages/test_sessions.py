@@ -153,3 +153,23 @@ async def test_pages_carry_a_policy_without_inline_code(api: Api) -> None:
 )
 def test_after_sign_in_only_pages_of_this_site_are_followed(asked: str, went: str) -> None:
     assert safe_next(asked) == went
+
+
+async def test_behind_a_tls_proxy_the_cookie_is_always_secure(tmp_path: Path) -> None:
+    made = await make_api(tmp_path, extra={"TRIAGE_PAGES__SECURE_COOKIES": "true"})
+    try:
+        form = await made.client.get("/sign-in")
+        assert "Secure" in form.headers["Set-Cookie"]
+        response = await made.client.post(
+            "/sign-in",
+            data={
+                "csrf_token": _hidden(await form.text(), "csrf_token"),
+                "key": made.keys["submit"],
+            },
+            headers={"Cookie": form.headers["Set-Cookie"].split(";")[0]},
+            allow_redirects=False,
+        )
+        header = next(h for h in response.headers.getall("Set-Cookie") if SESSION_COOKIE in h)
+        assert "Secure" in header and "HttpOnly" in header
+    finally:
+        await made.client.close()
