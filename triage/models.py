@@ -369,6 +369,8 @@ class SubmissionFilter(Frozen):
     """Only those whose URL is on these hosts or their subdomains (uploads never)."""
     external_id: str | None = None
     media_id: str | None = None
+    """Every report of this media's content: its own submissions and those of its copies
+    (other URLs or uploads with the same bytes, `Media.same_as`)."""
     verdicts: frozenset[Verdict] | None = None
     statuses: frozenset[SubmissionStatus] | None = None
 

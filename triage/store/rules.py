@@ -210,7 +210,10 @@ def submission_wanted(detail: SubmissionDetail, where: SubmissionFilter) -> bool
         return False
     if where.external_id is not None and submission.external_id != where.external_id:
         return False
-    if where.media_id is not None and submission.media_id != where.media_id:
+    if where.media_id is not None and where.media_id not in (
+        submission.media_id,
+        detail.media.same_as,
+    ):
         return False
     if where.verdicts is not None and (
         detail.result is None or detail.result.verdict not in where.verdicts

@@ -185,14 +185,31 @@ async def test_submissions_filter_by_verdict_and_status(store: Store, clock: Fak
     ]
 
 
-async def test_submissions_of_one_media_are_every_report_of_it(
+async def test_submissions_of_one_media_are_every_report_of_its_content(
     store: Store, clock: FakeClock
 ) -> None:
     first = await _submit(store, clock, "https://a.example/1")
     again = await _submit(store, clock, "https://a.example/1", key_id="other")
+    await _verdict(store, clock, first, Verdict.REVIEW, score=0.7)
+    # The same bytes at another URL: a copy of the first media, sharing its result.
+    mirror = await _submit(store, clock, "https://mirror.example/1")
+    job = await store.claim_job("w", lease_seconds=LEASE)
+    assert job is not None and job.target_id == mirror.submission.media_id
+    evidence = FetchEvidence(
+        final_url=mirror.submission.url,
+        sha256=first.submission.media_id.ljust(64, "0")[:64],
+        size_bytes=10,
+        content_type="video/mp4",
+        fetched_at=clock(),
+    )
+    assert await store.link_media_by_sha256(job.target_id, evidence) is not None
     await _submit(store, clock, "https://a.example/2")
     found = await store.list_submissions(SubmissionFilter(media_id=first.submission.media_id))
-    assert [d.submission.id for d in found] == [again.submission.id, first.submission.id]
+    assert [d.submission.id for d in found] == [
+        mirror.submission.id,
+        again.submission.id,
+        first.submission.id,
+    ]
 
 
 # --- review: priority and claims ------------------------------------------------------------

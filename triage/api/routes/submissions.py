@@ -284,7 +284,11 @@ OPERATIONS = [
                 "query",
                 "Comma-separated: queued, fetching, hashing, matching, done, failed.",
             ),
-            Param("media_id", "query", "Only submissions of this media (every report of it)."),
+            Param(
+                "media_id",
+                "query",
+                "Every report of this media's content (its copies at other URLs included).",
+            ),
             Param("before", "query", "The next_before of the previous page."),
             Param("limit", "query", f"Items per page, 1-{MAX_PAGE}.", type_="integer"),
         ),

@@ -229,7 +229,9 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
         if where.external_id is not None:
             query = query.where(table.c.external_id == where.external_id)
         if where.media_id is not None:
-            query = query.where(table.c.media_id == where.media_id)
+            query = query.where(
+                or_(table.c.media_id == where.media_id, media.c.same_as == where.media_id)
+            )
         if where.verdicts is not None:
             query = query.where(results.c.verdict.in_([v.value for v in where.verdicts]))
         if where.statuses is not None:
