@@ -134,7 +134,9 @@ async def submissions_page(request: web.Request, session: WebSession) -> web.Str
             '<p><a href="$href">Older submissions</a></p>', href=request.rel_url.with_query(query)
         )
     body = join([notice, filters, table, older])
-    return page("My submissions", body, session=session, scripts=["/pages/static/pages.js"])
+    # Admin and read keys see everyone's submissions, not only their own.
+    title = "My submissions" if visible_to(session.key).key_id is not None else "Submissions"
+    return page(title, body, session=session, scripts=["/pages/static/pages.js"])
 
 
 @guarded(Scope.SUBMIT)

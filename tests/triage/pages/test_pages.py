@@ -219,3 +219,10 @@ async def test_the_new_routes_are_in_the_openapi_document(api: Api) -> None:
     assert "`read` or `submit`" in listing["description"]
     referral = spec["components"]["schemas"]["ReferralView"]["properties"]
     assert {"submission_id", "external_id", "note"} <= set(referral)
+
+
+async def test_an_admin_sees_everyones_submissions(api: Api) -> None:
+    await api.store.create_submission(url="https://example.com/x", key_id="key_other")
+    await _sign_in(api, "admin")
+    html = await (await api.client.get("/submissions")).text()
+    assert "<h1>Submissions</h1>" in html and html.count("<tr data-id=") == 1
