@@ -7,10 +7,13 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
-from aiohttp import ClientResponse, FormData
+from aiohttp import ClientResponse, FormData, web
 
 from tests.triage.api.conftest import Api, make_api
+from tests.workers.tls import loopback_tls
+from triage.api.app import create_app
 from triage.models import ApiKey, SubmissionFilter
 from triage.pages.sessions import SESSION_COOKIE, safe_next, token_digest
 
@@ -173,3 +176,29 @@ async def test_behind_a_tls_proxy_the_cookie_is_always_secure(tmp_path: Path) ->
         assert "Secure" in header and "HttpOnly" in header
     finally:
         await made.client.close()
+
+
+async def test_over_tls_the_cookies_are_secure(api: Api, tmp_path: Path) -> None:
+    tls = loopback_tls(tmp_path)
+    runner = web.AppRunner(create_app(api.store, api.settings))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls.server).start()
+    port = int(runner.addresses[0][1])
+    try:
+        connector = aiohttp.TCPConnector(ssl=tls.client)
+        jar = aiohttp.CookieJar(unsafe=True)  # keep cookies of an IP address, like a browser
+        async with aiohttp.ClientSession(connector=connector, cookie_jar=jar) as browser:
+            base = f"https://127.0.0.1:{port}"
+            async with browser.get(f"{base}/sign-in") as form:
+                assert "Secure" in form.headers["Set-Cookie"]
+                csrf = _hidden(await form.text(), "csrf_token")
+            async with browser.post(
+                f"{base}/sign-in",
+                data={"csrf_token": csrf, "key": api.keys["review"]},
+                allow_redirects=False,
+            ) as signed_in:
+                headers = signed_in.headers.getall("Set-Cookie")
+                session = next(h for h in headers if SESSION_COOKIE in h)
+                assert "Secure" in session and "HttpOnly" in session
+    finally:
+        await runner.cleanup()
