@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit system-deps ops-tools clean
+.PHONY: run test lint typecheck unit system-deps ops-tools browser-deps clean
 
 system-deps:
 	@command -v ffmpeg >/dev/null 2>&1 || { \
@@ -24,6 +24,16 @@ ops-tools:
 			--no-install-recommends prometheus docker-compose >/dev/null; \
 	fi
 
+# Headless Chromium for the browser tests (marker e2e), driven by Playwright; the Debian
+# package, because Playwright's own browser download is not used.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium (Debian package)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 \
+			install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
@@ -42,7 +52,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy hashes triage workers tests
 
-unit: system-deps ops-tools $(STAMP)
+unit: system-deps ops-tools browser-deps $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test: lint typecheck unit

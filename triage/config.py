@@ -185,6 +185,7 @@ class ReferralSettings(Section):
     # The longest wait between attempts: a receiver that is down is probed this often.
     probe_seconds: float = Field(default=8.0, gt=0)
     park_after_refusals: int = Field(default=5, ge=1)
+    share_notes: bool = False
 
     @model_validator(mode="after")
     def _secret_with_url(self) -> Self:
@@ -211,6 +212,19 @@ class MetricsSettings(Section):
     port: int | None = Field(default=None, ge=0, le=65535)
 
 
+class PagesSettings(Section):
+    session_lifetime_seconds: float = Field(default=8 * 3600.0, gt=0)
+    review_claim_seconds: float = Field(default=900.0, gt=0)
+    secure_cookies: bool = False
+
+
+class KeyframeSettings(Section):
+    query_retention_days: float = Field(default=90.0, gt=0)
+    reference_every_seconds: float = Field(default=2.0, gt=0)
+    max_side_pixels: int = Field(default=320, ge=32, le=1280)
+    jpeg_quality: int = Field(default=70, ge=10, le=95)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         frozen=True,
@@ -233,6 +247,8 @@ class Settings(BaseSettings):
     referrals: ReferralSettings = Field(default_factory=ReferralSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    pages: PagesSettings = Field(default_factory=PagesSettings)
+    keyframes: KeyframeSettings = Field(default_factory=KeyframeSettings)
     retro_match_days: float = Field(default=30.0, ge=0)
 
     @property

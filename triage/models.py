@@ -23,6 +23,8 @@ __all__ = [
     "JobKind",
     "JobLane",
     "JobState",
+    "Keyframe",
+    "KeyframeInfo",
     "MatchEvidence",
     "MatchRecord",
     "Media",
@@ -43,10 +45,12 @@ __all__ = [
     "SegmentEvidence",
     "Submission",
     "SubmissionDetail",
+    "SubmissionFilter",
     "SubmissionStatus",
     "SubmitOutcome",
     "Suppression",
     "Verdict",
+    "WebSession",
     "new_api_key_token",
     "text_sha256",
 ]
@@ -401,6 +405,21 @@ class SubmissionDetail(Frozen):
         return None
 
 
+class SubmissionFilter(Frozen):
+    """Which submissions `Store.list_submissions` returns; every field narrows the list."""
+
+    key_id: str | None = None
+    """Only those this key submitted."""
+    hosts: tuple[str, ...] | None = None
+    """Only those whose URL is on these hosts or their subdomains (uploads never)."""
+    external_id: str | None = None
+    media_id: str | None = None
+    """Every report of this media's content: its own submissions and those of its copies
+    (other URLs or uploads with the same bytes, `Media.same_as`)."""
+    verdicts: frozenset[Verdict] | None = None
+    statuses: frozenset[SubmissionStatus] | None = None
+
+
 class SubmitOutcome(Frozen):
     """What `create_submission` did: a new submission, or the one an idempotency key names."""
 
@@ -430,6 +449,12 @@ class Referral(Frozen):
     label: str
     evidence: MatchEvidence
     created_at: datetime
+    submission_id: str | None = None
+    """The first submission that reported this media (None for media nobody submitted)."""
+    external_id: str | None = None
+    """That submission's `external_id`: the reporter's own reference for the case."""
+    note: str | None = None
+    """That submission's note; shown to platforms only with `referrals.share_notes`."""
 
 
 class ParkedState(StrEnum):
@@ -466,6 +491,10 @@ class MatchRecord(Frozen):
     matches: tuple[MatchEvidence, ...]
     suppressed: bool
     created_at: datetime
+    submission_id: str | None = None
+    external_id: str | None = None
+    note: str | None = None
+    """As on `Referral`: the first submission of the media, its external id and note."""
 
 
 class ReviewState(StrEnum):
@@ -494,6 +523,25 @@ class ReviewItem(Frozen):
     decided_by: str | None = None
     decided_at: datetime | None = None
     note: str | None = None
+    """The reviewer's note on the decision."""
+    claimed_by: str | None = None
+    """The key whose holder is working on the item, until `claim_expires_at`."""
+    claim_expires_at: datetime | None = None
+    submission_id: str | None = None
+    """The first submission that reported the media, its external id and its note."""
+    external_id: str | None = None
+    submission_note: str | None = None
+    upload_filename: str | None = None
+    """For an upload (no URL): the file name it was sent under."""
+
+    def claimed_by_other(self, key_id: str, now: datetime) -> bool:
+        """True while another key holds an unexpired claim on the item."""
+        return (
+            self.claimed_by is not None
+            and self.claimed_by != key_id
+            and self.claim_expires_at is not None
+            and self.claim_expires_at > now
+        )
 
 
 class Suppression(Frozen):
@@ -525,6 +573,42 @@ class AuditEntry(Frozen):
     action: str
     target: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- pages: sign-in sessions and keyframes --------------------------------------------------------
+
+
+class WebSession(Frozen):
+    """A signed-in browser: the key it was opened with, valid until `expires_at`.
+
+    The browser holds only the session token; the store keeps its SHA-256 (`digest`).
+    """
+
+    digest: str
+    key: ApiKey
+    csrf_token: str
+    """Sent back in every form (and the JS's header): proves a request came from our page."""
+    created_at: datetime
+    expires_at: datetime
+
+
+class Keyframe(Frozen):
+    """A small JPEG of one frame of a media (a query) or of a reference video."""
+
+    owner_id: str
+    """The media id or reference id the frame was cut from."""
+    of_reference: bool
+    """True for a reference's frame (kept as long as the reference), False for a query's."""
+    timestamp_millis: int
+    jpeg: bytes
+
+
+class KeyframeInfo(Frozen):
+    """A stored keyframe without its bytes."""
+
+    owner_id: str
+    timestamp_millis: int
+    size_bytes: int
 
 
 def text_sha256(text: str) -> str:

@@ -46,6 +46,7 @@ from workers.fetch_errors import (
 )
 from workers.fetch_types import FetchedMedia, FetchLimits, ResolvedMedia
 from workers.index_cache import LiveIndex
+from workers.keyframes import KeyframeKeeper
 from workers.lanes import check_lane
 from workers.runner import JobContext, JobFailure, JobHandler, permanent
 from workers.sniff import SNIFF_BYTES, sniff_media_type
@@ -147,6 +148,7 @@ class Pipeline:
         self._limits = fetch_limits(settings)
         self._analysing: dict[str, asyncio.Event] = {}  # sha256 → set when its analysis ends
         self._verdicts = verdicts
+        self._keyframes = KeyframeKeeper(store, executor, settings.keyframes)
 
     def handlers(self) -> dict[JobKind, JobHandler]:
         return {
@@ -232,6 +234,9 @@ class Pipeline:
         record = dumps_record(
             HashListEntry(reference_id=fetched.evidence.sha256 or media.id, hashes=outcome.hashes),
             derived=True,
+        )
+        await self._keyframes.after_verdict(
+            media.id, fetched.path, decision.verdict, decision.evidence
         )
         await self._store.record_result(
             media.id,
@@ -370,6 +375,7 @@ class Pipeline:
         entry = HashListEntry(
             reference_id=reference.id, hashes=hashes, label=reference.label, source=reference.source
         )
+        await self._keyframes.after_reference_hashed(reference.id, path, hashes.duration_seconds)
         # Every view the matcher uses: the full frames alone would leave crops, reframed
         # parts and borders removed out of the index.
         await self._store.set_reference_hashes(

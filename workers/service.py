@@ -104,6 +104,7 @@ class WorkerService:
                 probe_seconds=referrals.probe_seconds,
                 park_after_refusals=referrals.park_after_refusals,
             ),
+            share_notes=referrals.share_notes,
         )
 
     def readiness(self) -> dict[str, ReadinessCheck]:

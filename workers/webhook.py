@@ -46,9 +46,13 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def referral_body(referral: Referral) -> bytes:
-    """The JSON document POSTed for a referral (the same bytes on every redelivery)."""
-    payload = {"type": "referral", **referral.model_dump(mode="json")}
+def referral_body(referral: Referral, *, share_notes: bool = False) -> bytes:
+    """The JSON document POSTed for a referral (the same bytes on every redelivery).
+
+    It carries the first submission's `submission_id` and `external_id`; its `note` only
+    with `share_notes` (notes are written for colleagues, not for platforms)."""
+    shown = referral if share_notes else referral.model_copy(update={"note": None})
+    payload = {"type": "referral", **shown.model_dump(mode="json")}
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -64,12 +68,14 @@ class WebhookSink:
         limits: FetchLimits,
         *,
         timeout_seconds: float = REQUEST_TIMEOUT_SECONDS,
+        share_notes: bool = False,
     ) -> None:
         try:
             self._url = str(parse_http_url(url))
         except BadUrlError as exc:
             raise ConfigError(f"referrals.webhook_url: {exc}") from exc
         self._secret = secret
+        self._share_notes = share_notes
         self._limits = limits
         self._timeout = aiohttp.ClientTimeout(total=min(timeout_seconds, limits.timeout_seconds))
         self._session: aiohttp.ClientSession | None = None
@@ -126,7 +132,7 @@ class WebhookSink:
     async def deliver(self, referral: Referral) -> None:
         if self._session is None or self._guard is None:
             raise RuntimeError("use WebhookSink as an async context manager")
-        body = referral_body(referral)
+        body = referral_body(referral, share_notes=self._share_notes)
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
@@ -169,9 +175,10 @@ class WebhookRelay:
         timing: RelayTiming | None = None,
         *,
         wait: Wait = wait_or_stop,
+        share_notes: bool = False,
     ) -> None:
         self._store = store
-        self._sink = WebhookSink(url, secret, limits)
+        self._sink = WebhookSink(url, secret, limits, share_notes=share_notes)
         self._timing = timing or RelayTiming()
         self._wait = wait
 

@@ -408,3 +408,55 @@ async def test_a_reference_video_is_stored_with_every_view_and_confirms_a_crop(
     await full_only.run_next()
     detail = await full_only.store.get_submission(sid)
     assert detail.result is not None and detail.result.verdict is not Verdict.CONFIRMED
+
+
+# --- keyframes for reviewers ------------------------------------------------------------------
+
+
+async def test_a_matched_query_keeps_keyframes_at_its_matched_times(
+    world: World, media_server: MediaServer
+) -> None:
+    sid = await world.submit(media_server.url(f"/media/{REFERENCE_CLIP}"))
+    await world.run_next()
+    detail = await world.store.get_submission(sid)
+    assert detail.result is not None and detail.result.best is not None
+    frames = await world.store.list_keyframes(detail.media.id)
+    assert frames, "no keyframes kept for a confirmed copy"
+    segments = detail.result.best.segments
+    for frame in frames:
+        seconds = frame.timestamp_millis / 1000
+        assert any(s.query_start <= seconds <= s.query_end for s in segments)
+    kept = await world.store.get_keyframe(detail.media.id, frames[0].timestamp_millis)
+    assert kept.jpeg.startswith(b"\xff\xd8") and not kept.of_reference
+
+
+async def test_a_query_without_a_match_keeps_no_keyframes(
+    world: World, media_server: MediaServer
+) -> None:
+    sid = await world.submit(media_server.url(f"/media/{UNRELATED_CLIP}"))
+    await world.run_next()
+    detail = await world.store.get_submission(sid)
+    assert await world.store.list_keyframes(detail.media.id) == []
+
+
+async def test_a_hashed_reference_keeps_keyframes_on_its_grid(
+    tmp_path: Path,
+    media_server: MediaServer,
+    executor: ThreadPoolExecutor,
+    shared_data: Path,
+) -> None:
+    world = _world(
+        tmp_path, media_server, executor, TRIAGE_KEYFRAMES__REFERENCE_EVERY_SECONDS="1.5"
+    )
+    upload = tmp_path / "upload.mp4"
+    upload.write_bytes((shared_data / "sources" / REFERENCE_CLIP).read_bytes())
+    await world.store.add_reference(
+        label="door", source="door.mp4", added_by="key_test", upload_path=str(upload)
+    )
+    ctx = await world.run_next()
+    reference = await world.store.get_reference(ctx.job.target_id)
+    frames = await world.store.list_keyframes(reference.id)
+    assert [f.timestamp_millis for f in frames] == [
+        round(i * 1500) for i in range(int(reference.duration_seconds // 1.5) + 1)
+    ]
+    assert all(f.size_bytes < 40_000 for f in frames)

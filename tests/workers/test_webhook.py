@@ -214,3 +214,19 @@ async def test_the_relay_redelivers_with_the_same_event_id_until_taken(
 def test_a_bad_webhook_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match=r"referrals\.webhook_url"):
         WebhookSink(url, SECRET, FetchLimits())
+
+
+async def test_a_delivery_ties_back_to_the_report_and_keeps_its_note_unless_shared(
+    receiver: Receiver,
+) -> None:
+    referral = (await _referral()).model_copy(
+        update={"submission_id": "sub_1", "external_id": "case-1", "note": "colleagues only"}
+    )
+    async with WebhookSink(receiver.url, SECRET, _limits(receiver)) as sink:
+        await sink.deliver(referral)
+    async with WebhookSink(receiver.url, SECRET, _limits(receiver), share_notes=True) as sink:
+        await sink.deliver(referral)
+    private, shared = (json.loads(body) for _, body in receiver.received)
+    assert (private["submission_id"], private["external_id"]) == ("sub_1", "case-1")
+    assert private["note"] is None
+    assert shared["note"] == "colleagues only"

@@ -34,6 +34,7 @@ from triage.api.routes import (
 )
 from triage.api.security_headers import security_headers_middleware
 from triage.config import Settings
+from triage.pages.routes import add_pages
 from triage.store.protocol import Store
 
 API_TITLE = "Takedown triage API"
@@ -59,13 +60,13 @@ def all_operations() -> list[Operation]:
 
 
 def _guarded(op: Operation) -> Handler:
-    scope = op.scope
-    if scope is None:
+    scopes = op.scopes
+    if not scopes:
         return op.handler
 
     @functools.wraps(op.handler)
     async def handler(request: web.Request) -> web.StreamResponse:
-        await authenticate(request, scope)
+        await authenticate(request, *scopes)
         return await op.handler(request)
 
     return handler
@@ -140,4 +141,5 @@ def create_app(
     app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/docs", docs)
     app.router.add_get("/static/{name}", docs_asset)
+    add_pages(app)
     return app

@@ -25,14 +25,29 @@ def _token(request: web.Request) -> str:
     return token.strip()
 
 
-async def authenticate(request: web.Request, scope: Scope) -> ApiKey:
-    """The active key of the request, which must grant `scope` and be within its rate limit."""
+async def authenticate(request: web.Request, scope: Scope, *also: Scope) -> ApiKey:
+    """The active key of the request, which must grant `scope` (or one of `also`) and be
+    within its rate limit."""
     ctx = context(request)
     key = await ctx.store.find_active_api_key(ApiKey.digest(_token(request)))
     if key is None:
         raise Problem(401, "unknown or revoked key", headers=_CHALLENGE)
-    if not grants(key.scopes, scope):
-        raise Problem(403, f"this key lacks the {scope.value!r} scope")
+    check_scope(key, scope, *also)
+    await check_rate(request, key)
+    request[API_KEY] = key
+    return key
+
+
+def check_scope(key: ApiKey, scope: Scope, *also: Scope) -> None:
+    """403 unless `key` grants `scope` or one of `also`."""
+    if not any(grants(key.scopes, s) for s in (scope, *also)):
+        names = " or ".join(repr(s.value) for s in (scope, *also))
+        raise Problem(403, f"this key lacks the {names} scope")
+
+
+async def check_rate(request: web.Request, key: ApiKey) -> None:
+    """429 once `key` is past the per-key rate limit."""
+    ctx = context(request)
     if not await ctx.limiter.hit(ctx.rate, key.id):
         stats = await ctx.limiter.get_window_stats(ctx.rate, key.id)
         retry_after = max(1, int(stats.reset_time - time.time()) + 1)
@@ -41,8 +56,6 @@ async def authenticate(request: web.Request, scope: Scope) -> ApiKey:
             f"rate limit of {ctx.rate} exceeded for this key",
             headers={"Retry-After": str(retry_after)},
         )
-    request[API_KEY] = key
-    return key
 
 
 def current_key(request: web.Request) -> ApiKey:

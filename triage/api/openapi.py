@@ -64,7 +64,8 @@ def build_spec(operations: list[Operation], *, title: str, version: str) -> dict
         if op.scope is None:
             entry["security"] = []
         else:
-            entry["description"] = f"Needs a key with the `{op.scope.value}` scope."
+            names = " or ".join(f"`{s.value}`" for s in op.scopes)
+            entry["description"] = f"Needs a key with the {names} scope."
         if op.params:
             entry["parameters"] = [
                 {

@@ -40,6 +40,12 @@ class Operation:
     other_successes: tuple[tuple[int, type[BaseModel]], ...] = ()  # status → body model
     params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = field(default=())
+    also_scope: Scope | None = None  # a second scope that is enough on its own
+
+    @property
+    def scopes(self) -> tuple[Scope, ...]:
+        """Scopes any one of which lets a key call the operation (empty: no key needed)."""
+        return tuple(s for s in (self.scope, self.also_scope) if s is not None)
 
     @property
     def operation_id(self) -> str:

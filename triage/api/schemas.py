@@ -107,6 +107,7 @@ class SubmissionView(BaseModel):
         default=False, description="Content a reviewer rejected earlier: no referral, no review."
     )
     url: str | None = None
+    upload_filename: str | None = Field(default=None, description="For an upload: its name.")
     note: str | None = None
     external_id: str | None = None
     created_at: datetime
@@ -119,6 +120,13 @@ class SubmissionView(BaseModel):
     )
     fetch: FetchEvidence | None = None
     error: ErrorInfo | None = None
+
+
+class SubmissionPage(BaseModel):
+    items: list[SubmissionView] = Field(description="Newest first.")
+    next_before: str | None = Field(
+        description="Pass as `before` for the next (older) page; null on the last page."
+    )
 
 
 class ReferenceView(BaseModel):
@@ -200,6 +208,16 @@ class ReferralView(BaseModel):
     label: str
     evidence: MatchEvidence
     created_at: datetime
+    submission_id: str | None = Field(
+        default=None, description="The first submission that reported this content."
+    )
+    external_id: str | None = Field(
+        default=None, description="That submission's external_id (the reporter's own id)."
+    )
+    note: str | None = Field(
+        default=None,
+        description="That submission's note; sent only when referrals.share_notes is set.",
+    )
 
 
 class ReferralPage(BaseModel):
@@ -217,6 +235,16 @@ class MatchView(BaseModel):
     matches: list[MatchEvidence]
     suppressed: bool
     created_at: datetime
+    submission_id: str | None = Field(
+        default=None, description="The first submission that reported this content."
+    )
+    external_id: str | None = Field(
+        default=None, description="That submission's external_id (the reporter's own id)."
+    )
+    note: str | None = Field(
+        default=None,
+        description="That submission's note; sent only when referrals.share_notes is set.",
+    )
 
 
 class MatchPage(BaseModel):
@@ -248,7 +276,21 @@ class ReviewItemView(BaseModel):
     created_at: datetime
     decided_by: str | None = None
     decided_at: datetime | None = None
-    note: str | None = None
+    note: str | None = Field(default=None, description="The reviewer's note on the decision.")
+    claimed_by: str | None = Field(
+        default=None, description="The key id of the reviewer working on it, if any."
+    )
+    claim_expires_at: datetime | None = None
+    submission_id: str | None = Field(
+        default=None, description="The first submission that reported this content."
+    )
+    external_id: str | None = Field(default=None, description="That submission's external_id.")
+    submission_note: str | None = Field(
+        default=None, description="That submission's note, for the reviewers."
+    )
+    upload_filename: str | None = Field(
+        default=None, description="For an upload: the name of the file sent."
+    )
 
 
 class ReviewList(BaseModel):

@@ -24,6 +24,8 @@ from triage.models import (
     JobKind,
     JobLane,
     JobState,
+    Keyframe,
+    KeyframeInfo,
     MatchEvidence,
     MatchRecord,
     Media,
@@ -42,9 +44,11 @@ from triage.models import (
     ReviewState,
     Scope,
     SubmissionDetail,
+    SubmissionFilter,
     SubmitOutcome,
     Suppression,
     Verdict,
+    WebSession,
 )
 
 
@@ -205,6 +209,12 @@ class Store(Protocol):
         When the media turned out to be a copy of earlier content (`Media.same_as`), the job
         and result are those of the earlier media, which every copy shares.
         """
+
+    async def list_submissions(
+        self, where: SubmissionFilter, *, before: str | None = None, limit: int = 100
+    ) -> list[SubmissionDetail]:
+        """Submissions matching `where`, newest first; page with `before` set to the id of
+        the last one seen (`NotFound` for an unknown id)."""
 
     async def get_media(self, media_id: str) -> Media:
         """`NotFound`."""
@@ -404,9 +414,30 @@ class Store(Protocol):
     # --- review -------------------------------------------------------------------------------
 
     async def list_review_items(
-        self, *, states: Collection[ReviewState] | None = None, limit: int = 100
+        self,
+        *,
+        states: Collection[ReviewState] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        by_priority: bool = False,
     ) -> list[ReviewItem]:
-        """Review items, oldest first; `states` defaults to open ones only."""
+        """Review items, oldest first; `states` defaults to open ones only.
+
+        `by_priority`: highest score first, then oldest (the order reviewers work in).
+        Each item carries the first submission of its media (`submission_id`...).
+        """
+
+    async def claim_review_item(
+        self, item_id: str, claimed_by: str, *, claim_seconds: float
+    ) -> ReviewItem:
+        """Hold an open item for `claimed_by` until now + `claim_seconds` (again: extends).
+
+        `Conflict` if it is decided, or claimed by someone else whose claim has not expired.
+        `NotFound`.
+        """
+
+    async def release_review_item(self, item_id: str, claimed_by: str) -> ReviewItem:
+        """Drop `claimed_by`'s claim (nothing happens if another holds it). `NotFound`."""
 
     async def get_review_item(self, item_id: str) -> ReviewItem:
         """`NotFound`."""
@@ -423,7 +454,8 @@ class Store(Protocol):
 
         Confirm: the result becomes `confirmed` and its URLs are referred. Reject: the result
         becomes `none` and `suppressed`, and the content is suppressed from now on (its
-        SHA-256 and its query hashes). `Conflict` if already decided; `NotFound`.
+        SHA-256 and its query hashes). `Conflict` if already decided, or claimed by another
+        key than `decided_by` (unexpired); `NotFound`.
         """
 
     async def list_suppressions(self) -> list[Suppression]:
@@ -451,6 +483,36 @@ class Store(Protocol):
 
     async def list_audit(self, *, after: int = 0, limit: int = 100) -> list[AuditEntry]:
         """Audit entries with a cursor above `after`, oldest first."""
+
+    # --- sign-in sessions (pages) -------------------------------------------------------------
+
+    async def create_web_session(
+        self, digest: str, key_id: str, *, csrf_token: str, lifetime_seconds: float
+    ) -> WebSession:
+        """A session of an active key, stored by the SHA-256 `digest` of its token, valid for
+        `lifetime_seconds`. `NotFound` for an unknown or revoked key; `Conflict` for a digest
+        already stored."""
+
+    async def find_web_session(self, digest: str) -> WebSession | None:
+        """The session, None once it has expired or ended or its key has been revoked."""
+
+    async def end_web_session(self, digest: str) -> None:
+        """Sign out: the session is no longer found (ending twice, or an unknown one, is fine)."""
+
+    # --- keyframes ----------------------------------------------------------------------------
+
+    async def put_keyframes(self, keyframes: Sequence[Keyframe]) -> None:
+        """Store keyframes; one at the same owner and time replaces the one stored."""
+
+    async def list_keyframes(self, owner_id: str) -> list[KeyframeInfo]:
+        """The keyframes of a media or reference, by time (no bytes)."""
+
+    async def get_keyframe(self, owner_id: str, timestamp_millis: int) -> Keyframe:
+        """One keyframe with its JPEG. `NotFound`."""
+
+    async def delete_query_keyframes_before(self, before: datetime) -> int:
+        """Drop keyframes of queries (not of references) stored before `before`: the
+        retention of `keyframes.query_retention_days`. Returns how many were dropped."""
 
 
 __all__ = ["Store"]

@@ -105,8 +105,18 @@ def result(row: Row) -> Result:
     )
 
 
+def _context(row: Row) -> dict[str, Any]:
+    """The first submission's fields, from `sql.base.first_submission_columns`."""
+    return {
+        "submission_id": row.get("submission_id"),
+        "external_id": row.get("external_id"),
+        "note": row.get("submission_note"),
+    }
+
+
 def match_record(row: Row) -> MatchRecord:
     return MatchRecord(
+        **_context(row),
         cursor=row["seq"],
         media_id=row["media_id"],
         url=row["url"],
@@ -121,6 +131,7 @@ def match_record(row: Row) -> MatchRecord:
 
 def referral(row: Row) -> Referral:
     return Referral(
+        **_context(row),
         cursor=row["seq"],
         id=row["id"],
         media_id=row["media_id"],
@@ -135,7 +146,9 @@ def referral(row: Row) -> Referral:
 
 
 def review_item(row: Row) -> ReviewItem:
-    return ReviewItem.model_validate({name: row[name] for name in ReviewItem.model_fields})
+    return ReviewItem.model_validate(
+        {name: row[name] for name in ReviewItem.model_fields if name in row}
+    )
 
 
 def suppression(row: Row) -> Suppression:

@@ -21,6 +21,8 @@ from triage.models import (
     ReviewItem,
     ReviewState,
     Scope,
+    SubmissionDetail,
+    SubmissionFilter,
     Verdict,
 )
 
@@ -99,6 +101,29 @@ def new_reference_status(hash_record: str | None) -> ReferenceStatus:
 def check_review_open(item: ReviewItem) -> None:
     if item.state is not ReviewState.OPEN:
         raise Conflict(f"review item {item.id} was already decided ({item.state})")
+
+
+def check_claimable(item: ReviewItem, claimed_by: str, now: datetime) -> None:
+    """Raise unless `claimed_by` may claim `item`: open, and not held by someone else."""
+    check_review_open(item)
+    check_not_claimed_by_other(item, claimed_by, now)
+
+
+def check_not_claimed_by_other(item: ReviewItem, key_id: str, now: datetime) -> None:
+    if item.claimed_by_other(key_id, now):
+        raise Conflict(
+            f"review item {item.id} is claimed by another reviewer until "
+            f"{item.claim_expires_at:%H:%M:%S} UTC"
+        )
+
+
+def review_priority(item: ReviewItem) -> tuple[float, datetime, str]:
+    """Sort key of the review queue: highest score first, then oldest first."""
+    return (-(item.score or 0.0), item.created_at, item.id)
+
+
+def review_age(item: ReviewItem) -> tuple[datetime, str]:
+    return (item.created_at, item.id)
 
 
 def check_reference_status_change(reference: Reference, status: ReferenceStatus) -> None:
@@ -210,3 +235,24 @@ def check_requeued(parked: ParkedReferral) -> None:
         raise Conflict(
             f"referral {parked.referral.id} is {parked.state} at sink {parked.sink}, not requeued"
         )
+
+
+def submission_wanted(detail: SubmissionDetail, where: SubmissionFilter) -> bool:
+    """Whether `detail` passes `where` (the in-memory store's filter; SQL says the same)."""
+    submission = detail.submission
+    if where.key_id is not None and submission.key_id != where.key_id:
+        return False
+    if where.hosts is not None and not host_allowed(url_host(submission.url), where.hosts):
+        return False
+    if where.external_id is not None and submission.external_id != where.external_id:
+        return False
+    if where.media_id is not None and where.media_id not in (
+        submission.media_id,
+        detail.media.same_as,
+    ):
+        return False
+    if where.verdicts is not None and (
+        detail.result is None or detail.result.verdict not in where.verdicts
+    ):
+        return False
+    return where.statuses is None or detail.status in where.statuses

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -135,6 +136,8 @@ submissions = Table(
     Column("media_id", ID, ForeignKey("media.id"), nullable=False, index=True),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("key_id", "idempotency_key"),
+    Index(None, "key_id", "created_at"),
+    Index(None, "external_id"),
 )
 
 jobs = Table(
@@ -228,6 +231,8 @@ review_items = Table(
     Column("decided_by", String(200), nullable=True),
     Column("decided_at", UtcDateTime, nullable=True),
     Column("note", Text, nullable=True),
+    Column("claimed_by", String(200), nullable=True),
+    Column("claim_expires_at", UtcDateTime, nullable=True),
     Index(None, "state", "created_at"),
 )
 
@@ -274,4 +279,27 @@ claim_turns = Table(
     # The key id, or "" for internal jobs (which take turns as one group).
     Column("key_group", ID, primary_key=True),
     Column("last_claimed_at", UtcDateTime, nullable=False),
+)
+
+
+# --- since 0005: pages (sign-in sessions, review claims, keyframes) ---------------------------
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("key_id", ID, ForeignKey("api_keys.id"), nullable=False, index=True),
+    Column("csrf_token", String(100), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+keyframes = Table(
+    "keyframes",
+    metadata,
+    Column("owner_id", String(200), primary_key=True),
+    Column("timestamp_millis", BigInteger, primary_key=True, autoincrement=False),
+    Column("of_reference", Boolean, nullable=False),
+    Column("jpeg", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +29,17 @@ class Api:
         return {"Authorization": f"Bearer {self.keys[scope]}"}
 
 
-async def make_api(tmp_path: Path, rate_limit: str = "1000/minute") -> Api:
+async def make_api(
+    tmp_path: Path, rate_limit: str = "1000/minute", extra: Mapping[str, str] | None = None
+) -> Api:
+    """`extra`: more settings, as environment variables."""
     settings = load_settings(
         None,
         {
             "TRIAGE_DATA_DIR": str(tmp_path / "data"),
             "TRIAGE_STORE__URL": "memory://",
             "TRIAGE_SERVER__MAX_UPLOAD_BYTES": str(UPLOAD_CAP_BYTES),
+            **(extra or {}),
         },
     )
     store = MemoryStore()

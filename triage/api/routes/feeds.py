@@ -19,8 +19,11 @@ from triage.api.schemas import MatchPage, MatchView, ReferralPage, ReferralView
 from triage.models import MatchRecord, Referral, Scope, Verdict
 
 
-def referral_view(referral: Referral) -> ReferralView:
+def referral_view(referral: Referral, *, share_notes: bool) -> ReferralView:
     return ReferralView(
+        submission_id=referral.submission_id,
+        external_id=referral.external_id,
+        note=referral.note if share_notes else None,
         cursor=referral.cursor,
         id=referral.id,
         media_id=referral.media_id,
@@ -34,8 +37,11 @@ def referral_view(referral: Referral) -> ReferralView:
     )
 
 
-def _match_record_view(record: MatchRecord) -> MatchView:
+def _match_record_view(record: MatchRecord, *, share_notes: bool) -> MatchView:
     return MatchView(
+        submission_id=record.submission_id,
+        external_id=record.external_id,
+        note=record.note if share_notes else None,
         cursor=record.cursor,
         media_id=record.media_id,
         url=record.url,
@@ -51,10 +57,12 @@ def _match_record_view(record: MatchRecord) -> MatchView:
 async def list_referrals(request: web.Request) -> web.Response:
     after, limit = page_request(request)
     key = current_key(request)
-    items = await context(request).store.list_referrals(after=after, limit=limit, hosts=key.hosts)
+    ctx = context(request)
+    items = await ctx.store.list_referrals(after=after, limit=limit, hosts=key.hosts)
+    share_notes = ctx.settings.referrals.share_notes
     return send(
         ReferralPage(
-            items=[referral_view(r) for r in items],
+            items=[referral_view(r, share_notes=share_notes) for r in items],
             next_cursor=next_cursor([r.cursor for r in items], after),
         )
     )
@@ -64,7 +72,8 @@ async def list_matches(request: web.Request) -> web.Response:
     after, limit = page_request(request)
     verdicts = query_choices(request, "verdict", Verdict)
     reference_id = query_text(request, "reference_id")
-    items = await context(request).store.list_matches(
+    ctx = context(request)
+    items = await ctx.store.list_matches(
         after=after,
         limit=limit,
         verdicts=verdicts,
@@ -73,7 +82,9 @@ async def list_matches(request: web.Request) -> web.Response:
     )
     return send(
         MatchPage(
-            items=[_match_record_view(m) for m in items],
+            items=[
+                _match_record_view(m, share_notes=ctx.settings.referrals.share_notes) for m in items
+            ],
             next_cursor=next_cursor([m.cursor for m in items], after),
         )
     )

@@ -16,7 +16,7 @@ from triage.api.auth import current_key
 from triage.api.bodies import send
 from triage.api.context import context
 from triage.api.operation import Operation, Param
-from triage.api.problems import Problem
+from triage.api.query import query_choices, query_integer
 from triage.api.routes.feeds import referral_view
 from triage.api.schemas import ReferralView
 from triage.models import ParkedReferral, ParkedState, Scope
@@ -38,7 +38,7 @@ class ParkedReferralList(BaseModel):
     items: list[ParkedReferralView]
 
 
-def parked_view(parked: ParkedReferral) -> ParkedReferralView:
+def parked_view(parked: ParkedReferral, *, share_notes: bool) -> ParkedReferralView:
     return ParkedReferralView(
         sink=parked.sink,
         state=parked.state,
@@ -46,25 +46,22 @@ def parked_view(parked: ParkedReferral) -> ParkedReferralView:
         last_error=parked.last_error,
         parked_at=parked.parked_at,
         updated_at=parked.updated_at,
-        referral=referral_view(parked.referral),
+        referral=referral_view(parked.referral, share_notes=share_notes),
     )
 
 
 async def list_parked_referrals(request: web.Request) -> web.Response:
-    raw_state = request.query.get("state")
-    raw_limit = request.query.get("limit", "100")
-    try:
-        states = [ParkedState(s.strip()) for s in raw_state.split(",")] if raw_state else None
-    except ValueError as exc:
-        raise Problem(400, f"unknown parked state in {raw_state!r}") from exc
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise Problem(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
-    parked = await context(request).store.list_parked_referrals(states=states, limit=int(raw_limit))
-    return send(ParkedReferralList(items=[parked_view(p) for p in parked]))
+    states = query_choices(request, "state", ParkedState)
+    limit = query_integer(request, "limit", default=100, low=1, high=MAX_LIMIT)
+    ctx = context(request)
+    parked = await ctx.store.list_parked_referrals(states=states, limit=limit)
+    share = ctx.settings.referrals.share_notes
+    return send(ParkedReferralList(items=[parked_view(p, share_notes=share) for p in parked]))
 
 
 async def retry_parked_referral(request: web.Request) -> web.Response:
-    store = context(request).store
+    ctx = context(request)
+    store = ctx.store
     referral_id = request.match_info["id"]
     requeued = await store.requeue_parked_referral(referral_id)
     await store.append_audit(
@@ -73,7 +70,8 @@ async def retry_parked_referral(request: web.Request) -> web.Response:
         target=referral_id,
         details={"sinks": [p.sink for p in requeued]},
     )
-    return send(ParkedReferralList(items=[parked_view(p) for p in requeued]))
+    share = ctx.settings.referrals.share_notes
+    return send(ParkedReferralList(items=[parked_view(p, share_notes=share) for p in requeued]))
 
 
 OPERATIONS = [

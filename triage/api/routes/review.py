@@ -13,7 +13,7 @@ from triage.api.bodies import read_json, send
 from triage.api.context import context
 from triage.api.operation import Operation, Param
 from triage.api.paging import MAX_PAGE
-from triage.api.query import query_choices
+from triage.api.query import query_choice, query_choices, query_integer
 from triage.api.routes.submissions import match_view
 from triage.api.schemas import MatchEvidence, ReviewDecisionIn, ReviewItemView, ReviewList
 from triage.models import ReviewItem, ReviewState, Scope
@@ -39,8 +39,31 @@ async def get_review(request: web.Request) -> web.Response:
 
 async def list_review(request: web.Request) -> web.Response:
     states = query_choices(request, "state", ReviewState) or [ReviewState.OPEN]
-    items = await context(request).store.list_review_items(states=states, limit=MAX_PAGE)
+    order = query_choice(request, "order", ("age", "priority"), "age")
+    items = await context(request).store.list_review_items(
+        states=states,
+        limit=query_integer(request, "limit", default=MAX_PAGE, low=1, high=MAX_PAGE),
+        offset=query_integer(request, "offset", default=0, low=0, high=2**31),
+        by_priority=order == "priority",
+    )
     return send(ReviewList(items=[review_view(i) for i in items]))
+
+
+async def claim_review(request: web.Request) -> web.Response:
+    ctx = context(request)
+    item = await ctx.store.claim_review_item(
+        request.match_info["id"],
+        current_key(request).id,
+        claim_seconds=ctx.settings.pages.review_claim_seconds,
+    )
+    return send(review_view(item))
+
+
+async def release_review(request: web.Request) -> web.Response:
+    item = await context(request).store.release_review_item(
+        request.match_info["id"], current_key(request).id
+    )
+    return send(review_view(item))
 
 
 async def decide_review(request: web.Request) -> web.Response:
@@ -63,8 +86,41 @@ OPERATIONS = [
         Scope.REVIEW,
         "review",
         response=ReviewList,
-        params=(Param("state", "query", "Comma-separated: open, confirmed, rejected."),),
+        params=(
+            Param("state", "query", "Comma-separated: open, confirmed, rejected."),
+            Param(
+                "order",
+                "query",
+                "age (oldest first, the default) or priority (highest score, then oldest).",
+                choices=("age", "priority"),
+            ),
+            Param("offset", "query", "Items to skip (paging).", type_="integer"),
+            Param("limit", "query", f"Items per page, 1-{MAX_PAGE}.", type_="integer"),
+        ),
         errors=(400,),
+    ),
+    Operation(
+        "POST",
+        "/v1/review/{id}/claim",
+        claim_review,
+        "Claim an open item so no other reviewer decides it until the claim expires "
+        "(pages.review_claim_seconds); claiming again extends it.",
+        Scope.REVIEW,
+        "review",
+        response=ReviewItemView,
+        params=(Param("id", "path", "The review item id."),),
+        errors=(404, 409),
+    ),
+    Operation(
+        "DELETE",
+        "/v1/review/{id}/claim",
+        release_review,
+        "Give up your claim on an item.",
+        Scope.REVIEW,
+        "review",
+        response=ReviewItemView,
+        params=(Param("id", "path", "The review item id."),),
+        errors=(404,),
     ),
     Operation(
         "GET",
@@ -81,7 +137,8 @@ OPERATIONS = [
         "POST",
         "/v1/review/{id}",
         decide_review,
-        "Confirm (refer the content) or reject (clear it and suppress the same content).",
+        "Confirm (refer the content) or reject (clear it and suppress the same content); "
+        "409 when decided already or claimed by another reviewer.",
         Scope.REVIEW,
         "review",
         response=ReviewItemView,

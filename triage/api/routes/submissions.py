@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -12,6 +13,7 @@ from triage.api.auth import current_key
 from triage.api.bodies import read_json, send
 from triage.api.context import context
 from triage.api.operation import Operation, Param
+from triage.api.paging import DEFAULT_PAGE, MAX_PAGE
 from triage.api.problems import Problem
 from triage.api.schemas import (
     ErrorInfo,
@@ -20,15 +22,24 @@ from triage.api.schemas import (
     SegmentView,
     SubmissionAccepted,
     SubmissionCreate,
+    SubmissionPage,
     SubmissionUploadForm,
     SubmissionView,
 )
 from triage.api.uploads import FormLimits, receive_upload
 from triage.logs import FIELDS_KEY, log_context
 from triage.metrics import submissions_total
+from triage.models import (
+    ApiKey,
+    Scope,
+    SubmissionDetail,
+    SubmissionFilter,
+    SubmissionStatus,
+    SubmitOutcome,
+    Verdict,
+)
 from triage.models import FetchEvidence as StoredFetchEvidence
 from triage.models import MatchEvidence as StoredMatch
-from triage.models import Scope, SubmissionDetail, SubmissionStatus, SubmitOutcome
 from triage.store.rules import host_allowed, url_host
 
 MAX_IDEMPOTENCY_KEY = 200
@@ -167,6 +178,7 @@ def submission_view(detail: SubmissionDetail) -> SubmissionView:
         score=result.best.score if result and result.best else None,
         suppressed=result.suppressed if result else False,
         url=submission.url,
+        upload_filename=submission.upload_filename,
         note=submission.note,
         external_id=submission.external_id,
         created_at=submission.created_at,
@@ -185,6 +197,65 @@ async def get_submission(request: web.Request) -> web.Response:
         # A platform-scoped key sees only its own hosts; others do not exist for it.
         raise Problem(404, f"submission {detail.submission.id} not found")
     return send(submission_view(detail))
+
+
+def visible_to(key: ApiKey) -> SubmissionFilter:
+    """What a key may list: a host-scoped key its hosts' submissions; an admin or read key
+    (which reads any submission by id) everything; a submit key the submissions it made."""
+    if key.hosts is not None:
+        return SubmissionFilter(hosts=key.hosts)
+    if Scope.ADMIN in key.scopes or Scope.READ in key.scopes:
+        return SubmissionFilter()
+    return SubmissionFilter(key_id=key.id)
+
+
+_Choice = TypeVar("_Choice", Verdict, SubmissionStatus)
+
+
+def _choices(request: web.Request, name: str, kind: type[_Choice]) -> frozenset[_Choice] | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return frozenset(kind(v.strip()) for v in raw.split(",") if v.strip())
+    except ValueError as exc:
+        known = ", ".join(v.value for v in kind)
+        raise Problem(400, f"{name} must be among {known}, got {raw!r}") from exc
+
+
+def submission_filter(request: web.Request, key: ApiKey) -> SubmissionFilter:
+    """The key's visible submissions narrowed by the query's `external_id`, `verdict`,
+    `status` and `media_id`."""
+    return visible_to(key).model_copy(
+        update={
+            "external_id": request.query.get("external_id") or None,
+            "media_id": request.query.get("media_id") or None,
+            "verdicts": _choices(request, "verdict", Verdict),
+            "statuses": _choices(request, "status", SubmissionStatus),
+        }
+    )
+
+
+def page_limit(request: web.Request) -> int:
+    raw = request.query.get("limit") or str(DEFAULT_PAGE)
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise Problem(400, f"limit must be an integer from 1 to {MAX_PAGE}, got {raw!r}")
+    return int(raw)
+
+
+async def list_submissions(request: web.Request) -> web.Response:
+    key = current_key(request)
+    limit = page_limit(request)
+    before = request.query.get("before") or None
+    found = await context(request).store.list_submissions(
+        submission_filter(request, key), before=before, limit=limit
+    )
+    return send(
+        SubmissionPage(
+            items=[submission_view(d) for d in found],
+            next_before=found[-1].submission.id if len(found) == limit else None,
+        )
+    )
 
 
 _ID = Param("id", "path", "The submission id.")
@@ -211,6 +282,34 @@ OPERATIONS = [
             ),
         ),
         errors=(400, 413, 415, 422),
+    ),
+    Operation(
+        "GET",
+        "/v1/submissions",
+        list_submissions,
+        "Submissions, newest first: a submit key's own, a host-scoped key's hosts', an "
+        "admin's all; filtered and paged with `before`.",
+        Scope.READ,
+        "submissions",
+        also_scope=Scope.SUBMIT,
+        response=SubmissionPage,
+        params=(
+            Param("external_id", "query", "Only submissions with this external id."),
+            Param("verdict", "query", "Comma-separated verdicts: confirmed, review, none."),
+            Param(
+                "status",
+                "query",
+                "Comma-separated: queued, fetching, hashing, matching, done, failed.",
+            ),
+            Param(
+                "media_id",
+                "query",
+                "Every report of this media's content (its copies at other URLs included).",
+            ),
+            Param("before", "query", "The next_before of the previous page."),
+            Param("limit", "query", f"Items per page, 1-{MAX_PAGE}.", type_="integer"),
+        ),
+        errors=(400, 404),
     ),
     Operation(
         "GET",

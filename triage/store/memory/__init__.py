@@ -7,6 +7,7 @@ per concern, composed here into `MemoryStore`, mirroring the SQL store.
 from __future__ import annotations
 
 from triage.store.memory.keys import MemoryKeys
+from triage.store.memory.pages import MemoryPages
 from triage.store.memory.parked import MemoryParked
 from triage.store.memory.references import MemoryReferences
 from triage.store.memory.review import MemoryReview
@@ -15,5 +16,7 @@ from triage.store.memory.submissions import MemorySubmissions
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(MemoryKeys, MemoryReferences, MemorySubmissions, MemoryReview, MemoryParked):
+class MemoryStore(
+    MemoryKeys, MemoryReferences, MemorySubmissions, MemoryReview, MemoryParked, MemoryPages
+):
     """The `Store` in memory; see `triage.store.protocol.Store` for each method."""

@@ -15,6 +15,7 @@ from triage.models import (
     JobKind,
     JobLane,
     JobState,
+    Keyframe,
     Media,
     ParkedReferral,
     Reference,
@@ -23,6 +24,7 @@ from triage.models import (
     ReviewItem,
     Submission,
     Suppression,
+    WebSession,
 )
 from triage.store import rules
 from triage.store.rules import Clock
@@ -54,6 +56,8 @@ class MemoryBase:
         self._review_items: dict[str, ReviewItem] = {}
         self._suppressions: list[Suppression] = []
         self._audit: list[AuditEntry] = []
+        self._web_sessions: dict[str, WebSession] = {}
+        self._keyframes: dict[tuple[str, int], tuple[Keyframe, datetime]] = {}
 
     async def migrate(self) -> None:
         return None
@@ -128,6 +132,18 @@ class MemoryBase:
         job = self._job(job_id)
         rules.check_lease_held(job, worker_id)
         return job
+
+    def _first_submission(self, media_id: str) -> Submission | None:
+        """The earliest submission of the media: the report a result is tied back to."""
+        found = [s for s in self._submissions.values() if s.media_id == media_id]
+        return min(found, key=lambda s: (s.created_at, s.id)) if found else None
+
+    def _context(self, media_id: str) -> dict[str, str | None]:
+        """`submission_id`, `external_id` and `note` of the media's first submission."""
+        first = self._first_submission(media_id)
+        if first is None:
+            return {"submission_id": None, "external_id": None, "note": None}
+        return {"submission_id": first.id, "external_id": first.external_id, "note": first.note}
 
     def _is_suppressed(self, sha256: str | None, query_hashes_sha256: str) -> bool:
         return any(

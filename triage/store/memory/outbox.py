@@ -75,7 +75,7 @@ class MemoryOutbox(MemoryBase):
             for r in self._referrals
             if r.cursor > after and (hosts is None or rules.host_allowed(r.host, hosts))
         ]
-        return found[:limit]
+        return [r.model_copy(update=self._context(r.media_id)) for r in found[:limit]]
 
     async def get_sink_cursor(self, sink: str) -> int:
         return self._sink_cursors.get(sink, 0)
@@ -118,6 +118,7 @@ class MemoryOutbox(MemoryBase):
                     matches=result.matches,
                     suppressed=result.suppressed,
                     created_at=result.created_at,
+                    **self._context(media.id),
                 )
             )
         return records[:limit]

@@ -16,6 +16,7 @@ from triage.models import (
     Result,
     Submission,
     SubmissionDetail,
+    SubmissionFilter,
     SubmitOutcome,
     Verdict,
     text_sha256,
@@ -199,6 +200,31 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         submission = self._submissions.get(submission_id)
         if submission is None:
             raise NotFound(f"no submission {submission_id}")
+        return self._detail(submission)
+
+    async def list_submissions(
+        self, where: SubmissionFilter, *, before: str | None = None, limit: int = 100
+    ) -> list[SubmissionDetail]:
+        newest_first = sorted(
+            self._submissions.values(), key=lambda s: (s.created_at, s.id), reverse=True
+        )
+        if before is not None:
+            last = self._submissions.get(before)
+            if last is None:
+                raise NotFound(f"no submission {before}")
+            newest_first = [
+                s for s in newest_first if (s.created_at, s.id) < (last.created_at, last.id)
+            ]
+        found: list[SubmissionDetail] = []
+        for submission in newest_first:
+            detail = self._detail(submission)
+            if rules.submission_wanted(detail, where):
+                found.append(detail)
+                if len(found) == limit:
+                    break
+        return found
+
+    def _detail(self, submission: Submission) -> SubmissionDetail:
         media = self._media[submission.media_id]
         shared_id = media.same_as or media.id
         return SubmissionDetail(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from triage.store.sql.base import MIGRATIONS_DIR
 from triage.store.sql.keys import SqlKeys
+from triage.store.sql.pages import SqlPages
 from triage.store.sql.parked import SqlParked
 from triage.store.sql.references import SqlReferences
 from triage.store.sql.review import SqlReview
@@ -16,5 +17,5 @@ from triage.store.sql.submissions import SqlSubmissions
 __all__ = ["MIGRATIONS_DIR", "SqlStore"]
 
 
-class SqlStore(SqlKeys, SqlReferences, SqlSubmissions, SqlReview, SqlParked):
+class SqlStore(SqlKeys, SqlReferences, SqlSubmissions, SqlReview, SqlParked, SqlPages):
     """The `Store` on SQLite or PostgreSQL; see `triage.store.protocol.Store` for each method."""

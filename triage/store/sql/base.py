@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.util.exc import CommandError
-from sqlalchemy import Table, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Label, Table, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,6 +40,7 @@ from triage.store.tables import (
     references,
     results,
     sequences,
+    submissions,
     suppressions,
 )
 
@@ -47,6 +48,28 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # Any constant works; it names the lock that keeps two processes from migrating at once.
 MIGRATION_LOCK_ID = 7_260_411
 RUNNING = [state.value for state in RUNNING_STATES]
+
+
+def first_submission_columns(media_id: ColumnElement[str]) -> list[Label[str | None]]:
+    """`submission_id`, `external_id` and `submission_note` of the earliest submission of
+    the media in `media_id`, as correlated subqueries (the report a result is tied to)."""
+
+    def first(column: ColumnElement[str | None], name: str) -> Label[str | None]:
+        return (
+            select(column)
+            .where(submissions.c.media_id == media_id)
+            .order_by(submissions.c.created_at, submissions.c.id)
+            .limit(1)
+            .scalar_subquery()
+            .label(name)
+        )
+
+    return [
+        first(submissions.c.id, "submission_id"),
+        first(submissions.c.external_id, "external_id"),
+        first(submissions.c.note, "submission_note"),
+        first(submissions.c.upload_filename, "upload_filename"),
+    ]
 
 
 def _run_alembic_upgrade(connection: Connection, revision: str) -> None:

@@ -19,7 +19,7 @@ from triage.models import (
     Verdict,
 )
 from triage.store import rows, rules
-from triage.store.sql.base import SqlBase
+from triage.store.sql.base import SqlBase, first_submission_columns
 from triage.store.tables import (
     audit_log,
     media,
@@ -108,7 +108,10 @@ class SqlOutbox(SqlBase):
         self, *, after: int = 0, limit: int = 100, hosts: Collection[str] | None = None
     ) -> list[Referral]:
         query = (
-            select(referrals).where(referrals.c.seq > after).order_by(referrals.c.seq).limit(limit)
+            select(referrals, *first_submission_columns(referrals.c.media_id))
+            .where(referrals.c.seq > after)
+            .order_by(referrals.c.seq)
+            .limit(limit)
         )
         if hosts is not None:
             query = query.where(self._host_filter(referrals.c.host, hosts))
@@ -168,6 +171,7 @@ class SqlOutbox(SqlBase):
                 media.c.url,
                 media.c.host,
                 media.c.sha256,
+                *first_submission_columns(results.c.media_id),
             )
             .join(media, media.c.id == results.c.media_id)
             .where(results.c.seq > after)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from triage.errors import Conflict
@@ -20,6 +20,8 @@ from triage.models import (
     QueryHashes,
     Result,
     SubmissionDetail,
+    SubmissionFilter,
+    SubmissionStatus,
     SubmitOutcome,
     Verdict,
     text_sha256,
@@ -27,7 +29,7 @@ from triage.models import (
 from triage.store import rows, rules
 from triage.store.sql.jobs import SqlJobs
 from triage.store.sql.outbox import SqlOutbox
-from triage.store.tables import media, result_references, results
+from triage.store.tables import jobs, media, result_references, results
 from triage.store.tables import submissions as submissions_table
 
 # A submission racing another of the same URL or idempotency key is tried again this often.
@@ -207,21 +209,62 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
 
     async def get_submission(self, submission_id: str) -> SubmissionDetail:
         async with self._tx(read_only=True) as conn:
-            submission = rows.submission(
-                await self._row_by_id(conn, submissions_table, submission_id, "submission")
-            )
-            linked = await self._media(conn, submission.media_id)
-            shared_id = linked.same_as or linked.id
-            job_row = await self._media_job_row(conn, shared_id)
-            result_row = (
-                await conn.execute(select(results).where(results.c.media_id == shared_id))
-            ).first()
+            return await self._detail(conn, submission_id)
+
+    async def _detail(self, conn: AsyncConnection, submission_id: str) -> SubmissionDetail:
+        submission = rows.submission(
+            await self._row_by_id(conn, submissions_table, submission_id, "submission")
+        )
+        linked = await self._media(conn, submission.media_id)
+        shared_id = linked.same_as or linked.id
+        job_row = await self._media_job_row(conn, shared_id)
+        result_row = (
+            await conn.execute(select(results).where(results.c.media_id == shared_id))
+        ).first()
         return SubmissionDetail(
             submission=submission,
             media=linked,
             job=rows.job(job_row._mapping) if job_row is not None else None,
             result=rows.result(result_row._mapping) if result_row is not None else None,
         )
+
+    async def list_submissions(
+        self, where: SubmissionFilter, *, before: str | None = None, limit: int = 100
+    ) -> list[SubmissionDetail]:
+        table = submissions_table
+        shared = func.coalesce(media.c.same_as, media.c.id)
+        query = (
+            select(table.c.id)
+            .join(media, media.c.id == table.c.media_id)
+            .outerjoin(results, results.c.media_id == shared)
+            .order_by(table.c.created_at.desc(), table.c.id.desc())
+            .limit(limit)
+        )
+        if where.key_id is not None:
+            query = query.where(table.c.key_id == where.key_id)
+        if where.hosts is not None:
+            query = query.where(self._host_filter(media.c.host, where.hosts))
+        if where.external_id is not None:
+            query = query.where(table.c.external_id == where.external_id)
+        if where.media_id is not None:
+            query = query.where(
+                or_(table.c.media_id == where.media_id, media.c.same_as == where.media_id)
+            )
+        if where.verdicts is not None:
+            query = query.where(results.c.verdict.in_([v.value for v in where.verdicts]))
+        if where.statuses is not None:
+            query = query.where(_status_condition(where.statuses, shared))
+        async with self._tx(read_only=True) as conn:
+            if before is not None:
+                last = await self._row_by_id(conn, table, before, "submission")
+                query = query.where(
+                    or_(
+                        table.c.created_at < last["created_at"],
+                        and_(table.c.created_at == last["created_at"], table.c.id < before),
+                    )
+                )
+            ids = list(await conn.scalars(query))
+            return [await self._detail(conn, submission_id) for submission_id in ids]
 
     async def get_media(self, media_id: str) -> Media:
         async with self._tx(read_only=True) as conn:
@@ -337,3 +380,35 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
                 QueryHashes(media_id=m, query_hashes=q, created_at=c)
                 for m, q, c in await conn.execute(query)
             ]
+
+
+def _status_condition(
+    statuses: frozenset[SubmissionStatus], shared_media_id: ColumnElement[str]
+) -> ColumnElement[bool]:
+    """SQL for `SubmissionDetail.status in statuses`: a result makes it done; otherwise the
+    state of the shared media's latest job says (as `SubmissionDetail.status` does)."""
+    job_state = (
+        select(jobs.c.state)
+        .where(jobs.c.kind == JobKind.PROCESS_MEDIA.value, jobs.c.target_id == shared_media_id)
+        .order_by(jobs.c.created_at.desc(), jobs.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    pending = results.c.media_id.is_(None)
+    states_of = {
+        SubmissionStatus.FAILED: [JobState.FAILED.value, JobState.DEAD.value],
+        SubmissionStatus.FETCHING: [JobState.FETCHING.value],
+        SubmissionStatus.HASHING: [JobState.HASHING.value],
+        SubmissionStatus.MATCHING: [JobState.MATCHING.value, JobState.DONE.value],
+    }
+    conditions: list[ColumnElement[bool]] = []
+    for status in statuses:
+        if status is SubmissionStatus.DONE:
+            conditions.append(results.c.media_id.is_not(None))
+        elif status is SubmissionStatus.QUEUED:
+            conditions.append(
+                and_(pending, or_(job_state.is_(None), job_state == JobState.QUEUED.value))
+            )
+        else:
+            conditions.append(and_(pending, job_state.in_(states_of[status])))
+    return or_(*conditions)
