@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from triage.api.app import create_app
-from triage.commands import audit, bench, hashlist, jobs, keys, media
+from triage.commands import audit, bench, hashlist, jobs, keys, media, migrate
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
-from triage.commands.store import add_config, with_store
-from triage.config import Settings, load_settings
+from triage.commands.store import StoreTarget, add_config, load_target, with_store
+from triage.commands.version import version_line
+from triage.config import Settings
 from triage.errors import ConfigError, TriageError
 from triage.store.protocol import Store
 from workers.service import WorkerService
@@ -51,19 +52,21 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 # --- serve and worker ---------------------------------------------------------------------------
 
 
-async def _first_key_hint(store: Store) -> None:
+async def _first_key_hint(store: Store, target: StoreTarget) -> None:
     if not await store.list_api_keys():
+        command = target.command("keys create", "--scope", "admin", "--name", "admin")
         print(
-            "no API key exists yet; create the first admin key with:\n"
-            "  triage keys create --scope admin --name admin",
+            f"no API key exists yet; create the first admin key with:\n  {command}",
             file=sys.stderr,
             flush=True,
         )
 
 
-async def _serve(settings: Settings, host: str, port: int) -> int:
+async def _serve(target: StoreTarget, host: str, port: int) -> int:
+    settings = target.settings
+
     async def work(store: Store) -> int:
-        await _first_key_hint(store)
+        await _first_key_hint(store, target)
         stop = asyncio.Event()
         _stop_on_signals(stop)
         slots = settings.jobs.in_process_workers
@@ -91,10 +94,12 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
                 await runner.cleanup()
         return EXIT_OK
 
-    return await with_store(settings, work)
+    return await with_store(target, work)
 
 
-async def _worker(settings: Settings, slots: int) -> int:
+async def _worker(target: StoreTarget, slots: int) -> int:
+    settings = target.settings
+
     async def work(store: Store) -> int:
         stop = asyncio.Event()
         _stop_on_signals(stop)
@@ -103,7 +108,7 @@ async def _worker(settings: Settings, slots: int) -> int:
             await svc.run(stop)
         return EXIT_OK
 
-    return await with_store(settings, work)
+    return await with_store(target, work)
 
 
 def _store_kind(settings: Settings) -> str:
@@ -111,21 +116,33 @@ def _store_kind(settings: Settings) -> str:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    target = load_target(args.config)
+    settings = target.settings
     host = args.host or settings.server.host
     port = settings.server.port if args.port is None else args.port
-    return asyncio.run(_serve(settings, host, port))
+    return asyncio.run(_serve(target, host, port))
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    target = load_target(args.config)
+    settings = target.settings
     slots = args.slots if args.slots is not None else max(1, settings.jobs.in_process_workers)
     if slots < 1:
         raise ConfigError("--slots must be at least 1")
-    return asyncio.run(_worker(settings, slots))
+    return asyncio.run(_worker(target, slots))
 
 
 # --- the parser ---------------------------------------------------------------------------------
+
+
+SERVICE_EXAMPLES = """\
+The store must be at the newest schema revision: run `triage migrate` first.
+
+examples:
+  triage migrate --config /etc/triage/config.yaml --create
+  triage serve --config /etc/triage/config.yaml
+  triage serve --port 0                          any free port (printed on stderr)
+  triage worker --config /etc/triage/config.yaml --slots 2"""
 
 
 def _register_service(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -134,6 +151,8 @@ def _register_service(commands: argparse._SubParsersAction[argparse.ArgumentPars
         help="run the API with in-process workers",
         description="Run the HTTP API, "
         "the store and `jobs.in_process_workers` workers in one process.",
+        epilog=SERVICE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config(serve)
     serve.add_argument("--host", default=None, help="address to listen on (server.host)")
@@ -141,7 +160,11 @@ def _register_service(commands: argparse._SubParsersAction[argparse.ArgumentPars
     serve.set_defaults(handler=_cmd_serve)
 
     worker = commands.add_parser(
-        "worker", help="run workers only", description="Run workers on the configured store."
+        "worker",
+        help="run workers only",
+        description="Run workers on the configured store.",
+        epilog=SERVICE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config(worker)
     worker.add_argument("--slots", type=int, default=None, help="jobs run at once")
@@ -152,12 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="triage",
         description="Find re-uploads of known attack videos and route them to takedown.",
+        epilog="Every command takes --config FILE (default: ./config.yaml when present); "
+        "`triage COMMAND --help` shows examples.",
     )
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     media.register(commands)
     hashlist.register(commands)
     bench.register(commands)
     _register_service(commands)
+    migrate.register(commands)
     keys.register(commands)
     jobs.register(commands)
     audit.register(commands)

@@ -15,11 +15,13 @@ from triage.models import ApiKey, JobKind
 from triage.store import open_store
 
 
-def _config(tmp_path: Path) -> tuple[Path, str]:
+def _config(tmp_path: Path, *, migrated: bool = True) -> tuple[Path, str]:
     data = tmp_path / "data"
     url = f"sqlite:///{data / 'triage.sqlite3'}"
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps({"data_dir": str(data), "store": {"url": url}}))
+    if migrated:
+        assert main(["migrate", "--config", str(config), "--create"]) == EXIT_OK
     return config, url
 
 
@@ -73,6 +75,7 @@ def test_bad_key_requests_are_one_line_usage_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
 ) -> None:
     config, _ = _config(tmp_path)
+    capsys.readouterr()
     code = main(["keys", "create", "--config", str(config), *extra])
     _, err = capsys.readouterr()
     assert code in (EXIT_USAGE, EXIT_INPUT_FAILED)
@@ -83,12 +86,13 @@ def test_revoking_an_unknown_key_fails_cleanly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, _ = _config(tmp_path)
+    capsys.readouterr()
     assert main(["keys", "revoke", "--config", str(config), "key_nope"]) == EXIT_INPUT_FAILED
     assert capsys.readouterr().err.startswith("triage: ")
 
 
 def test_jobs_list_and_retry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config, url = _config(tmp_path)
+    config, url = _config(tmp_path, migrated=False)
 
     async def dead_job() -> str:
         store = open_store(url)

@@ -7,29 +7,65 @@ import asyncio
 import sys
 
 from triage.commands.exit_codes import EXIT_OK
-from triage.commands.store import CLI_ACTOR, add_config, with_store
-from triage.config import load_settings
+from triage.commands.records import RecordWriter, add_json
+from triage.commands.store import CLI_ACTOR, add_config, load_target, with_store
 from triage.errors import ConfigError
 from triage.keys import parse_hosts, parse_scopes
 from triage.models import ApiKey, Scope, new_api_key_token
 from triage.store.protocol import Store
 
+KEY_FIELDS = ("id", "name", "scopes", "hosts", "created_at", "revoked_at")
+
+EXAMPLES = """\
+examples:
+  triage keys create --config /etc/triage/config.yaml --scope admin --name alice
+  triage keys create --scope read --hosts video.example --name example-platform
+  triage keys list --json
+  triage keys revoke key_0123abcd
+
+Rotating a key: create the new one, hand it over, then revoke the old one by its id."""
+
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    keys = commands.add_parser("keys", help="create, list or revoke API keys")
+    keys = commands.add_parser(
+        "keys",
+        help="create, list or revoke API keys",
+        description="Manage the API keys; the store keeps only their SHA-256 digests.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = actions.add_parser("create", help="create a key and print it once")
-    add_config(create)
+    create = actions.add_parser(
+        "create",
+        help="create a key and print it once",
+        description="Create a key and print it on stdout, once: it cannot be shown again.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config(create, create=True)
     create.add_argument("--scope", required=True, help="comma-separated: submit,read,review,admin")
     create.add_argument("--name", default="key", help="who or what the key is for")
     create.add_argument("--hosts", default=None, help="limit a read key to these hosts")
     create.set_defaults(handler=create_command)
-    listing = actions.add_parser("list", help="list keys (never the keys themselves)")
-    add_config(listing)
+    listing = actions.add_parser(
+        "list",
+        help="list keys (never the keys themselves)",
+        description="Every key, revoked ones included, oldest first: " + ", ".join(KEY_FIELDS),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config(listing, create=True)
+    add_json(listing)
     listing.set_defaults(handler=list_command)
-    revoke = actions.add_parser("revoke", help="revoke a key by id")
-    add_config(revoke)
-    revoke.add_argument("id")
+    revoke = actions.add_parser(
+        "revoke",
+        help="revoke a key by id",
+        description="Revoke a key: requests with it are refused from now on.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config(revoke, create=True)
+    revoke.add_argument("id", help="the key's id (from `triage keys list`), not the key")
     revoke.set_defaults(handler=revoke_command)
 
 
@@ -55,22 +91,17 @@ def create_command(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
 
-    return asyncio.run(with_store(load_settings(args.config), work))
+    return asyncio.run(with_store(load_target(args.config), work, create=args.create))
 
 
 def list_command(args: argparse.Namespace) -> int:
     async def work(store: Store) -> int:
-        for key in await store.list_api_keys():
-            revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
-            hosts = ",".join(key.hosts) if key.hosts else "*"
-            scopes = ",".join(sorted(key.scopes))
-            print(
-                f"{key.id}\t{key.name}\t{scopes}\thosts={hosts}\t"
-                f"{key.created_at:%Y-%m-%d %H:%M}\t{revoked}"
-            )
+        with RecordWriter(KEY_FIELDS, as_json=args.json) as out:
+            for key in await store.list_api_keys():
+                out.write(key.model_dump())
         return EXIT_OK
 
-    return asyncio.run(with_store(load_settings(args.config), work))
+    return asyncio.run(with_store(load_target(args.config), work, create=args.create))
 
 
 def revoke_command(args: argparse.Namespace) -> int:
@@ -80,4 +111,4 @@ def revoke_command(args: argparse.Namespace) -> int:
         print(f"revoked {key.id} ({key.name})", file=sys.stderr)
         return EXIT_OK
 
-    return asyncio.run(with_store(load_settings(args.config), work))
+    return asyncio.run(with_store(load_target(args.config), work, create=args.create))
