@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from triage.api.app import create_app
-from triage.commands import audit, bench, hashlist, jobs, keys, media, migrate
+from triage.commands import audit, backup, bench, hashlist, jobs, keys, media, migrate
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.commands.store import StoreTarget, add_config, load_target, with_store
 from triage.commands.version import version_line
@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.register(commands)
     jobs.register(commands)
     audit.register(commands)
+    backup.register(commands)
     return parser
 
 

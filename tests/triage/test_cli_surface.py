@@ -53,7 +53,7 @@ def test_every_command_takes_config_and_shows_examples() -> None:
 
 def test_every_long_command_can_show_progress() -> None:
     leaves = dict(_leaves(build_parser()))
-    for name in ("hash", "match", "bench", "devset build"):
+    for name in ("hash", "match", "bench", "devset build", "backup", "restore"):
         options = leaves[name]._option_string_actions
         assert "--progress" in options and "--no-progress" in options, name
 
