@@ -130,3 +130,30 @@ def test_serve_on_a_taken_port_is_a_one_line_error(
         code = main(["serve", "--config", str(config), "--port", str(port)])
     assert code == EXIT_USAGE
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_keys_rotate_keeps_name_scopes_and_hosts_and_the_old_key_until_revoked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, url = _config(tmp_path)
+    conf = ["--config", str(config)]
+    argv = ["keys", "create", *conf, "--scope", "read", "--hosts", "a.com", "--name", "x"]
+    assert main(argv) == EXIT_OK
+    (old,) = asyncio.run(_keys(url))
+    capsys.readouterr()
+
+    assert main(["keys", "rotate", *conf, old.id]) == EXIT_OK
+    out, err = capsys.readouterr()
+    token = out.strip()
+    assert f"triage keys revoke --config {config} {old.id}" in err
+    first, second = asyncio.run(_keys(url))
+    assert first.id == old.id and first.active  # still works until revoked
+    assert (second.name, second.scopes, second.hosts) == (old.name, old.scopes, old.hosts)
+    assert ApiKey.digest(token).encode() in Path(url.removeprefix("sqlite:///")).read_bytes()
+
+    assert main(["keys", "rotate", *conf, second.id, "--revoke"]) == EXIT_OK
+    capsys.readouterr()
+    keys = asyncio.run(_keys(url))
+    assert [k.active for k in keys] == [True, False, True]
+    assert main(["keys", "rotate", *conf, second.id]) == EXIT_INPUT_FAILED  # revoked
+    assert main(["keys", "rotate", *conf, "key_nope"]) == EXIT_INPUT_FAILED

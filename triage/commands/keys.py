@@ -9,7 +9,7 @@ import sys
 from triage.commands.exit_codes import EXIT_OK
 from triage.commands.records import RecordWriter, add_json
 from triage.commands.store import CLI_ACTOR, add_config, load_target, with_store
-from triage.errors import ConfigError
+from triage.errors import ConfigError, Conflict, NotFound
 from triage.keys import parse_hosts, parse_scopes
 from triage.models import ApiKey, Scope, new_api_key_token
 from triage.store.protocol import Store
@@ -21,9 +21,8 @@ examples:
   triage keys create --config /etc/triage/config.yaml --scope admin --name alice
   triage keys create --scope read --hosts video.example --name example-platform
   triage keys list --json
-  triage keys revoke key_0123abcd
-
-Rotating a key: create the new one, hand it over, then revoke the old one by its id."""
+  triage keys rotate key_0123abcd             a new key like it; the old one still works
+  triage keys revoke key_0123abcd             once the holder has switched"""
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,6 +66,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add_config(revoke, create=True)
     revoke.add_argument("id", help="the key's id (from `triage keys list`), not the key")
     revoke.set_defaults(handler=revoke_command)
+    rotate = actions.add_parser(
+        "rotate",
+        help="replace a key by a new one with the same name, scopes and hosts",
+        description="Create a key like the one given (name, scopes, hosts) and print it once. "
+        "The old key keeps working until revoked, so the holder can switch without a gap; "
+        "--revoke revokes it at once.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config(rotate, create=True)
+    rotate.add_argument("id", help="the id of the key to replace (from `triage keys list`)")
+    rotate.add_argument("--revoke", action="store_true", help="revoke the old key now")
+    rotate.set_defaults(handler=rotate_command)
 
 
 def create_command(args: argparse.Namespace) -> int:
@@ -112,3 +124,35 @@ def revoke_command(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return asyncio.run(with_store(load_target(args.config), work, create=args.create))
+
+
+def rotate_command(args: argparse.Namespace) -> int:
+    token = new_api_key_token()
+    target = load_target(args.config)
+
+    async def work(store: Store) -> int:
+        old = next((key for key in await store.list_api_keys() if key.id == args.id), None)
+        if old is None:
+            raise NotFound(f"no key {args.id}")
+        if not old.active:
+            raise Conflict(f"key {old.id} is revoked: create a new one with `triage keys create`")
+        key = await store.create_api_key(
+            old.name, old.scopes, ApiKey.digest(token), hosts=old.hosts
+        )
+        await store.append_audit(
+            actor=CLI_ACTOR, action="key.rotate", target=key.id, details={"replaces": old.id}
+        )
+        if args.revoke:
+            await store.revoke_api_key(old.id)
+            await store.append_audit(actor=CLI_ACTOR, action="key.revoke", target=old.id)
+        print(token, flush=True)
+        if args.revoke:
+            after = f"{old.id} is revoked"
+        else:
+            revoke = target.command("keys revoke", old.id)
+            after = f"{old.id} still works; once its holder has switched, run:\n  {revoke}"
+        print(f"created key {key.id} to replace {old.id}; it is shown only once. {after}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_OK
+
+    return asyncio.run(with_store(target, work, create=args.create))
