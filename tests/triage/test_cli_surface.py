@@ -18,9 +18,6 @@ from triage.models import JobKind
 from triage.store import open_store
 from triage.store.schema import head_revision
 
-# A developer tool that reads no setting at all.
-WITHOUT_CONFIG = {"devset build"}
-
 
 def _leaves(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, Any]]:
     subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -46,8 +43,7 @@ def test_every_command_takes_config_and_shows_examples() -> None:
     leaves = dict(_leaves(build_parser()))
     assert {"serve", "worker", "migrate", "hash", "hashlist import", "audit"} <= set(leaves)
     for name, parser in leaves.items():
-        if name not in WITHOUT_CONFIG:
-            assert "--config" in parser._option_string_actions, name
+        assert "--config" in parser._option_string_actions, name
         assert parser.epilog and "examples:" in parser.epilog, name
 
 

@@ -80,6 +80,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     builder.add_argument("--sources", type=Path, default=DEFAULT_SOURCES_DIR, metavar="DIR")
     builder.add_argument("--per-family", type=_positive_int, default=3, metavar="N")
     builder.add_argument("--jobs", type=_positive_int, metavar="N", help="encodes side by side")
+    # No setting changes the build; --config is taken (and checked) as by every command.
+    builder.add_argument("--config", type=Path, metavar="FILE", help="settings file (checked)")
     add_progress(builder)
     builder.set_defaults(handler=devset_build_command)
 
@@ -113,6 +115,11 @@ def bench_command(args: argparse.Namespace) -> int:
 
 
 def devset_build_command(args: argparse.Namespace) -> int:
+    try:
+        load_settings(args.config)
+    except TriageError as exc:
+        print(f"triage devset build: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         report = build(args.output, args.sources, seed=args.seed, per_family=args.per_family,
                        jobs=args.jobs, progress=show_progress(args))  # fmt: skip
