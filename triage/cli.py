@@ -1,4 +1,4 @@
-"""The composition root: `triage serve | worker | keys | jobs | hash | match | hashlist | bench`.
+"""The composition root: `triage serve | worker`, and the parser of every `triage` command.
 
 This is the one module of `triage` allowed to import `workers`: it wires the API, the store and
 the workers together, and assembles the parser. Every other command lives in its own module
