@@ -21,4 +21,5 @@ USER triage
 VOLUME ["/data"]
 EXPOSE 8080
 
-CMD ["triage", "serve", "--host", "0.0.0.0"]
+# The only process: it makes (or upgrades) the store on the volume before serving.
+CMD ["triage", "serve", "--migrate", "--host", "0.0.0.0"]

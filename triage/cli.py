@@ -20,6 +20,7 @@ from aiohttp import web
 from triage.api.app import create_app
 from triage.commands import audit, backup, bench, hashlist, jobs, keys, media, migrate
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
+from triage.commands.migrate import migrate_store
 from triage.commands.store import StoreTarget, add_config, load_target, with_store
 from triage.commands.version import version_line
 from triage.config import Settings
@@ -120,6 +121,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = target.settings
     host = args.host or settings.server.host
     port = settings.server.port if args.port is None else args.port
+    if args.migrate:
+        asyncio.run(migrate_store(target, create=True))
     return asyncio.run(_serve(target, host, port))
 
 
@@ -142,6 +145,7 @@ examples:
   triage migrate --config /etc/triage/config.yaml --create
   triage serve --config /etc/triage/config.yaml
   triage serve --port 0                          any free port (printed on stderr)
+  triage serve --migrate                         migrate first (a container's only process)
   triage worker --config /etc/triage/config.yaml --slots 2"""
 
 
@@ -157,6 +161,11 @@ def _register_service(commands: argparse._SubParsersAction[argparse.ArgumentPars
     add_config(serve)
     serve.add_argument("--host", default=None, help="address to listen on (server.host)")
     serve.add_argument("--port", type=int, default=None, help="port; 0 picks a free one")
+    serve.add_argument(
+        "--migrate",
+        action="store_true",
+        help="first make or upgrade the store, as `triage migrate --create` (one-process setups)",
+    )
     serve.set_defaults(handler=_cmd_serve)
 
     worker = commands.add_parser(

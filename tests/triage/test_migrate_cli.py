@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -182,3 +183,18 @@ def test_commands_shown_to_the_operator_name_the_config_and_folder_in_use(
         None,
     )  # fmt: skip
     assert absolute.command("migrate") == "triage migrate"
+
+
+def test_serve_migrate_makes_the_store_before_serving(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, database = _config(tmp_path)
+    with socket.socket() as taken:  # serving then fails at once, after the migration
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert main(["serve", "--config", str(config), "--migrate", "--port", port]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "migrated from new store" in err and "cannot listen" in err
+    state = asyncio.run(inspect_schema(f"sqlite:///{database}"))
+    assert state.status is SchemaStatus.CURRENT

@@ -40,7 +40,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.set_defaults(handler=migrate_command)
 
 
-async def _migrate(target: StoreTarget, *, create: bool, check: bool) -> int:
+async def migrate_store(target: StoreTarget, *, create: bool, check: bool = False) -> int:
+    """`triage migrate`: report (`check`) or bring the store to the newest revision."""
     url = target.settings.store.url
     state = await inspect_schema(url)
     where = state.location
@@ -66,4 +67,4 @@ async def _migrate(target: StoreTarget, *, create: bool, check: bool) -> int:
 
 def migrate_command(args: argparse.Namespace) -> int:
     target = load_target(args.config)
-    return asyncio.run(_migrate(target, create=args.create, check=args.check))
+    return asyncio.run(migrate_store(target, create=args.create, check=args.check))
