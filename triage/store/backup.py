@@ -21,6 +21,7 @@ import json
 import os
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -264,26 +265,39 @@ def _open_archive(path: Path) -> tarfile.TarFile:
         raise InvalidInput(f"{path}: cannot read the backup: {exc}") from exc
 
 
-def _manifest(archive: tarfile.TarFile, where: Path) -> Manifest:
+DAMAGE = (OSError, EOFError, zlib.error, tarfile.TarError)
+"""What reading a cut or corrupted archive raises."""
+
+
+def _member(archive: tarfile.TarFile, name: str, where: Path) -> IO[bytes] | None:
     try:
-        member = archive.extractfile(MANIFEST)
+        return archive.extractfile(name)
     except KeyError:
-        member = None
+        return None
+    except DAMAGE as exc:
+        raise InvalidInput(f"{where}: damaged archive: {exc}") from exc
+
+
+def _manifest(archive: tarfile.TarFile, where: Path) -> Manifest:
+    member = _member(archive, MANIFEST, where)
     if member is None:
         raise InvalidInput(f"{where}: not a triage backup (no {MANIFEST})")
     return Manifest.from_json(member.read().decode(), where)
 
 
 def _rows(archive: tarfile.TarFile, table: TableDump, where: Path) -> Iterator[dict[str, Any]]:
-    try:
-        member = archive.extractfile(table.member)
-    except KeyError:
-        member = None
+    member = _member(archive, table.member, where)
     if member is None:
         raise InvalidInput(f"{where}: {table.member} is missing")
-    for number, line in enumerate(io.TextIOWrapper(member, encoding="utf-8"), 1):
+    lines = enumerate(io.TextIOWrapper(member, encoding="utf-8"), 1)
+    while True:
         try:
+            number, line = next(lines, (0, ""))
+            if not number:
+                return
             record = json.loads(line)
+        except DAMAGE as exc:
+            raise InvalidInput(f"{where}: damaged archive, in {table.member}: {exc}") from exc
         except ValueError as exc:
             raise InvalidInput(f"{where}: {table.member} line {number}: {exc}") from exc
         if not isinstance(record, dict):

@@ -135,3 +135,23 @@ async def test_restore_refuses_what_it_cannot_use(tmp_path: Path) -> None:
         await write_backup("memory://", tmp_path / "x.tar.gz")
     with pytest.raises(ConfigError, match="no store at"):
         await write_backup(url, tmp_path / "x.tar.gz")
+
+
+async def test_a_truncated_archive_is_refused_before_the_store_is_touched(tmp_path: Path) -> None:
+    source = f"sqlite:///{tmp_path / 'source.sqlite3'}"
+    await migrate(source)
+    store = open_store(source)
+    try:
+        for _ in range(300):
+            await store.append_audit(actor="cli", action="key.create", details={"pad": "x" * 300})
+    finally:
+        await store.close()
+    archive = tmp_path / "backup.tar.gz"
+    await write_backup(source, archive)
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(archive.read_bytes()[: archive.stat().st_size * 2 // 3])
+
+    target = f"sqlite:///{tmp_path / 'target.sqlite3'}"
+    with pytest.raises(InvalidInput, match="damaged archive"):
+        await restore_backup(target, cut)
+    assert not Path(target.removeprefix("sqlite:///")).exists()  # refused before any change
