@@ -755,6 +755,7 @@ async def test_service_on_postgresql_with_a_separate_worker(
         }
         config.write_text(json.dumps(settings))
         conf = ["--config", str(config)]
+        await _cli(tmp_path, "migrate", *conf, "--create")
         serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
         worker = Process("worker", ["worker", *conf], tmp_path)
         await serve.start()
