@@ -1,4 +1,4 @@
-"""`triage keys create | list | revoke`: the API keys, from the command line."""
+"""`triage keys create | list | rotate | revoke`: the API keys, from the command line."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ examples:
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys = commands.add_parser(
         "keys",
-        help="create, list or revoke API keys",
+        help="create, list, rotate or revoke API keys",
         description="Manage the API keys; the store keeps only their SHA-256 digests.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
