@@ -467,9 +467,15 @@ async def _load(
         )
         if _self_links(table):
             rows = _parents_first(table, list(rows))
+        loaded = 0
         for batch in _batches(rows):
             await conn.execute(insert(table), batch)
+            loaded += len(batch)
             if progress is not None:
                 progress(len(batch), manifest.rows)
+        if loaded != dump.rows:  # the transaction rolls back: nothing half-restored stays
+            raise InvalidInput(
+                f"{where}: {table.name} holds {loaded} rows, its manifest says {dump.rows}"
+            )
     if conn.dialect.name == "postgresql":
         await _reset_serials(conn, list(tables.values()))

@@ -155,3 +155,27 @@ async def test_a_truncated_archive_is_refused_before_the_store_is_touched(tmp_pa
     with pytest.raises(InvalidInput, match="damaged archive"):
         await restore_backup(target, cut)
     assert not Path(target.removeprefix("sqlite:///")).exists()  # refused before any change
+
+
+async def test_a_table_shorter_than_its_manifest_says_restores_nothing(tmp_path: Path) -> None:
+    source = f"sqlite:///{tmp_path / 'source.sqlite3'}"
+    await migrate(source)
+    await _fill(source)
+    archive = tmp_path / "backup.tar.gz"
+    await write_backup(source, archive)
+    # The same archive with the audit log's last row missing.
+    edited = tmp_path / "edited.tar.gz"
+    with tarfile.open(archive, "r:gz") as original, tarfile.open(edited, "w:gz") as copy:
+        for member in original.getmembers():
+            data = original.extractfile(member)
+            assert data is not None
+            content = data.read()
+            if member.name == "tables/audit_log.jsonl":
+                content = b"".join(content.splitlines(keepends=True)[:-1])
+            member.size = len(content)
+            copy.addfile(member, io.BytesIO(content))
+
+    target = f"sqlite:///{tmp_path / 'target.sqlite3'}"
+    with pytest.raises(InvalidInput, match="audit_log holds 0 rows, its manifest says 1"):
+        await restore_backup(target, edited)
+    assert await _contents(target) == ([], [])  # the keys loaded before it were rolled back
