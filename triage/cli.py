@@ -54,13 +54,19 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def _first_key_hint(store: Store, target: StoreTarget) -> None:
-    if not await store.list_api_keys():
-        command = target.command("keys create", "--scope", "admin", "--name", "admin")
-        print(
-            f"no API key exists yet; create the first admin key with:\n  {command}",
-            file=sys.stderr,
-            flush=True,
-        )
+    if await store.list_api_keys():
+        return
+    if target.settings.store.url.startswith("memory://"):
+        # `triage keys` in another process would write to a store of its own.
+        print("no API key exists, and a memory:// store gets none from `triage keys`: "
+              "use a SQLite or PostgreSQL store.url", file=sys.stderr, flush=True)  # fmt: skip
+        return
+    command = target.command("keys create", "--scope", "admin", "--name", "admin")
+    print(
+        f"no API key exists yet; create the first admin key with:\n  {command}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 async def _serve(target: StoreTarget, host: str, port: int) -> int:

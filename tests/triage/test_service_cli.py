@@ -157,3 +157,17 @@ def test_keys_rotate_keeps_name_scopes_and_hosts_and_the_old_key_until_revoked(
     assert [k.active for k in keys] == [True, False, True]
     assert main(["keys", "rotate", *conf, second.id]) == EXIT_INPUT_FAILED  # revoked
     assert main(["keys", "rotate", *conf, "key_nope"]) == EXIT_INPUT_FAILED
+
+
+def test_serve_on_memory_does_not_suggest_keys_that_cannot_reach_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"data_dir": str(tmp_path), "store": {"url": "memory://"}}))
+    with socket.socket() as taken:  # the hint comes before listening, which then fails
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert main(["serve", "--config", str(config), "--port", port]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "memory:// store gets none" in err and "triage keys create" not in err
