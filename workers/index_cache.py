@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from hashes.cascade import Searcher
 from hashes.formats.jsonl import loads_record
+from hashes.matcher import MatchParams
 from hashes.types import HashError, VideoHashes, VideoMatch
 from triage import metrics
 from triage.errors import TriageError
@@ -33,16 +34,8 @@ class MutableIndex(Protocol):
     def __len__(self) -> int: ...
 
 
-MatchFunction = Callable[[VideoHashes], list[VideoMatch]]
-# A query's full frames -> their matches when those settle it, else None.
-SettleFunction = Callable[[VideoHashes], list[VideoMatch] | None]
-# The matches of every view of a query, and its hashes -> whether they leave a lead worth a
-# closer look.
-CloserFunction = Callable[[Sequence[VideoMatch], VideoHashes], bool]
-
-
 class LiveIndex:
-    """An index plus the function matching against it, synchronised with `store`.
+    """An index plus the matcher searching it, synchronised with `store`.
 
     Matching runs in a thread (it is CPU work) while holding a lock that `sync` also takes, so
     the index never changes under a running match.
@@ -52,17 +45,14 @@ class LiveIndex:
         self,
         store: Store,
         index: MutableIndex,
-        match: MatchFunction,
-        settle: SettleFunction | None = None,
-        closer: CloserFunction | None = None,
+        searcher: Searcher,
     ) -> None:
         self._store = store
         self._index = index
-        self._match = match
-        self._settle = settle
-        self._closer = closer
+        self._searcher = searcher
         self._version = 0
         self._indexed: set[str] = set()
+        self._full_frames_only: set[str] = set()
         self._labels: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self._sync_lock = asyncio.Lock()
@@ -103,6 +93,7 @@ class LiveIndex:
             self._version = changes.version
         self._loaded = True
         metrics.hashlist_references.set(len(self._indexed))
+        metrics.hashlist_full_frames_only_references.set(len(self._full_frames_only))
         metrics.hashlist_version.set(self._version)
         return len(parsed)
 
@@ -121,30 +112,25 @@ class LiveIndex:
         if reference_id in self._indexed:
             self._index.remove(reference_id)
             self._indexed.discard(reference_id)
+            self._full_frames_only.discard(reference_id)
         if hashes is not None and len(hashes) > 0:
             self._index.add(reference_id, hashes)
             self._indexed.add(reference_id)
+            if item.reference.full_frames_only:
+                self._full_frames_only.add(reference_id)
             self._labels[reference_id] = item.reference.label
+
+    @property
+    def match_params(self) -> MatchParams:
+        """The parameters of the matcher, which the query cascade decides its steps with."""
+        return self._searcher.params
 
     async def match(self, query: VideoHashes) -> list[VideoMatch]:
         """Matches of `query` against the current list, best first."""
         async with self._lock:
             if not self._indexed:
                 return []
-            return await asyncio.to_thread(self._match, query)
-
-    async def settle(self, full_frames: VideoHashes) -> list[VideoMatch] | None:
-        """Matches of a query's full frames when they settle it, else None (the other views
-        are needed; also with an empty list, whose verdict needs every view to be `none`)."""
-        async with self._lock:
-            if not self._indexed or self._settle is None:
-                return None
-            return await asyncio.to_thread(self._settle, full_frames)
-
-    def wants_closer_look(self, matches: Sequence[VideoMatch], query: VideoHashes) -> bool:
-        """Whether the matches of every view of `query` leave a lead worth zoomed parts of
-        its pictures (`hashes.video.closer_look`)."""
-        return self._closer is not None and self._closer(matches, query)
+            return await asyncio.to_thread(self._searcher.match, query)
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
         """Keep syncing until `stop` is set."""
