@@ -47,4 +47,5 @@ EXPOSE 8080 9100
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('TRIAGE_SERVER__PORT', '8080') + '/readyz', timeout=4)"]
 
-CMD ["triage", "serve"]
+# The only process: it makes (or upgrades) the store on the volume before serving.
+CMD ["triage", "serve", "--migrate", "--host", "0.0.0.0"]

@@ -42,7 +42,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+# One command on a fresh machine: make (or upgrade) the store, then serve. In production,
+# `triage migrate` is a step of its own, after a backup.
 run: system-deps $(STAMP)
+	$(BIN)/triage migrate --create
 	$(BIN)/triage serve
 
 lint: $(STAMP)

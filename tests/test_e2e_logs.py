@@ -58,6 +58,7 @@ async def test_logs_of_a_run_to_a_verdict_are_json_lines_with_ids_and_no_secrets
         )
     )
     conf = ("--config", str(config))
+    await _cli(tmp_path, "migrate", *conf, "--create")
     admin = (await _cli(tmp_path, "keys", "create", "--scope", "admin", *conf)).strip()
     submitter = (await _cli(tmp_path, "keys", "create", "--scope", "submit,read", *conf)).strip()
     reference = _clip(tmp_path / "ref-testcard.mp4")

@@ -138,7 +138,7 @@ async def test_moderators_pages_end_to_end(
         config = tmp_path / "config.yaml"
         _write_config(config, tmp_path / "data", [media.host_port])
         conf = ["--config", str(config)]
-        serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
+        serve = Process("serve", ["serve", *conf, "--port", "0", "--migrate"], tmp_path)
         await serve.start()
         try:
             base = (await serve.wait_for_line(r"listening on (http://\S+)")).group(1)

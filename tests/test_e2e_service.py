@@ -267,17 +267,18 @@ async def test_service_end_to_end(
         _write_config(config, tmp_path / "data", allow)
         conf = ["--config", str(config)]
 
+        await _cli(tmp_path, "migrate", *conf, "--create")
         serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
         await serve.start()
         base = (await serve.wait_for_line(r"listening on (http://\S+)")).group(1)
-        assert "triage keys create --scope admin" in serve.output()
+        assert f"triage keys create --config {config} --scope admin" in serve.output()
         keys = {
             scope: (await _cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
             for scope in ("admin", "submit", "read")
         }
         assert all(k.startswith("tt_") for k in keys.values())
         listed = await _cli(tmp_path, "keys", "list", *conf)
-        assert len(listed.splitlines()) == 3 and keys["admin"] not in listed
+        assert len(listed.splitlines()) == 1 + 3 and keys["admin"] not in listed  # header
         client = Client(session, keys)
         client.base = base
 
@@ -535,6 +536,7 @@ async def test_after_the_verdict_end_to_end(
         }
         config.write_text(json.dumps(settings))
         conf = ["--config", str(config)]
+        await _cli(tmp_path, "migrate", *conf, "--create")
         serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
         await serve.start()
         try:
@@ -709,7 +711,7 @@ async def test_after_the_verdict_end_to_end(
             assert actions.count("job.retry") == actions.count("reference.retro_match") == 1
             assert actions.count("referral.delivered") == 4
             listed = await _cli(tmp_path, "audit", *conf)
-            assert len(listed.splitlines()) == len(audit)
+            assert len(listed.splitlines()) == 1 + len(audit)  # a header line
         finally:
             assert await serve.stop() == 0, serve.output()[-3000:]
 
@@ -757,6 +759,7 @@ async def test_service_on_postgresql_with_a_separate_worker(
         }
         config.write_text(json.dumps(settings))
         conf = ["--config", str(config)]
+        await _cli(tmp_path, "migrate", *conf, "--create")
         serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
         worker = Process("worker", ["worker", *conf], tmp_path)
         await serve.start()

@@ -55,7 +55,7 @@ async def processes(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
             }
         )
     )
-    serve = Process("serve", ["serve", "--config", str(config)], tmp_path)
+    serve = Process("serve", ["serve", "--config", str(config), "--migrate"], tmp_path)
     worker = Process("worker", ["worker", "--config", str(config), "--metrics-port", "0"], tmp_path)
     await serve.start()
     try:

@@ -41,7 +41,8 @@ def test_audit_prints_every_entry_oldest_first(
     config = _config(tmp_path)
     asyncio.run(_append(config, 3))
     assert main(["audit", "--config", str(config)]) == EXIT_OK
-    lines = capsys.readouterr().out.splitlines()
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split("\t") == ["cursor", "at", "actor", "action", "target", "details"]
     assert [line.split("\t")[4] for line in lines] == ["key_0", "key_1", "key_2"]
     _, _, actor, action, _, details = lines[0].split("\t")
     assert (actor, action, json.loads(details)) == ("cli", "key.create", {"n": 0})
@@ -53,7 +54,7 @@ def test_audit_limit_keeps_the_newest_entries(
     config = _config(tmp_path)
     asyncio.run(_append(config, 4))
     assert main(["audit", "--config", str(config), "--limit", "2"]) == EXIT_OK
-    lines = capsys.readouterr().out.splitlines()
+    _, *lines = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[4] for line in lines] == ["key_2", "key_3"]
 
 

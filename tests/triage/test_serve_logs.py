@@ -44,6 +44,7 @@ async def _raw_request(port: int, raw: bytes) -> tuple[str, bytes]:
 @pytest.mark.timeout(120)
 async def test_folded_authorization_leaves_no_key_in_the_serve_log(tmp_path: Path) -> None:
     config = _config(tmp_path)
+    await _cli(tmp_path, "migrate", "--config", str(config), "--create")
     created = await _cli(tmp_path, "keys", "create", "--config", str(config), "--scope", "admin")
     token = created.strip()
     assert token.startswith("tt_")

@@ -15,11 +15,13 @@ from triage.models import ApiKey, JobKind
 from triage.store import open_store
 
 
-def _config(tmp_path: Path) -> tuple[Path, str]:
+def _config(tmp_path: Path, *, migrated: bool = True) -> tuple[Path, str]:
     data = tmp_path / "data"
     url = f"sqlite:///{data / 'triage.sqlite3'}"
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps({"data_dir": str(data), "store": {"url": url}}))
+    if migrated:
+        assert main(["migrate", "--config", str(config), "--create"]) == EXIT_OK
     return config, url
 
 
@@ -73,6 +75,7 @@ def test_bad_key_requests_are_one_line_usage_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str]
 ) -> None:
     config, _ = _config(tmp_path)
+    capsys.readouterr()
     code = main(["keys", "create", "--config", str(config), *extra])
     _, err = capsys.readouterr()
     assert code in (EXIT_USAGE, EXIT_INPUT_FAILED)
@@ -83,12 +86,13 @@ def test_revoking_an_unknown_key_fails_cleanly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, _ = _config(tmp_path)
+    capsys.readouterr()
     assert main(["keys", "revoke", "--config", str(config), "key_nope"]) == EXIT_INPUT_FAILED
     assert capsys.readouterr().err.startswith("triage: ")
 
 
 def test_jobs_list_and_retry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config, url = _config(tmp_path)
+    config, url = _config(tmp_path, migrated=False)
 
     async def dead_job() -> str:
         store = open_store(url)
@@ -126,3 +130,44 @@ def test_serve_on_a_taken_port_is_a_one_line_error(
         code = main(["serve", "--config", str(config), "--port", str(port)])
     assert code == EXIT_USAGE
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_keys_rotate_keeps_name_scopes_and_hosts_and_the_old_key_until_revoked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, url = _config(tmp_path)
+    conf = ["--config", str(config)]
+    argv = ["keys", "create", *conf, "--scope", "read", "--hosts", "a.com", "--name", "x"]
+    assert main(argv) == EXIT_OK
+    (old,) = asyncio.run(_keys(url))
+    capsys.readouterr()
+
+    assert main(["keys", "rotate", *conf, old.id]) == EXIT_OK
+    out, err = capsys.readouterr()
+    token = out.strip()
+    assert f"triage keys revoke --config {config} {old.id}" in err
+    first, second = asyncio.run(_keys(url))
+    assert first.id == old.id and first.active  # still works until revoked
+    assert (second.name, second.scopes, second.hosts) == (old.name, old.scopes, old.hosts)
+    assert ApiKey.digest(token).encode() in Path(url.removeprefix("sqlite:///")).read_bytes()
+
+    assert main(["keys", "rotate", *conf, second.id, "--revoke"]) == EXIT_OK
+    capsys.readouterr()
+    keys = asyncio.run(_keys(url))
+    assert [k.active for k in keys] == [True, False, True]
+    assert main(["keys", "rotate", *conf, second.id]) == EXIT_INPUT_FAILED  # revoked
+    assert main(["keys", "rotate", *conf, "key_nope"]) == EXIT_INPUT_FAILED
+
+
+def test_serve_on_memory_does_not_suggest_keys_that_cannot_reach_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"data_dir": str(tmp_path), "store": {"url": "memory://"}}))
+    with socket.socket() as taken:  # the hint comes before listening, which then fails
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert main(["serve", "--config", str(config), "--port", port]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "memory:// store gets none" in err and "triage keys create" not in err

@@ -158,8 +158,7 @@ async def running_service(
     say(f"service settings: shipped config.yaml with store.url={store_url} "
         f"fetch.allow_hosts={list(allow_hosts)}")  # fmt: skip
     conf = ["--config", str(config_path)]
-    if await _has_migrate(workdir):
-        await _run("migrate", *conf, cwd=workdir)
+    await _run("migrate", *conf, "--create", cwd=workdir)
     admin_key = (await _run("keys", "create", *conf, "--scope", "admin,submit,read",
                             "--name", "bench", cwd=workdir)).strip()  # fmt: skip
     log_path = workdir / "serve.log"
@@ -181,15 +180,6 @@ async def running_service(
             except TimeoutError:
                 process.kill()
                 await process.wait()
-
-
-async def _has_migrate(workdir: Path) -> bool:
-    """Whether this `triage` has a separate `migrate` step (then `serve` needs it first)."""
-    try:
-        await _run("migrate", "--help", cwd=workdir)
-    except ServiceBenchError:
-        return False
-    return True
 
 
 async def _until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:

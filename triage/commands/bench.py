@@ -15,6 +15,7 @@ from triage.bench.report import markdown, to_json
 from triage.bench.runner import Settings, run_bench
 from triage.bench.service_comparison import compare_with_service
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
+from triage.commands.progress import add_progress, show_progress
 from triage.config import load_settings
 from triage.devset.build import build
 from triage.devset.ffmpeg import DevsetError
@@ -23,6 +24,18 @@ from triage.verdicts import VerdictPolicy, VerdictStep
 
 DEFAULT_BENCH_DIR = Path("..") / "shared" / "data" / "bench"
 DEFAULT_SOURCES_DIR = Path("..") / "shared" / "data" / "sources"
+
+
+BENCH_EXAMPLES = """\
+examples:
+  triage bench --bench-dir ../shared/data/bench --config config.yaml
+  triage bench --limit 20 --confirm-at 1.2 --json > bench.json
+  triage bench --ablate --progress 2> bench.log"""
+
+DEVSET_EXAMPLES = """\
+examples:
+  triage devset build -o /tmp/devset --seed 3 --per-family 2
+  triage bench --bench-dir /tmp/devset"""
 
 
 def _positive_int(text: str) -> int:
@@ -39,6 +52,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Hash the references, match every query, and print per edit family: "
         "recall (confirmed on the right reference), queries left at review, false positives, "
         "recall at the strictest zero-FP threshold, and cost against the decode floor.",
+        epilog=BENCH_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bench.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH_DIR, metavar="DIR")
     bench.add_argument("--json", action="store_true", help="one JSON document on stdout")
@@ -48,7 +63,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bench.add_argument("--config", type=Path, metavar="FILE", help="settings file")
     bench.add_argument("--confirm-at", type=float, help="override match.confirm_at")
     bench.add_argument("--review-at", type=float, help="override match.review_at")
-    bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_progress(bench)
     bench.add_argument(
         "--through-service",
         action="store_true",
@@ -71,13 +86,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Cut references from the source clips and make synthetic footage, then "
         "write seeded edits per family, unrelated clips and hard negatives, with a manifest "
         "that `triage bench --bench-dir DIR` reads.",
+        epilog=DEVSET_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     builder.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
     builder.add_argument("--seed", type=int, default=0)
     builder.add_argument("--sources", type=Path, default=DEFAULT_SOURCES_DIR, metavar="DIR")
     builder.add_argument("--per-family", type=_positive_int, default=3, metavar="N")
     builder.add_argument("--jobs", type=_positive_int, metavar="N", help="encodes side by side")
-    builder.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    # No setting changes the build; --config is taken (and checked) as by every command.
+    builder.add_argument("--config", type=Path, metavar="FILE", help="settings file (checked)")
+    add_progress(builder)
     builder.set_defaults(handler=devset_build_command)
 
 
@@ -101,7 +120,7 @@ def bench_command(args: argparse.Namespace) -> int:
     except (TriageError, HashError, ManifestError) as exc:
         print(f"triage bench: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    result = run_bench(manifest, settings, ablate=args.ablate, progress=not args.no_progress)
+    result = run_bench(manifest, settings, ablate=args.ablate, progress=show_progress(args))
     for failure in result.failures:
         # Errors from `hashes` already name their file.
         where = "" if str(failure.path) in failure.problem else f"{failure.path}: "
@@ -109,7 +128,7 @@ def bench_command(args: argparse.Namespace) -> int:
     text = markdown(result)
     comparison = None
     if args.through_service:
-        comparison = compare_with_service(manifest, result, progress=not args.no_progress)
+        comparison = compare_with_service(manifest, result, progress=show_progress(args))
         text += "\n" + comparison.markdown
     disagreeing = comparison.disagreeing if comparison is not None else 0
     if args.json:
@@ -132,8 +151,13 @@ def bench_command(args: argparse.Namespace) -> int:
 
 def devset_build_command(args: argparse.Namespace) -> int:
     try:
+        load_settings(args.config)
+    except TriageError as exc:
+        print(f"triage devset build: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         report = build(args.output, args.sources, seed=args.seed, per_family=args.per_family,
-                       jobs=args.jobs, progress=not args.no_progress)  # fmt: skip
+                       jobs=args.jobs, progress=show_progress(args))  # fmt: skip
     except DevsetError as exc:
         print(f"triage devset build: {exc}", file=sys.stderr)
         return EXIT_INPUT_FAILED

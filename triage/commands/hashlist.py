@@ -1,4 +1,5 @@
-"""`triage hashlist import|export`: move hash lists between vPDQ text files and our JSONL."""
+"""`triage hashlist import|export|list`: move hash lists between vPDQ text files and our
+JSONL, and show what a list holds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from hashes.formats.jsonl import HashListEntry, read_list, write_list
 from hashes.formats.vpdq import read_vpdq, write_vpdq
 from hashes.types import HashError
 from triage.commands.exit_codes import EXIT_OK, EXIT_USAGE, input_failed
+from triage.commands.records import RecordWriter, add_json
+from triage.config import load_settings
+from triage.errors import TriageError
 
 FORMATS = ("vpdq", "jsonl")
 
@@ -28,12 +32,32 @@ OUT is a directory holding one <id>.txt per reference (created if needed; files 
 name are overwritten); a list of one reference may also be exported to a single file OUT."""
 
 
+LIST_FIELDS = ("reference_id", "label", "source", "frame_count", "duration_seconds",
+               "hash_rows")  # fmt: skip
+
+EXAMPLES = """\
+examples:
+  triage hashlist import meta-shared/attack-1.txt --format vpdq -o references.jsonl
+  triage hashlist import partner.jsonl --format jsonl -o references.jsonl
+  triage hashlist export references.jsonl --format vpdq -o shared-vpdq/
+  triage hashlist list references.jsonl --json"""
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    # Hash lists are files: no setting changes these actions, but every command takes
+    # --config, and a broken settings file is reported wherever it is given.
+    parser.add_argument("--config", type=Path, metavar="FILE", help="settings file (checked)")
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `hashlist import` and `hashlist export` to the `triage` command line."""
     parser = subparsers.add_parser(
         "hashlist",
-        help="import or export hash lists (vPDQ text, JSONL)",
-        description="Import hash files into a JSONL hash list, or export a list to share it.",
+        help="import, export or list hash lists (vPDQ text, JSONL)",
+        description="Import hash files into a JSONL hash list, export a list to share it, or "
+        "list what a list holds.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="hashlist_action", required=True, metavar="ACTION")
 
@@ -41,6 +65,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "import",
         help="add the references of a vPDQ or JSONL file to a hash list",
         description=IMPORT_DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     importer.add_argument("file", metavar="FILE", type=Path, help="the file to import")
     importer.add_argument("--format", required=True, choices=FORMATS, help="the format of FILE")
@@ -64,12 +90,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="LIST.jsonl",
         help="the hash list to write; merged with it when it exists",
     )
+    _add_config(importer)
     importer.set_defaults(handler=import_command)
 
     exporter = actions.add_parser(
         "export",
         help="write a hash list as vPDQ text files or JSONL",
         description=EXPORT_DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     exporter.add_argument("list_path", metavar="LIST.jsonl", type=Path, help="the hash list")
     exporter.add_argument("--format", required=True, choices=FORMATS, help="the format to write")
@@ -81,11 +110,57 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="OUT",
         help="vpdq: a directory (or a file, for a list of one reference); jsonl: a file",
     )
+    _add_config(exporter)
     exporter.set_defaults(handler=export_command)
+
+    lister = actions.add_parser(
+        "list",
+        help="list the references of a hash list",
+        description="One record per reference of LIST.jsonl: " + ", ".join(LIST_FIELDS),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lister.add_argument("list_path", metavar="LIST.jsonl", type=Path, help="the hash list")
+    add_json(lister)
+    _add_config(lister)
+    lister.set_defaults(handler=list_command)
+
+
+def list_command(args: argparse.Namespace) -> int:
+    """`triage hashlist list`: one record per reference of LIST.jsonl."""
+    if (failed := _settings_failed("list", args.config)) is not None:
+        return failed
+    try:
+        entries = read_list(args.list_path)
+    except (HashError, OSError) as exc:
+        return _input_failed(args.list_path, exc)
+    with RecordWriter(LIST_FIELDS, as_json=args.json) as out:
+        for entry in entries:
+            out.write(
+                {
+                    "reference_id": entry.reference_id,
+                    "label": entry.label,
+                    "source": entry.source,
+                    "frame_count": entry.hashes.frame_count,
+                    "duration_seconds": round(entry.hashes.duration_seconds, 3),
+                    "hash_rows": len(entry.hashes),
+                }
+            )
+    return EXIT_OK
+
+
+def _settings_failed(action: str, config: Path | None) -> int | None:
+    try:
+        load_settings(config)
+    except TriageError as exc:
+        return _usage_error(action, str(exc))
+    return None
 
 
 def import_command(args: argparse.Namespace) -> int:
     """`triage hashlist import`: read FILE, merge its references into LIST.jsonl."""
+    if (failed := _settings_failed("import", args.config)) is not None:
+        return failed
     source: Path = args.file
     output: Path = args.output
     try:
@@ -120,6 +195,8 @@ def import_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     """`triage hashlist export`: write LIST.jsonl as vPDQ files or JSONL."""
+    if (failed := _settings_failed("export", args.config)) is not None:
+        return failed
     list_path: Path = args.list_path
     output: Path = args.output
     try:

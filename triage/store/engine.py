@@ -42,6 +42,13 @@ def _sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a `sqlite:///PATH` store URL, made absolute; None for others."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return _sqlite_path(url).absolute()
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An engine for `url` (`sqlite:///PATH` or `postgresql://...`)."""
     engine = create_async_engine(driver_url(url), pool_pre_ping=not url.startswith("sqlite"))
@@ -92,6 +99,27 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def _describe(exc: BaseException) -> str:
     original = getattr(exc, "orig", None)
     return str(original if original is not None else exc).splitlines()[0][:300]
+
+
+@asynccontextmanager
+async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read-only transaction in which every query sees the database as of one moment.
+
+    Writers are not blocked: SQLite in WAL mode keeps the reader's snapshot from its first
+    read; PostgreSQL gives it with REPEATABLE READ. Errors leave as `StoreError`.
+    """
+    try:
+        async with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            else:
+                conn = await conn.execution_options(**{READ_ONLY_OPTION: True})
+            async with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    await conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                yield conn
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"store failure: {_describe(exc)}") from exc
 
 
 @asynccontextmanager

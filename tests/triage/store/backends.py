@@ -73,13 +73,14 @@ async def _migrate(url: str) -> None:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """The URL of a fresh, migrated PostgreSQL database, dropped afterwards."""
+def postgres_database(*, migrated: bool = True) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database (migrated unless told), dropped afterwards."""
     name = f"triage_test_{uuid.uuid4().hex[:12]}"
     _in_own_loop(lambda: _execute(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}"'))
     url = _with_database(POSTGRES_ADMIN_URL, name)
     try:
-        _in_own_loop(lambda: _migrate(url))
+        if migrated:
+            _in_own_loop(lambda: _migrate(url))
         yield url
     finally:
         _in_own_loop(
