@@ -120,6 +120,11 @@ def bench_command(args: argparse.Namespace) -> int:
     except (TriageError, HashError, ManifestError) as exc:
         print(f"triage bench: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # Named before the run: the code measured is the code checked out when it started.
+    title = f"`triage bench` on {manifest.root.name}" + (
+        " (offline and through the service)" if args.through_service else ""
+    )
+    provenance = heading(title)
     result = run_bench(manifest, settings, ablate=args.ablate, progress=show_progress(args))
     for failure in result.failures:
         # Errors from `hashes` already name their file.
@@ -139,11 +144,8 @@ def bench_command(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     if args.record is not None:
-        title = f"`triage bench` on {manifest.root.name}" + (
-            " (offline and through the service)" if args.through_service else ""
-        )
         with args.record.open("a") as record:
-            record.write("\n" + heading(title) + "\n" + text)
+            record.write("\n" + provenance + "\n" + text)
     if disagreeing:
         print(f"triage bench: {disagreeing} disagreement(s) with the service", file=sys.stderr)
     return EXIT_INPUT_FAILED if result.failures or disagreeing else EXIT_OK
