@@ -121,8 +121,8 @@ async def test_worker_scrape_reports_the_store_and_an_idle_heartbeat(
     assert samples[due] == 0.0
     queued = frozenset({("kind", "hash_reference"), ("state", "queued")})
     assert samples[("triage_queue_jobs", queued)] == 0.0
-    # One slot, alive although no job ever ran.
-    assert samples[("triage_worker_slots", frozenset())] == 1.0
+    # One slot and the long lane's (jobs.long_lane_slots), alive although no job ever ran.
+    assert samples[("triage_worker_slots", frozenset())] == 2.0
     # And it keeps beating while idle.
     first = samples[heartbeat]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
