@@ -14,13 +14,14 @@ ROW = re.compile(r"^\| `(triage_[a-z_]+)` \| (\w+) \| ([a-z_,]*) \|", re.M)
 
 
 def exported() -> dict[str, tuple[str, str]]:
-    found = {}
+    found: dict[str, tuple[str, str]] = {}
     for value in vars(triage.metrics).values():
         if isinstance(value, MetricWrapperBase):
             name = value._name
             if value._type == "counter":
                 name += "_total"
-            found[name] = (value._type, ",".join(value._labelnames))
+            # prometheus-client types `_type` as optional; every metric defined has one.
+            found[name] = (str(value._type), ",".join(value._labelnames))
     return found
 
 
