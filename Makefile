@@ -1,10 +1,11 @@
 # The two entry points: `make run` and `make test`. Both create or update .venv first.
+# `make test-fast` is the daily loop: the same checks, pytest without the media and e2e tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit system-deps ops-tools browser-deps clean
+.PHONY: run test test-fast lint imports typecheck unit unit-fast system-deps ops-tools browser-deps clean
 
 system-deps:
 	@command -v ffmpeg >/dev/null 2>&1 || { \
@@ -52,13 +53,23 @@ lint: $(STAMP)
 	$(BIN)/ruff check hashes triage workers tests
 	$(BIN)/ruff format --check hashes triage workers tests
 
+# The layering contracts in pyproject.toml ([tool.importlinter]).
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
 typecheck: $(STAMP)
 	$(BIN)/mypy hashes triage workers tests
 
 unit: system-deps ops-tools browser-deps $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test: lint typecheck unit
+# Media decoding and real `triage serve` runs are left to `make test`.
+unit-fast: ops-tools $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not media and not e2e"
+
+test: lint imports typecheck unit
+
+test-fast: lint imports typecheck unit-fast
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from hashes.types import PDQ_BITS, PDQ_BYTES, HashArray, HashError, VideoHashes, View
+from hashes.types import PDQ_BITS, HashArray, HashError, VideoHashes, View
 
 _VIEW_CODES = {view: code for code, view in enumerate(View)}
 _CODE_VIEWS = list(View)
@@ -95,13 +95,17 @@ class HashIndex(Protocol):
 
 
 class ExactIndex:
-    """Exact radius search over all reference frame hashes (FAISS `IndexBinaryFlat`)."""
+    """Exact radius search over all reference frame hashes (FAISS `IndexBinaryFlat`), of
+    `hash_bits` bits each (PDQ's 256 unless told; FAISS packs whole bytes)."""
 
-    def __init__(self) -> None:
-        self._index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(PDQ_BITS))
+    def __init__(self, hash_bits: int = PDQ_BITS) -> None:
+        if hash_bits <= 0 or hash_bits % 8:
+            raise HashError(f"an index holds hashes of whole bytes, not {hash_bits} bits")
+        self.hash_bits = hash_bits
+        self._index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(hash_bits))
         # The whole-picture rows again, under the same ids: a query view that can only show a
         # whole reference picture is searched against these alone, at a few percent the cost.
-        self._whole = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(PDQ_BITS))
+        self._whole = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(hash_bits))
         self._next_id = 0
         self._ids: dict[str, npt.NDArray[np.int64]] = {}
         self._info: dict[str, ReferenceInfo] = {}
@@ -130,6 +134,11 @@ class ExactIndex:
     def add(self, reference_id: str, hashes: VideoHashes, *, min_quality: int = 0) -> None:
         if not reference_id:
             raise HashError("a reference needs a non-empty id")
+        if hashes.hash_bits != self.hash_bits:
+            raise HashError(
+                f"reference {reference_id!r} has {hashes.hash_bits}-bit hashes; "
+                f"this index holds {self.hash_bits}-bit ones"
+            )
         self.remove(reference_id)
         keep = hashes.qualities >= min_quality
         rows = np.ascontiguousarray(hashes.hashes[keep], dtype=np.uint8)
@@ -171,8 +180,9 @@ class ExactIndex:
         self, queries: HashArray, max_distance: int, *, whole_pictures: bool = False
     ) -> Neighbours:
         queries = np.ascontiguousarray(queries, dtype=np.uint8)
-        if queries.ndim != 2 or queries.shape[1] != PDQ_BYTES:
-            raise HashError(f"query hashes must have shape (n, {PDQ_BYTES})")
+        width = self.hash_bits // 8
+        if queries.ndim != 2 or queries.shape[1] != width:
+            raise HashError(f"query hashes must have shape (n, {width})")
         index = self._whole if whole_pictures else self._index
         if len(queries) == 0 or index.ntotal == 0:
             return self._empty()

@@ -12,6 +12,9 @@
 4. The score counts well-matched query seconds on those lines, weighted by closeness, each
    stretch of the reference once, and compares them with what the query could show of the
    reference: a short excerpt that is all reference scores as high as a long re-upload.
+
+The frame signal (`hashes.signal`, PDQ unless told) owns the search radius, the weights of a
+pair and what counts as a near-flat frame; the alignment and the score work on any signal.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hashes.index import HashIndex, Neighbours, code_of_view, view_codes, view_of_code
-from hashes.types import PDQ_BITS, Segment, VideoHashes, VideoMatch, View
+from hashes.signal import PDQ, FrameSignal
+from hashes.types import Segment, VideoHashes, VideoMatch, View
 
 # The order rows are searched in when the early accept is on: the full frames, which settle
 # most copies; the derived views; and last the tilted views, which only a filmed screen needs.
@@ -44,19 +48,9 @@ BALANCE_TOLERANCE_BITS = 4
 
 @dataclass(frozen=True, slots=True)
 class MatchParams:
-    """Matching parameters; each `use_*` switch turns one mechanism on or off."""
+    """Matching parameters; each `use_*` switch turns one mechanism on or off. Distances and
+    pair weights are the frame signal's (`hashes.signal`)."""
 
-    search_distance: int = 76  # candidate pairs within this many bits
-    strong_distance: int = 40  # at or below: a pair counts fully
-    weak_distance: int = 76  # at or above: a pair of good-quality frames counts for nothing
-    # Flat, low-detail frames are near each other by chance: for them the distance at which a
-    # pair stops counting shrinks towards `strong_distance` (to a quarter of the span).
-    low_quality_at: int = 40
-    full_quality_at: int = 80
-    min_quality: int = 25  # frames below this PDQ quality are near-flat (walls, black, fades)
-    # ...and count only as near-identical pairs: chance does not bring two hashes this close,
-    # while a re-encode of the same flat frame keeps most of its bits.
-    flat_distance: int = 16
     speeds: tuple[float, ...] = tuple(np.round(np.arange(0.8, 1.2501, 0.025), 3).tolist())
     offset_bin_seconds: float = 0.5
     inlier_seconds: float = 0.6  # distance from the line that still counts as aligned
@@ -113,11 +107,14 @@ class _QueryRows:
 
 
 class Matcher:
-    """Matches query hashes against an index of references."""
+    """Matches query hashes against an index of references, both hashed with `signal`."""
 
-    def __init__(self, index: HashIndex, params: MatchParams | None = None) -> None:
+    def __init__(
+        self, index: HashIndex, params: MatchParams | None = None, signal: FrameSignal = PDQ
+    ) -> None:
         self.index = index
         self.params = params or MatchParams()
+        self.signal = signal
 
     def match(self, query: VideoHashes) -> list[VideoMatch]:
         """Matches on every reference with any aligned evidence, strongest first."""
@@ -128,13 +125,16 @@ class Matcher:
         if p.use_quality_filter:
             # A uniform picture has no hash: its DCT is rounding noise, with ties at the median
             # that leave the bits unbalanced. Such frames match every other uniform frame.
-            rows = rows[(query.qualities >= p.min_quality) | _balanced(query.hashes)]
+            signal = self.signal
+            rows = rows[(query.qualities >= signal.min_quality) | _balanced(query.hashes, signal)]
         if len(rows) == 0:
             return []
         query_step = _sample_step(query)
         # Flat frames (black, walls, title cards) cannot show a reference: evidence is only
         # asked of the informative part of the query.
-        query_duration = max(_informative_seconds(query, p.min_quality, query_step), query_step)
+        query_duration = max(
+            _informative_seconds(query, self.signal.min_quality, query_step), query_step
+        )
         facts = _QueryRows(view_codes(query), self._moments(query))
         if p.use_early_accept and query.views:
             return self._match_in_stages(query, facts, rows, query_step, query_duration)
@@ -146,7 +146,7 @@ class Matcher:
     ) -> tuple[npt.NDArray[np.intp], Neighbours]:
         """The pairs of `rows`, and the rows in the order the pairs index them: views that
         show only whole pictures come last, searched against whole-picture rows alone."""
-        distance = self.params.search_distance
+        distance = self.signal.match_distance
         whole = np.isin(facts.views[rows], _WHOLE_PICTURE_QUERY_CODES)
         if not whole.any():
             return rows, self.index.search(query.hashes[rows], distance)
@@ -261,24 +261,14 @@ class Matcher:
     def _weights(
         self, distances: npt.NDArray[np.int32], qualities: npt.NDArray[np.int16]
     ) -> npt.NDArray[np.float64]:
-        """How much each pair counts: 1 up to `strong_distance`, falling to 0 at
-        `weak_distance`, sooner for low-quality frames. `qualities` holds the lower and the
-        higher quality of each pair's two frames."""
-        p = self.params
-        lower, higher = qualities[:, 0], qualities[:, 1]
-        span = np.full(len(distances), float(max(p.weak_distance - p.strong_distance, 1)))
-        if p.use_quality_filter:
-            trust = (lower - p.low_quality_at) / max(p.full_quality_at - p.low_quality_at, 1)
-            span *= np.clip(trust, 0.25, 1.0)
-        weights = np.clip((p.strong_distance + span - distances) / span, 0.0, 1.0)
-        if p.use_quality_filter:
-            flat = lower < p.min_quality
-            weights[flat] = (distances[flat] <= p.flat_distance).astype(np.float64)
-            # A flat frame is a copy only of another flat frame: next to a detailed picture
-            # its hash (the shading's) lies close by chance, as a plain wall crop does to a
-            # test pattern's colour bar.
-            weights[flat & (higher >= p.min_quality)] = 0.0
-        return np.asarray(weights)
+        """How much each pair counts, as the signal weighs it. `qualities` holds the lower and
+        the higher quality of each pair's two frames."""
+        return self.signal.weigh(
+            distances,
+            qualities[:, 0],
+            qualities[:, 1],
+            use_quality=self.params.use_quality_filter,
+        )
 
     def _pairs(
         self,
@@ -335,7 +325,7 @@ class Matcher:
         info = self.index.info(reference_id)
         reference_duration = max(info.duration_seconds, 1e-3)
         informative_reference = max(
-            reference_duration * info.informative_fraction(p.min_quality), query_step
+            reference_duration * info.informative_fraction(self.signal.min_quality), query_step
         )
         remaining = np.ones(len(pairs.query_times), dtype=bool)
         segments: list[Segment] = []
@@ -501,10 +491,10 @@ def _informative_seconds(query: VideoHashes, min_quality: int, step: float) -> f
     return float(len(good_times) * step)
 
 
-def _balanced(hashes: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+def _balanced(hashes: npt.NDArray[np.uint8], signal: FrameSignal) -> npt.NDArray[np.bool_]:
     """Hashes with half their bits set, as a median threshold gives when values are distinct."""
     ones = np.unpackbits(hashes, axis=1).sum(axis=1, dtype=np.int64)
-    return np.asarray(np.abs(ones - PDQ_BITS // 2) <= BALANCE_TOLERANCE_BITS)
+    return np.asarray(np.abs(ones - signal.hash_bits // 2) <= BALANCE_TOLERANCE_BITS)
 
 
 def _max_frames(duration: float, step: float) -> int:

@@ -86,7 +86,8 @@ class VideoHashes:
     """Frame hashes of one video (or one image: a single frame at t=0).
 
     Rows are sorted by timestamp; several rows may share a timestamp when a frame was hashed
-    in more than one view (`views` says which).
+    in more than one view (`views` says which). Hashes are PDQ's 256 bits unless `hash_bits`
+    says otherwise (another frame signal, `hashes.signal`).
     """
 
     hashes: HashArray
@@ -95,11 +96,15 @@ class VideoHashes:
     views: tuple[View, ...] = ()
     duration_seconds: float = 0.0
     frame_count: int = 0  # distinct sampled frames (not rows)
+    hash_bits: int = PDQ_BITS
 
     def __post_init__(self) -> None:
         n = len(self.hashes)
-        if self.hashes.ndim != 2 or self.hashes.shape[1] != PDQ_BYTES:
-            raise FormatError(f"hashes must have shape (n, {PDQ_BYTES}), got {self.hashes.shape}")
+        if self.hash_bits <= 0 or self.hash_bits % 8:
+            raise FormatError(f"hash_bits must be a positive multiple of 8, got {self.hash_bits}")
+        width = self.hash_bits // 8
+        if self.hashes.ndim != 2 or self.hashes.shape[1] != width:
+            raise FormatError(f"hashes must have shape (n, {width}), got {self.hashes.shape}")
         if len(self.timestamps) != n or len(self.qualities) != n:
             raise FormatError("hashes, timestamps and qualities must have the same length")
         if self.views and len(self.views) != n:
@@ -129,6 +134,7 @@ class VideoHashes:
             views=(),
             duration_seconds=self.duration_seconds,
             frame_count=self.frame_count,
+            hash_bits=self.hash_bits,
         )
 
 

@@ -22,6 +22,30 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # The shared data sets live beside the repository, never inside it.
 SHARED_DATA_DIR = REPO_ROOT / ".." / "shared" / "data"
 
+# A test that uses one of these fixtures (directly or through another fixture) gets the mark.
+MARK_BY_FIXTURE = {
+    "shared_data": "media",
+    "fine_texture": "media",
+    "media_server": "media",
+    "postgres_url": "postgres",
+    "postgres_database": "postgres",
+}
+# Backend fixtures (`store`, `sql_url`) pick PostgreSQL by this parameter, at run time.
+POSTGRES_PARAM = "postgresql"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks tests by what their fixtures imply (the marks are registered in pyproject.toml)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        marks = {mark for fixture, mark in MARK_BY_FIXTURE.items() if fixture in fixtures}
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        if any(isinstance(value, str) and value == POSTGRES_PARAM for value in params):
+            marks.add("postgres")
+        for mark in sorted(marks):
+            item.add_marker(mark)
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

@@ -33,7 +33,7 @@ from tests.test_e2e_service import (
 )
 from tests.workers.media_server import MediaServer
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 QUERY = "q-0036.mp4"  # a grayscale copy of ref-bunny
 REFERENCE = "ref-bunny"

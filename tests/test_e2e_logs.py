@@ -14,7 +14,7 @@ import pytest
 
 from tests.test_e2e_service import Process, _cli, _until
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 # Printed by the CLI for a person at the terminal, before and beside the log lines.
 CONSOLE_LINES = ("listening on http://",)

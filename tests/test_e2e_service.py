@@ -42,7 +42,7 @@ from tests.conftest import REPO_ROOT
 from tests.workers.media_server import MediaServer
 from triage.store.engine import driver_url
 
-pytestmark = pytest.mark.timeout(400)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
 REFERENCES = ("ref-chair22", "ref-doorknob", "ref-bunny", "ref-astronaut", "ref-pattern")
 # (query, expected reference or None, how it is submitted)

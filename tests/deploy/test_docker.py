@@ -107,6 +107,7 @@ def test_image_is_multi_stage_runs_as_a_numeric_user_and_has_ffmpeg() -> None:
 # --- CMD and HEALTHCHECK, run as the image runs them ------------------------------------------
 
 
+@pytest.mark.e2e
 def test_image_cmd_serves_and_its_healthcheck_tells_ready_from_down(tmp_path: Path) -> None:
     (cmd,) = [_exec_form(args) for word, args in _runtime_stage() if word == "CMD"]
     check = _healthcheck()

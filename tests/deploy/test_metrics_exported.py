@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.deploy.tools import metrics_used
 from tests.test_e2e_service import Process, _until
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 _TYPE_LINE = re.compile(r"^# TYPE (\S+) (\S+)$", re.M)
 

@@ -16,6 +16,8 @@ from triage.config import load_settings
 from triage.models import Verdict
 from triage.verdicts import VerdictPolicy
 
+pytestmark = pytest.mark.media
+
 SOURCES = SHARED_DATA_DIR / "sources"
 VPDQ = SHARED_DATA_DIR / "interop" / "vpdq"
 

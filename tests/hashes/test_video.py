@@ -102,6 +102,7 @@ def test_with_look_ahead_each_chunk_is_hashed_after_the_next_is_observed() -> No
     assert plain == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]
 
 
+@pytest.mark.media
 def test_halves_stay_on_the_frame_when_a_flat_band_runs_along_one_side(tmp_path: Path) -> None:
     """A split screen whose right pane pans onto a flat wall: in those frames the wall looks
     like a border, but one-sided, so the halves are still cut from the whole frame, and the

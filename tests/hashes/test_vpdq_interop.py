@@ -11,6 +11,8 @@ from hashes.formats.vpdq import read_vpdq
 from hashes.video import ReferenceParams, hash_reference
 from tests.conftest import SHARED_DATA_DIR
 
+pytestmark = pytest.mark.media
+
 SOURCES = SHARED_DATA_DIR / "sources"
 VPDQ = SHARED_DATA_DIR / "interop" / "vpdq"
 

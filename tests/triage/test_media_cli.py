@@ -14,6 +14,7 @@ from triage.cli import main
 SOURCES = SHARED_DATA_DIR / "sources"
 
 
+@pytest.mark.media
 def test_hash_then_match_prints_one_json_line_per_query_and_exit_1_for_a_bad_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,7 +14,7 @@ ROW = re.compile(r"^\| `(triage_[a-z_]+)` \| (\w+) \| ([a-z_,]*) \|", re.M)
 
 
 def exported() -> dict[str, tuple[str, str]]:
-    found = {}
+    found: dict[str, tuple[str, str]] = {}
     for value in vars(triage.metrics).values():
         if isinstance(value, MetricWrapperBase):
             name = str(value._name)

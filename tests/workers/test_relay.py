@@ -26,6 +26,7 @@ class RecordingSink:
     failures: int = 0
     offered: list[str] = field(default_factory=list)
     taken: list[str] = field(default_factory=list)
+    took: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def deliver(self, referral: Referral) -> None:
         self.offered.append(referral.id)
@@ -33,6 +34,7 @@ class RecordingSink:
             self.failures -= 1
             raise DeliveryFailed("receiver said no")
         self.taken.append(referral.id)
+        self.took.set()
 
 
 async def confirm(store: Store, url: str) -> None:
@@ -126,10 +128,7 @@ async def test_run_retries_with_backoff_until_delivered_then_stops() -> None:
     )
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
-    for _ in range(200):
-        if sink.taken:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(sink.took.wait(), 5)
     stop.set()
     await asyncio.wait_for(task, 5)
     (referral,) = await store.list_referrals()
@@ -137,19 +136,30 @@ async def test_run_retries_with_backoff_until_delivered_then_stops() -> None:
 
 
 class UnreachableStore(MemoryStore):
+    """Fails every read; `retried` is set once the relay has come back for a third try."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries = 0
+        self.retried = asyncio.Event()
+
     async def get_sink_cursor(self, sink: str) -> int:
+        self.tries += 1
+        if self.tries >= 3:
+            self.retried.set()
         raise StoreError("database is down")
 
 
 async def test_run_survives_an_unreachable_store() -> None:
+    store = UnreachableStore()
     relay = Relay(
-        UnreachableStore(),
+        store,
         RecordingSink(name="down"),
         RelayTiming(poll_seconds=0.01, backoff_base_seconds=0.01, probe_seconds=0.01),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(store.retried.wait(), 5)
     assert not task.done()
     stop.set()
     await asyncio.wait_for(task, 5)
@@ -164,9 +174,16 @@ def test_backoff_doubles_up_to_its_cap(failures: int, expected: float) -> None:
     assert backoff_seconds(failures, 1.0, 60.0) == expected
 
 
+@dataclass
 class BrokenSink(RecordingSink):
+    """Fails every offer with a bug; `retried` is set at the second offer."""
+
+    retried: asyncio.Event = field(default_factory=asyncio.Event)
+
     async def deliver(self, referral: Referral) -> None:
         self.offered.append(referral.id)
+        if len(self.offered) >= 2:
+            self.retried.set()
         raise ValueError("a bug in a sink")
 
 
@@ -179,8 +196,8 @@ async def test_run_survives_a_sink_bug_and_keeps_the_cursor() -> None:
     )
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
-    await asyncio.sleep(0.1)
-    assert not task.done() and len(sink.offered) >= 2
+    await asyncio.wait_for(sink.retried.wait(), 5)
+    assert not task.done()
     stop.set()
     await asyncio.wait_for(task, 5)
     assert await store.get_sink_cursor("broken") == 0

@@ -1,20 +1,26 @@
-"""The worker loop over the memory store: outcomes, heartbeats, graceful stop, lost leases."""
+"""The worker loop over the memory store: outcomes, heartbeats, graceful stop, lost leases.
+
+Nothing here sleeps to let time pass: tests wait on the store's notifications and move the
+store's clock by hand.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 
+from tests.triage.store.backends import FakeClock
 from triage import metrics
 from triage.config import JobSettings
 from triage.errors import StoreError
 from triage.models import Job, JobKind, JobState
 from triage.store.memory import MemoryStore
+from triage.store.rules import utc_now
 from workers.runner import JobContext, JobFailure, JobHandler, Runner, permanent
 
 SETTINGS = JobSettings(
@@ -27,16 +33,36 @@ SETTINGS = JobSettings(
 )
 
 
-async def _until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition never became true")
-        await asyncio.sleep(0.01)
+class _ObservedStore(MemoryStore):
+    """The memory store, notifying `changed` whenever a job ends an attempt or beats."""
+
+    def __init__(self, *, clock: Callable[[], datetime] = utc_now) -> None:
+        super().__init__(clock=clock)
+        self.changed = asyncio.Condition()
+        self.beat = asyncio.Event()
+
+    async def _notify(self, job: Job) -> Job:
+        async with self.changed:
+            self.changed.notify_all()
+        return job
+
+    async def complete_job(self, job_id: str, worker_id: str) -> Job:
+        return await self._notify(await super().complete_job(job_id, worker_id))
+
+    async def fail_job(self, job_id: str, worker_id: str, error: str, **kwargs: Any) -> Job:
+        return await self._notify(await super().fail_job(job_id, worker_id, error, **kwargs))
+
+    async def release_job(self, job_id: str, worker_id: str) -> Job:
+        return await self._notify(await super().release_job(job_id, worker_id))
+
+    async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:
+        job = await super().heartbeat(job_id, worker_id, lease_seconds=lease_seconds)
+        self.beat.set()
+        return await self._notify(job)
 
 
 async def _run_until(
-    store: MemoryStore,
+    store: _ObservedStore,
     handler: JobHandler,
     job_id: str,
     states: set[JobState],
@@ -47,11 +73,10 @@ async def _run_until(
     runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, SETTINGS, grace_seconds=grace_seconds)
     task = asyncio.create_task(runner.run(stop))
 
-    async def reached() -> bool:
-        return (await store.get_job(job_id)).state in states
-
     try:
-        await _until(reached)
+        async with store.changed:
+            while (await store.get_job(job_id)).state not in states:
+                await asyncio.wait_for(store.changed.wait(), 5)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -63,7 +88,7 @@ async def _queued(store: MemoryStore) -> Job:
 
 
 async def test_handler_that_completes_leaves_the_job_done() -> None:
-    store = MemoryStore()
+    store = _ObservedStore()
     job = await _queued(store)
 
     async def handler(ctx: JobContext) -> None:
@@ -75,7 +100,7 @@ async def test_handler_that_completes_leaves_the_job_done() -> None:
 
 
 async def test_permanent_failure_ends_failed_with_reason() -> None:
-    store = MemoryStore()
+    store = _ObservedStore()
     job = await _queued(store)
 
     async def handler(ctx: JobContext) -> None:
@@ -87,7 +112,7 @@ async def test_permanent_failure_ends_failed_with_reason() -> None:
 
 
 async def test_transient_failure_is_retried_then_dead() -> None:
-    store = MemoryStore()
+    store = _ObservedStore()
     job = await _queued(store)
     calls: list[int] = []
 
@@ -101,7 +126,7 @@ async def test_transient_failure_is_retried_then_dead() -> None:
 
 
 async def test_unexpected_exception_is_retried_without_leaking_its_message() -> None:
-    store = MemoryStore()
+    store = _ObservedStore()
     job = await _queued(store)
 
     async def handler(ctx: JobContext) -> None:
@@ -111,15 +136,18 @@ async def test_unexpected_exception_is_retried_without_leaking_its_message() -> 
     assert dead.last_error == "internal: ValueError"
 
 
-async def test_heartbeat_keeps_a_long_job_leased() -> None:
-    store = MemoryStore()
+async def test_heartbeat_keeps_a_long_job_leased(clock: FakeClock) -> None:
+    store = _ObservedStore(clock=clock)
     job = await _queued(store)
     stolen: list[Job | None] = []
 
     async def handler(ctx: JobContext) -> None:
-        # Run for three lease lengths; another worker must not get the job meanwhile.
+        # Three lease lengths pass on the store's clock, half a lease at a time, each followed
+        # by a heartbeat; another worker must not get the job meanwhile.
         for _ in range(6):
-            await asyncio.sleep(SETTINGS.lease_seconds / 2)
+            store.beat.clear()
+            clock.advance(SETTINGS.lease_seconds / 2)
+            await asyncio.wait_for(store.beat.wait(), 5)
             stolen.append(await ctx.store.claim_job("intruder", lease_seconds=1))
         await ctx.store.complete_job(ctx.job.id, ctx.worker_id)
 
@@ -129,16 +157,19 @@ async def test_heartbeat_keeps_a_long_job_leased() -> None:
 
 
 async def test_stop_lets_a_short_job_finish() -> None:
-    store = MemoryStore()
+    store = _ObservedStore()
     job = await _queued(store)
     started = asyncio.Event()
+    stop = asyncio.Event()
 
     async def handler(ctx: JobContext) -> None:
         started.set()
-        await asyncio.sleep(0.3)
+        # Still running when the worker is asked to stop; it finishes a heartbeat later.
+        await stop.wait()
+        store.beat.clear()
+        await store.beat.wait()
         await ctx.store.complete_job(ctx.job.id, ctx.worker_id)
 
-    stop = asyncio.Event()
     runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, SETTINGS, grace_seconds=5)
     task = asyncio.create_task(runner.run(stop))
     await asyncio.wait_for(started.wait(), 5)
@@ -148,7 +179,7 @@ async def test_stop_lets_a_short_job_finish() -> None:
 
 
 async def test_stop_returns_the_lease_of_a_job_that_overruns_the_grace_period() -> None:
-    store = MemoryStore()
+    store = _ObservedStore()
     job = await _queued(store)
     started = asyncio.Event()
     cancelled = asyncio.Event()
@@ -156,7 +187,7 @@ async def test_stop_returns_the_lease_of_a_job_that_overruns_the_grace_period() 
     async def handler(ctx: JobContext) -> None:
         started.set()
         try:
-            await asyncio.sleep(60)
+            await asyncio.Event().wait()  # never finishes on its own
         except asyncio.CancelledError:
             cancelled.set()
             raise
@@ -183,7 +214,7 @@ async def test_lost_lease_cancels_the_handler_and_records_nothing() -> None:
     async def handler(ctx: JobContext) -> None:
         started.set()
         try:
-            await asyncio.sleep(60)
+            await asyncio.Event().wait()  # never finishes on its own
         except asyncio.CancelledError:
             cancelled.set()
             raise
@@ -209,7 +240,7 @@ def test_runner_needs_a_slot() -> None:
         Runner(MemoryStore(), {}, SETTINGS, slots=0)
 
 
-class _FlakyStore(MemoryStore):
+class _FlakyStore(_ObservedStore):
     """The memory store, except that recording one failure breaks like a lost database."""
 
     def __init__(self) -> None:
@@ -237,8 +268,21 @@ async def test_a_store_failure_while_settling_does_not_stop_the_worker() -> None
     assert store.broken_once and done.state is JobState.DONE
 
 
+class _PolledStore(MemoryStore):
+    """The memory store, setting `polled` each time a worker has asked it for a job."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.polled = asyncio.Event()
+
+    async def claim_job(self, *args: Any, **kwargs: Any) -> Job | None:
+        job = await super().claim_job(*args, **kwargs)
+        self.polled.set()
+        return job
+
+
 async def test_idle_worker_heartbeat_moves_on_every_poll() -> None:
-    store = MemoryStore()
+    store = _PolledStore()
     metrics.worker_last_heartbeat_timestamp_seconds.set(0)
     stop = asyncio.Event()
 
@@ -249,11 +293,15 @@ async def test_idle_worker_heartbeat_moves_on_every_poll() -> None:
     slots_before = _sample("triage_worker_slots")
     task = asyncio.create_task(runner.run(stop))
     try:
-        await _until(_gauge_above("triage_worker_last_heartbeat_timestamp_seconds", 0))
+        # The runner records the beat as soon as the store answers, before it waits again.
+        await asyncio.wait_for(store.polled.wait(), 5)
         first = _sample("triage_worker_last_heartbeat_timestamp_seconds")
+        assert first > 0
         assert _sample("triage_worker_slots") == slots_before + 2
         # Still no job, and the next polls move it again.
-        await _until(_gauge_above("triage_worker_last_heartbeat_timestamp_seconds", first))
+        store.polled.clear()
+        await asyncio.wait_for(store.polled.wait(), 5)
+        assert _sample("triage_worker_last_heartbeat_timestamp_seconds") > first
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -285,10 +333,3 @@ def _sample(name: str) -> float:
     value = REGISTRY.get_sample_value(name)
     assert value is not None, name
     return value
-
-
-def _gauge_above(name: str, value: float) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return _sample(name) > value
-
-    return check

@@ -1,5 +1,9 @@
 """`triage bench` (score the matcher on a labelled set) and `triage devset build` (make the
-development set that defaults are chosen on; the bench is only reported)."""
+development set that defaults are chosen on; the bench is only reported).
+
+`triage.bench` and `triage.devset` are imported inside the command functions only, so the
+processes of `triage serve` and `triage worker` never load them (tests/test_layering.py).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hashes.types import HashError
-from triage.bench.manifest import ManifestError, load_manifest
-from triage.bench.provenance import heading
-from triage.bench.report import markdown, to_json
-from triage.bench.runner import Settings, run_bench
-from triage.bench.service_comparison import compare_with_service
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.commands.progress import add_progress, show_progress
 from triage.config import load_settings
-from triage.devset.build import build
-from triage.devset.ffmpeg import DevsetError
 from triage.errors import TriageError
 from triage.verdicts import VerdictPolicy, VerdictStep
+
+if TYPE_CHECKING:
+    from triage.bench.runner import Settings
 
 DEFAULT_BENCH_DIR = Path("..") / "shared" / "data" / "bench"
 DEFAULT_SOURCES_DIR = Path("..") / "shared" / "data" / "sources"
@@ -102,6 +103,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def _settings(args: argparse.Namespace) -> Settings:
     """Thresholds and query sampling from the config; flags override the thresholds."""
+    from triage.bench.runner import Settings
+
     config = load_settings(args.config).match
     confirm_at = config.confirm_at if args.confirm_at is None else args.confirm_at
     review_at = config.review_at if args.review_at is None else args.review_at
@@ -114,6 +117,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def bench_command(args: argparse.Namespace) -> int:
+    from triage.bench.manifest import ManifestError, load_manifest
+    from triage.bench.provenance import heading
+    from triage.bench.report import markdown, to_json
+    from triage.bench.runner import run_bench
+    from triage.bench.service_comparison import compare_with_service
+
     try:
         settings = _settings(args)
         manifest = load_manifest(args.bench_dir).limited(args.limit)
@@ -152,6 +161,9 @@ def bench_command(args: argparse.Namespace) -> int:
 
 
 def devset_build_command(args: argparse.Namespace) -> int:
+    from triage.devset.build import build
+    from triage.devset.ffmpeg import DevsetError
+
     try:
         load_settings(args.config)
     except TriageError as exc:

@@ -62,6 +62,7 @@ def tiny_bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.media
 def test_json_scores_each_query_and_reports_the_broken_one(
     tiny_bench: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -80,6 +81,7 @@ def test_json_scores_each_query_and_reports_the_broken_one(
     assert document["cost"]["references"]["cpu_seconds"] > 0
 
 
+@pytest.mark.media
 def test_markdown_table_on_stdout_with_limit(
     tiny_bench: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -99,6 +101,7 @@ def test_missing_bench_dir_is_a_usage_error(
     assert len(err.strip().splitlines()) == 1 and "manifest.json" in err
 
 
+@pytest.mark.media
 def test_ablation_runs_one_variant_per_mechanism(
     tiny_bench: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

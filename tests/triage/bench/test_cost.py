@@ -3,9 +3,18 @@ from __future__ import annotations
 import multiprocessing
 import subprocess
 import time
+from collections.abc import Callable
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
+import pytest
+
 from triage.bench.cost import Cost, Stopwatch, cpu_seconds_now, decode_floor
+
+BURN_SECONDS = 0.4
+# /proc counts in clock ticks (10 ms), and reading /proc costs this process a little CPU too.
+SLACK_SECONDS = 0.05
+_FORK = multiprocessing.get_context("fork")
 
 
 def _burn(seconds: float) -> None:
@@ -14,20 +23,50 @@ def _burn(seconds: float) -> None:
         pass
 
 
-def test_cpu_of_a_live_worker_process_is_counted() -> None:
-    context = multiprocessing.get_context("fork")
+def _burn_then_wait(burnt: EventType, release: EventType) -> None:
+    _burn(BURN_SECONDS)
+    burnt.set()
+    release.wait()
+
+
+def _child_of_a_child(burnt: EventType, release: EventType) -> None:
+    grandchild = _FORK.Process(target=_burn_then_wait, args=(burnt, release))
+    grandchild.start()
+    grandchild.join()
+
+
+def _reap_a_child_then_wait(burnt: EventType, release: EventType) -> None:
+    grandchild = _FORK.Process(target=_burn, args=(BURN_SECONDS,))
+    grandchild.start()
+    grandchild.join()
+    burnt.set()
+    release.wait()
+
+
+@pytest.mark.parametrize(
+    "worker",
+    [_burn_then_wait, _child_of_a_child, _reap_a_child_then_wait],
+    ids=["live child", "live grandchild", "live child that reaped its child"],
+)
+def test_cpu_of_live_descendants_is_counted_once(
+    worker: Callable[[EventType, EventType], None],
+) -> None:
+    burnt, release = _FORK.Event(), _FORK.Event()
     before = cpu_seconds_now()
-    worker = context.Process(target=_burn, args=(0.4,))
-    worker.start()
-    time.sleep(0.1)
-    # While it still runs, the reading must already include part of its work...
-    while worker.is_alive() and cpu_seconds_now() - before < 0.2:
-        time.sleep(0.02)
-    assert cpu_seconds_now() - before >= 0.2 or not worker.is_alive()
-    worker.join()
-    # ...and once reaped it is counted in full, not twice.
-    spent = cpu_seconds_now() - before
-    assert 0.35 <= spent <= 0.8
+    process = _FORK.Process(target=worker, args=(burnt, release))
+    process.start()
+    try:
+        assert burnt.wait(60), "the worker never finished burning"
+        # Not reaped yet, so only the walk over live descendants can count the burn.
+        while_alive = cpu_seconds_now() - before
+        assert process.is_alive()
+    finally:
+        release.set()
+        process.join(60)
+    after_reaping = cpu_seconds_now() - before
+    assert while_alive >= BURN_SECONDS - SLACK_SECONDS
+    # Reaped, it moves from the live walk to this process's children: counted once, not twice.
+    assert BURN_SECONDS - SLACK_SECONDS <= after_reaping <= while_alive + SLACK_SECONDS
 
 
 def test_stopwatch_accumulates_blocks() -> None:
@@ -44,6 +83,7 @@ def test_ratio_is_none_without_a_floor() -> None:
     assert ratio.cpu is None and ratio.wall == 0.5
 
 
+@pytest.mark.media
 def test_decode_floor_counts_the_ffmpeg_child(tmp_path: Path) -> None:
     clip = tmp_path / "clip.mp4"
     subprocess.run(

@@ -46,6 +46,7 @@ CASES = [(family, "landscape") for family in sorted(FAMILIES)] + [
 ]
 
 
+@pytest.mark.media
 @pytest.mark.parametrize(("family", "shape"), CASES)
 def test_recipe_output_matches_its_declared_size_and_length(
     family: str, shape: str, clips: dict[str, Clip], tmp_path: Path
@@ -57,6 +58,7 @@ def test_recipe_output_matches_its_declared_size_and_length(
     assert clip.duration == pytest.approx(duration, abs=0.15)
 
 
+@pytest.mark.media
 def test_same_seed_gives_the_same_edit(clips: dict[str, Clip], tmp_path: Path) -> None:
     first = _edit("crop", clips["landscape"], clips["filler"], tmp_path / "a.mp4", seed=11)
     again = _edit("crop", clips["landscape"], clips["filler"], tmp_path / "b.mp4", seed=11)
