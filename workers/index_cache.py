@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from hashes.formats.jsonl import loads_record
+from hashes.matcher import Matcher
 from hashes.types import HashError, VideoHashes, VideoMatch
 from triage import metrics
 from triage.errors import TriageError
@@ -155,3 +156,12 @@ class LiveIndex:
                 _log.exception("hash-list sync failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), poll_seconds)
+
+
+def live_index_of(store: Store, matcher: Matcher) -> LiveIndex:
+    """The live index a worker runs: `matcher`'s index kept in step with `store`'s list, and
+    matched with `matcher`."""
+    return LiveIndex(
+        store, matcher.index, matcher.match, matcher.settle_on_full_frames,
+        matcher.wants_closer_look,
+    )  # fmt: skip

@@ -4,15 +4,18 @@ development set that defaults are chosen on; the bench is only reported)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
 from hashes.policy import VerdictPolicy
 from hashes.types import HashError
 from hashes.video import QueryParams, ReferenceParams
+from triage.bench import scale_report
 from triage.bench.manifest import ManifestError, load_manifest
 from triage.bench.report import markdown, to_json
 from triage.bench.runner import Settings, run_bench
+from triage.bench.scale import LiveListFactory, run_scale
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.config import load_settings
 from triage.devset.build import build
@@ -30,7 +33,25 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _hours(text: str) -> list[float]:
+    try:
+        hours = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"hours are numbers separated by commas: {text!r}"
+        ) from None
+    if not hours or min(hours) <= 0:
+        raise argparse.ArgumentTypeError(f"hours must be positive, got {text!r}")
+    return hours
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    *,
+    live_list: LiveListFactory | None = None,
+) -> None:
+    """The bench commands; `bench scale` only given `live_list`, the worker's wiring of a live
+    index (which the composition root passes in)."""
     bench = commands.add_parser(
         "bench",
         help="score the matcher per edit family on a labelled bench",
@@ -48,6 +69,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bench.add_argument("--review-at", type=float, help="override match.review_at")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     bench.set_defaults(handler=bench_command)
+    if live_list is not None:
+        _register_scale(bench, live_list)
 
     devset = commands.add_parser("devset", help="the development set")
     actions = devset.add_subparsers(dest="devset_command", required=True, metavar="ACTION")
@@ -65,6 +88,28 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     builder.add_argument("--jobs", type=_positive_int, metavar="N", help="encodes side by side")
     builder.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     builder.set_defaults(handler=devset_build_command)
+
+
+def _register_scale(bench: argparse.ArgumentParser, live_list: LiveListFactory) -> None:
+    kinds = bench.add_subparsers(dest="bench_command", required=False, metavar="KIND")
+    scale = kinds.add_parser(
+        "scale",
+        help="the bench's references planted among hours of filler references",
+        description="Per list size: generate seeded fillers (walks with cuts, shared title "
+        "cards and flat frames, masked copies, near sequences), load the list from a store "
+        "as a worker does, match every bench query, and print rows, memory, load time, "
+        "matching CPU, cost against the decode floor and the bench's quality.",
+    )
+    scale.add_argument("--hours", type=_hours, default=[1.0], metavar="H[,H...]",
+                       help="list sizes in hours of filler video (default: 1)")  # fmt: skip
+    scale.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH_DIR, metavar="DIR")
+    scale.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    scale.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N queries")
+    scale.add_argument("--seed", type=int, default=0, help="filler seed")
+    scale.add_argument("--config", type=Path, metavar="FILE", help="settings file")
+    scale.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    scale.set_defaults(handler=functools.partial(scale_command, live_list=live_list),
+                       confirm_at=None, review_at=None)  # fmt: skip
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -93,6 +138,25 @@ def bench_command(args: argparse.Namespace) -> int:
         print(f"triage bench: {where}{failure.problem}", file=sys.stderr)
     sys.stdout.write(to_json(result) + "\n" if args.json else markdown(result))
     return EXIT_INPUT_FAILED if result.failures else EXIT_OK
+
+
+def scale_command(args: argparse.Namespace, *, live_list: LiveListFactory) -> int:
+    try:
+        settings = _settings(args)
+        manifest = load_manifest(args.bench_dir).limited(args.limit)
+    except (TriageError, HashError, ManifestError) as exc:
+        print(f"triage bench scale: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        results = run_scale(manifest, settings, args.hours, live_list, seed=args.seed,
+                            progress=not args.no_progress)  # fmt: skip
+    except (HashError, OSError) as exc:
+        print(f"triage bench scale: {exc}", file=sys.stderr)
+        return EXIT_INPUT_FAILED
+    sys.stdout.write(
+        scale_report.to_json(results) + "\n" if args.json else scale_report.markdown(results)
+    )
+    return EXIT_OK
 
 
 def devset_build_command(args: argparse.Namespace) -> int:
