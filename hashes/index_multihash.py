@@ -14,7 +14,8 @@ radius the answers equal `ExactIndex`'s; beyond it, they are exact for the refer
 retrieval found, which a copy of a reference shows with many frames close to its own.
 
 References added after the tables were built sit in a small exact part and removed ones are
-masked out, until either passes a few percent of the tables: then the tables are rebuilt. The
+masked out, until either passes a few percent of the tables (the next search rebuilds them;
+a list loading reference by reference, before any search, rebuilds as it doubles). The
 tables and rows can be saved to a directory of `.npy` files and opened memory-mapped, so a
 process starts without parsing or rebuilding anything and processes opening the same files
 share one copy of them in the page cache.
@@ -181,7 +182,9 @@ class MultiHashIndex:
             reference_id, hashes.duration_seconds, hashes.frame_count,
             hashes.full_frame().qualities.copy(),
         )  # fmt: skip
-        if self._added_rows > _REBUILD_SHARE * len(self._base) + _REBUILD_SLACK:
+        # A list loading reference by reference rebuilds only as it doubles; searches fold
+        # in smaller additions (`_REBUILD_SHARE`) before they search.
+        if self._added_rows > len(self._base) + _REBUILD_SLACK:
             self.rebuild()
 
     def remove(self, reference_id: str) -> None:
@@ -212,6 +215,8 @@ class MultiHashIndex:
         queries = np.ascontiguousarray(queries, dtype=np.uint8)
         if queries.ndim != 2 or queries.shape[1] != PDQ_BYTES:
             raise HashError(f"query hashes must have shape (n, {PDQ_BYTES})")
+        if self._added_rows > _REBUILD_SHARE * len(self._base) + _REBUILD_SLACK:
+            self.rebuild()
         base = self._search_base(queries, max_distance, whole_pictures)
         added = _no_pairs()
         if self._added_rows and len(queries):
@@ -361,6 +366,15 @@ class MultiHashIndex:
             query_rows, base.references[rows], np.asarray(base.times[rows]),
             np.asarray(base.qualities[rows]), distances,
         )  # fmt: skip
+
+    def retrieved_references(self, queries: HashArray) -> set[str]:
+        """The references the retrieval stage finds for `queries` (for measuring its recall):
+        those with a row within the retrieval radius, and every reference added since the
+        tables were built (searched exactly)."""
+        queries = np.ascontiguousarray(queries, dtype=np.uint8)
+        found = self._search_base(queries, self.retrieval_bits, whole_pictures=False)
+        names = {self._base.names[int(code)] for code in np.unique(found[1])}
+        return names | set(self._added)
 
     def _retrieve(self, queries: HashArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(query row, base row) pairs sharing a chunk value within `flips` bits, each once."""

@@ -18,7 +18,7 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.index import ExactIndex, HashIndex
+from hashes.index_multihash import MultiHashIndex
 from hashes.matcher import Matcher, MatchParams
 from hashes.query import match_query
 from hashes.types import HashError, VideoHashes, VideoMatch
@@ -41,6 +42,7 @@ from triage.store.memory import MemoryStore
 from triage.store.protocol import Store
 
 SCALE_ACTOR = "bench-scale"
+RECALL_BITS = 48
 _T = TypeVar("_T")
 
 
@@ -81,6 +83,7 @@ class SizeResult:
     """The figures of one list size."""
 
     hours: float
+    index: str
     references: int
     filler_rows: int
     index_rows: int
@@ -101,6 +104,10 @@ class SizeResult:
     negatives: int
     negatives_at_review: int
     highest_negative_score: float | None
+    # Positive queries whose hashes lie within `RECALL_BITS` of their reference somewhere,
+    # and how many of those the index's candidate stage retrieves.
+    positives_within_48_bits: int
+    positives_retrieved: int
     outcomes: tuple[QueryOutcome, ...] = field(repr=False)
 
     @property
@@ -129,121 +136,142 @@ def run_scale(
     hours: Sequence[float],
     live_list: LiveListFactory,
     *,
-    make_index: IndexFactory = ExactIndex,
+    indexes: Mapping[str, IndexFactory] | None = None,
     mix: FillerMix | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> list[SizeResult]:
-    """One result per size in `hours`; the planted references are hashed once, and each
-    query's decode floor is measured once (it does not depend on the list)."""
+    """One result per size in `hours` and index in `indexes` (default: the exact index); the
+    planted references are hashed once, each size's list is made once for every index, and
+    each query's decode floor is measured once (it does not depend on the list)."""
     planted = {
         r.id: hash_reference(r.path, settings.reference_params)
         for r in _bar(manifest.references, "references", progress)
     }
     shape = FillerShape.of(list(planted.values()), settings.reference_params.derived_every)
-    floors: dict[str, Cost] = {}
+    planted_index = ExactIndex()
+    for reference_id, hashes in planted.items():
+        planted_index.add(reference_id, hashes)
+    run = _Run(manifest, settings, planted, planted_index, live_list, progress)
     results = []
     for size in hours:
-        results.append(
-            _run_size(manifest, settings, size, planted, shape, floors, live_list,
-                      make_index, mix or FillerMix(), seed, progress)
-        )  # fmt: skip
-        gc.collect()
+        generator = FillerGenerator(list(planted.values()), shape, mix or FillerMix(), seed=seed)
+        store = MemoryStore()
+        started = time.perf_counter()
+        asyncio.run(_fill(store, planted, generator, size, progress))
+        generate_seconds = time.perf_counter() - started
+        for name, make_index in (indexes or {"exact": ExactIndex}).items():
+            results.append(run.size(size, name, make_index, store, generator, generate_seconds))
+            gc.collect()
     return results
 
 
-def _run_size(
-    manifest: Manifest,
-    settings: Settings,
-    hours: float,
-    planted: dict[str, VideoHashes],
-    shape: FillerShape,
-    floors: dict[str, Cost],
-    live_list: LiveListFactory,
-    make_index: IndexFactory,
-    mix: FillerMix,
-    seed: int,
-    progress: bool,
-) -> SizeResult:
-    generator = FillerGenerator(list(planted.values()), shape, mix, seed=seed)
-    matcher = TimedMatcher(make_index(), settings.match_params)
-    loading = asyncio.run(_load(planted, generator, hours, live_list, matcher, progress))
+@dataclass
+class _Run:
+    manifest: Manifest
+    settings: Settings
+    planted: dict[str, VideoHashes]
+    planted_index: ExactIndex  # the planted references alone, for the retrieval's recall
+    live_list: LiveListFactory
+    progress: bool
+    floors: dict[str, Cost] = field(default_factory=dict)
 
-    watch = Stopwatch()
-    outcomes: list[QueryOutcome] = []
-    match_cpu: list[float] = []
-    floor = Cost()
-    for query in _bar(manifest.queries, f"queries at {hours:g} h", progress):
-        if query.id not in floors:
-            floors[query.id] = decode_floor([query.path])
-        floor = floor + floors[query.id]
-        matcher.cpu_seconds = 0.0
-        try:
-            with watch.timing():
-                matches = tuple(match_query(query.path, matcher, settings.query_params)[0])
-        except (HashError, OSError) as exc:
-            outcomes.append(QueryOutcome(query, (), settings.policy.decide(None), str(exc)))
-            continue
-        match_cpu.append(matcher.cpu_seconds)
-        verdict = settings.policy.decide(matches[0].score if matches else None)
-        outcomes.append(QueryOutcome(query, matches, verdict))
-    totals = score(outcomes).totals
-    negative_scores = [o.best.score for o in outcomes if not o.query.must_match and o.best]
-    return SizeResult(
-        hours=hours,
-        references=len(planted) + generator.counts.videos,
-        filler_rows=generator.counts.rows,
-        index_rows=len(matcher.index),
-        index_bytes=matcher.index.memory_bytes(),
-        filler_shares=generator.counts.shares(),
-        generate_seconds=round(loading.generate_seconds, 2),
-        load_seconds=round(loading.load_seconds, 2),
-        before_load=loading.before,
-        after_load=loading.after,
-        match_cpu_median_seconds=round(statistics.median(match_cpu), 4) if match_cpu else 0.0,
-        match_cpu_max_seconds=round(max(match_cpu), 4) if match_cpu else 0.0,
-        queries=watch.total,
-        query_floor=floor,
-        queries_run=len(outcomes),
-        found=totals.found,
-        positives=totals.positives,
-        false_positives=totals.false_positives,
-        negatives=totals.negatives,
-        negatives_at_review=totals.negatives_at_review,
-        highest_negative_score=max(negative_scores) if negative_scores else None,
-        outcomes=tuple(outcomes),
-    )
+    def size(
+        self,
+        hours: float,
+        index_name: str,
+        make_index: IndexFactory,
+        store: Store,
+        generator: FillerGenerator,
+        generate_seconds: float,
+    ) -> SizeResult:
+        settings = self.settings
+        matcher = TimedMatcher(make_index(), settings.match_params)
+        loading = asyncio.run(_load(store, self.live_list, matcher))
+        watch = Stopwatch()
+        outcomes: list[QueryOutcome] = []
+        match_cpu: list[float] = []
+        floor = Cost()
+        near, retrieved = 0, 0
+        for query in _bar(self.manifest.queries, f"{index_name} at {hours:g} h", self.progress):
+            if query.id not in self.floors:
+                self.floors[query.id] = decode_floor([query.path])
+            floor = floor + self.floors[query.id]
+            matcher.cpu_seconds = 0.0
+            try:
+                with watch.timing():
+                    found, hashes = match_query(query.path, matcher, settings.query_params)
+            except (HashError, OSError) as exc:
+                outcomes.append(QueryOutcome(query, (), settings.policy.decide(None), str(exc)))
+                continue
+            match_cpu.append(matcher.cpu_seconds)
+            matches = tuple(found)
+            verdict = settings.policy.decide(matches[0].score if matches else None)
+            outcomes.append(QueryOutcome(query, matches, verdict))
+            if query.expect is not None and self._near(query.expect, hashes):
+                near += 1
+                retrieved += query.expect in _retrieved(matcher.index, hashes)
+        totals = score(outcomes).totals
+        negative_scores = [o.best.score for o in outcomes if not o.query.must_match and o.best]
+        return SizeResult(
+            hours=hours,
+            index=index_name,
+            references=len(self.planted) + generator.counts.videos,
+            filler_rows=generator.counts.rows,
+            index_rows=len(matcher.index),
+            index_bytes=matcher.index.memory_bytes(),
+            filler_shares=generator.counts.shares(),
+            generate_seconds=round(generate_seconds, 2),
+            load_seconds=round(loading.load_seconds, 2),
+            before_load=loading.before,
+            after_load=loading.after,
+            match_cpu_median_seconds=round(statistics.median(match_cpu), 4) if match_cpu else 0.0,
+            match_cpu_max_seconds=round(max(match_cpu), 4) if match_cpu else 0.0,
+            queries=watch.total,
+            query_floor=floor,
+            queries_run=len(outcomes),
+            found=totals.found,
+            positives=totals.positives,
+            false_positives=totals.false_positives,
+            negatives=totals.negatives,
+            negatives_at_review=totals.negatives_at_review,
+            highest_negative_score=max(negative_scores) if negative_scores else None,
+            positives_within_48_bits=near,
+            positives_retrieved=retrieved,
+            outcomes=tuple(outcomes),
+        )
+
+    def _near(self, reference_id: str, hashes: VideoHashes) -> bool:
+        """Whether the query's hashes have a row within 48 bits of the reference's."""
+        found = self.planted_index.search(hashes.hashes, RECALL_BITS)
+        code = found.reference_ids.index(reference_id)
+        return bool((found.references == code).any())
+
+
+def _retrieved(index: HashIndex, hashes: VideoHashes) -> set[str]:
+    """The references an index's candidate stage finds (every one, for an exact index)."""
+    if isinstance(index, MultiHashIndex):
+        return index.retrieved_references(hashes.hashes)
+    return set(index.reference_ids())
 
 
 @dataclass(frozen=True, slots=True)
 class _Loading:
-    generate_seconds: float
     load_seconds: float
     before: Memory
     after: Memory
 
 
-async def _load(
-    planted: dict[str, VideoHashes],
-    generator: FillerGenerator,
-    hours: float,
-    live_list: LiveListFactory,
-    matcher: Matcher,
-    progress: bool,
-) -> _Loading:
-    """Write the list to a store, then load it into `matcher`'s index as a worker does."""
-    store = MemoryStore()
-    started = time.perf_counter()
-    await _fill(store, planted, generator, hours, progress)
-    generated = time.perf_counter()
+async def _load(store: Store, live_list: LiveListFactory, matcher: Matcher) -> _Loading:
+    """Load the list from the store into `matcher`'s index, as a worker does."""
     gc.collect()
     before = process_memory()
     live = live_list(store, matcher)
-    loaded = time.perf_counter()
+    started = time.perf_counter()
     await live.sync()
-    done = time.perf_counter()
+    load_seconds = time.perf_counter() - started
     gc.collect()
-    return _Loading(generated - started, done - loaded, before, process_memory())
+    return _Loading(load_seconds, before, process_memory())
 
 
 async def _fill(

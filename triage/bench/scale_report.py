@@ -22,27 +22,29 @@ def _ratio(result: SizeResult) -> float | None:
 
 def markdown(results: Sequence[SizeResult]) -> str:
     lines = [
-        "| hours | references | index rows | index MiB | PSS MiB | load adds PSS MiB | "
+        "| hours | index | references | index rows | index MiB | PSS MiB | load adds PSS MiB | "
         "load s | match CPU s median / max | hash+match / floor | recall | FP | "
-        "negatives at review | highest negative score |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "negatives at review | highest negative score | retrieved within 48 bits |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         ratio = _ratio(r)
         highest = "-" if r.highest_negative_score is None else f"{r.highest_negative_score:.3f}"
         lines.append(
-            f"| {r.hours:g} | {r.references:,} | {r.index_rows:,} | {_mib(r.index_bytes)} | "
+            f"| {r.hours:g} | {r.index} | {r.references:,} | {r.index_rows:,} | "
+            f"{_mib(r.index_bytes)} | "
             f"{_mib(r.after_load.pss_bytes)} | {_mib(r.load_added.pss_bytes)} | "
             f"{r.load_seconds:.1f} | {r.match_cpu_median_seconds:.3f} / "
             f"{r.match_cpu_max_seconds:.3f} | {'-' if ratio is None else f'{ratio:.2f}x'} | "
             f"{r.found}/{r.positives} | {r.false_positives} | "
-            f"{r.negatives_at_review}/{r.negatives} | {highest} |"
+            f"{r.negatives_at_review}/{r.negatives} | {highest} | "
+            f"{r.positives_retrieved}/{r.positives_within_48_bits} |"
         )
     lines.append("")
     for r in results:
         shares = ", ".join(f"{kind} {share:.1%}" for kind, share in r.filler_shares.items())
         lines.append(
-            f"- {r.hours:g} h: {r.queries_run} queries; filler frames: {shares}; "
+            f"- {r.hours:g} h, {r.index}: {r.queries_run} queries; filler frames: {shares}; "
             f"fillers and records made in {r.generate_seconds:.1f} s"
         )
     return "\n".join(lines) + "\n"
@@ -55,6 +57,7 @@ def to_json(results: Sequence[SizeResult]) -> str:
 def _size_json(r: SizeResult) -> dict[str, Any]:
     return {
         "hours": r.hours,
+        "index": r.index,
         "references": r.references,
         "filler_rows": r.filler_rows,
         "index_rows": r.index_rows,
@@ -78,4 +81,9 @@ def _size_json(r: SizeResult) -> dict[str, Any]:
         "negatives": r.negatives,
         "negatives_at_review": r.negatives_at_review,
         "highest_negative_score": r.highest_negative_score,
+        "positives_within_48_bits": r.positives_within_48_bits,
+        "positives_retrieved": r.positives_retrieved,
+        "top_matches": {
+            o.query.id: [[m.reference_id, m.score] for m in o.matches[:3]] for o in r.outcomes
+        },
     }

@@ -8,6 +8,8 @@ import functools
 import sys
 from pathlib import Path
 
+from hashes.index import ExactIndex
+from hashes.index_multihash import MultiHashIndex
 from hashes.policy import VerdictPolicy
 from hashes.types import HashError
 from hashes.video import QueryParams, ReferenceParams
@@ -15,7 +17,7 @@ from triage.bench import scale_report
 from triage.bench.manifest import ManifestError, load_manifest
 from triage.bench.report import markdown, to_json
 from triage.bench.runner import Settings, run_bench
-from triage.bench.scale import LiveListFactory, run_scale
+from triage.bench.scale import IndexFactory, LiveListFactory, run_scale
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.config import load_settings
 from triage.devset.build import build
@@ -43,6 +45,17 @@ def _hours(text: str) -> list[float]:
     if not hours or min(hours) <= 0:
         raise argparse.ArgumentTypeError(f"hours must be positive, got {text!r}")
     return hours
+
+
+INDEX_NAMES = ("exact", "multihash")
+
+
+def _index_names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(names) - set(INDEX_NAMES))
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"indexes are {', '.join(INDEX_NAMES)}, got {text!r}")
+    return names
 
 
 def register(
@@ -105,6 +118,11 @@ def _register_scale(bench: argparse.ArgumentParser, live_list: LiveListFactory) 
     scale.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH_DIR, metavar="DIR")
     scale.add_argument("--json", action="store_true", help="one JSON document on stdout")
     scale.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N queries")
+    scale.add_argument("--index", type=_index_names, default=["exact"], metavar="NAME[,NAME...]",
+                       help="indexes to load each list into: exact, multihash "
+                       "(default: exact)")  # fmt: skip
+    scale.add_argument("--flips", type=int, default=1, choices=range(4),
+                       help="multihash: bits flipped a chunk in probes (default: 1)")  # fmt: skip
     scale.add_argument("--seed", type=int, default=0, help="filler seed")
     scale.add_argument("--config", type=Path, metavar="FILE", help="settings file")
     scale.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -148,8 +166,10 @@ def scale_command(args: argparse.Namespace, *, live_list: LiveListFactory) -> in
         print(f"triage bench scale: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        results = run_scale(manifest, settings, args.hours, live_list, seed=args.seed,
-                            progress=not args.no_progress)  # fmt: skip
+        results = run_scale(
+            manifest, settings, args.hours, live_list, indexes=_index_factories(args),
+            seed=args.seed, progress=not args.no_progress,
+        )  # fmt: skip
     except (HashError, OSError) as exc:
         print(f"triage bench scale: {exc}", file=sys.stderr)
         return EXIT_INPUT_FAILED
@@ -157,6 +177,14 @@ def scale_command(args: argparse.Namespace, *, live_list: LiveListFactory) -> in
         scale_report.to_json(results) + "\n" if args.json else scale_report.markdown(results)
     )
     return EXIT_OK
+
+
+def _index_factories(args: argparse.Namespace) -> dict[str, IndexFactory]:
+    factories: dict[str, IndexFactory] = {
+        "exact": ExactIndex,
+        "multihash": functools.partial(MultiHashIndex, flips=args.flips),
+    }
+    return {name: factories[name] for name in args.index}
 
 
 def devset_build_command(args: argparse.Namespace) -> int:

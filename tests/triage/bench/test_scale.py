@@ -53,6 +53,7 @@ def test_each_size_loads_fillers_beside_the_planted_reference_and_scores_the_ben
                 "--json", "--no-progress")  # fmt: skip
     assert code == exit_codes.EXIT_OK
     small, large = json.loads(capsys.readouterr().out)["sizes"]
+    assert small["index"] == large["index"] == "exact"
     assert (small["hours"], large["hours"]) == (0.005, 0.01)
     assert small["index_rows"] < large["index_rows"]
     assert large["filler_rows"] > 1.8 * small["filler_rows"]
@@ -66,6 +67,31 @@ def test_each_size_loads_fillers_beside_the_planted_reference_and_scores_the_ben
         assert size["negatives"] == 1
         assert size["pss_bytes"] > 0 and size["match_cpu_max_seconds"] > 0
         assert size["query_floor_cpu_seconds"] > 0
+        # The exact index retrieves every reference.
+        assert size["positives_retrieved"] == size["positives_within_48_bits"] == 1
+
+
+def test_each_index_loads_the_same_list_and_multihash_agrees_with_exact_on_the_best(
+    tiny_bench: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _run("bench", "scale", "--bench-dir", str(tiny_bench), "--hours", "0.01",
+                "--index", "exact,multihash", "--json", "--no-progress")  # fmt: skip
+    assert code == exit_codes.EXIT_OK
+    exact, multihash = json.loads(capsys.readouterr().out)["sizes"]
+    assert (exact["index"], multihash["index"]) == ("exact", "multihash")
+    assert exact["index_rows"] == multihash["index_rows"]
+    # The same verdicts; a filler 32-48 bits from the planted reference, beyond the retrieval
+    # radius of every query row, may be a further match of the exact index alone.
+    for query, matches in multihash["top_matches"].items():
+        assert matches[:1] == exact["top_matches"][query][:1]
+        assert all(match in exact["top_matches"][query] for match in matches)
+    assert multihash["positives_retrieved"] == multihash["positives_within_48_bits"] == 1
+
+
+def test_unknown_index_names_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _run("bench", "scale", "--index", "exact,hnsw")
+    assert "indexes are exact, multihash" in capsys.readouterr().err
 
 
 def test_hours_must_be_positive_numbers(capsys: pytest.CaptureFixture[str]) -> None:
