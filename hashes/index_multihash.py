@@ -356,6 +356,13 @@ class MultiHashIndex:
         distances = _distances(queries[query_rows], np.asarray(base.codes[rows]))
         near = distances <= retrieval
         query_rows, rows, distances = query_rows[near], rows[near], distances[near]
+        # A pair close in several chunks was retrieved once per chunk: keep it once.
+        pair = query_rows * len(base) + rows
+        order = np.argsort(pair, kind="stable")
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = np.diff(pair[order]) != 0
+        keep_rows = order[first]
+        query_rows, rows, distances = query_rows[keep_rows], rows[keep_rows], distances[keep_rows]
         if max_distance > self.retrieval_bits and len(rows):
             # Beyond the retrieval radius: every pair of the references retrieved, exactly.
             candidates = np.unique(base.references[rows])
@@ -377,7 +384,8 @@ class MultiHashIndex:
         return names | set(self._added)
 
     def _retrieve(self, queries: HashArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """(query row, base row) pairs sharing a chunk value within `flips` bits, each once."""
+        """(query row, base row) pairs sharing a chunk value within `flips` bits (a pair
+        close in several chunks comes once per chunk)."""
         values = _chunk_values(queries)  # (queries, CHUNKS)
         keys = values[:, :, None] ^ self._masks[None, None, :]  # (queries, CHUNKS, probes)
         chunk = np.broadcast_to(np.arange(CHUNKS)[None, :, None], keys.shape)
@@ -393,8 +401,7 @@ class MultiHashIndex:
         positions = lo[probe] + offsets
         rows = np.asarray(self._tables.order[chunk.ravel()[probe], positions], dtype=np.int64)
         query_rows = query.ravel()[probe].astype(np.int64)
-        pair = np.unique(query_rows * len(self._base) + rows)
-        return pair // len(self._base), pair % len(self._base)
+        return query_rows, rows
 
     def _verify(
         self, queries: HashArray, max_distance: int, candidates: npt.NDArray[np.int32],
