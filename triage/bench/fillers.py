@@ -7,7 +7,8 @@ generator makes each of these in stated shares of filler *frames* (`FillerMix`),
 layout of real hashed references (`FillerShape`: frames a second, and the derived views every
 n-th frame), so the index holds as many rows per second of filler as per second of reference:
 
-- walks: one random walk per view stream, a few bits a frame, cut to new shots every 1-8 s;
+- walks: one random walk per view stream, drifting a bit a frame and jittering about ten
+  around it (consecutive frames ~20 bits apart, as in real footage), cut every 1-8 s;
   a share of their shots are family shots (black, fades, title cards, logos, walls) drawn
   from one pool per list with Zipf odds (black most often), with re-encode noise, so the
   same cards recur across videos;
@@ -34,8 +35,11 @@ LOGOS = 24
 WALLS = 16
 # Shot lengths (seconds) of walks and family shots.
 SHOT_SECONDS = (1.0, 8.0)
-# Mean bits a frame's hash drifts from the previous frame's within a shot.
-DRIFT_BITS_PER_FRAME = 2.0
+# Within a shot a hash drifts slowly (mean bits a frame, cumulative) and jitters around it
+# (mean bits a frame, not cumulative): consecutive frames of handheld footage at 30 fps lie a
+# median 14-24 bits apart in the shared vPDQ files, and frames seconds apart stay related.
+DRIFT_BITS_PER_FRAME = 1.0
+JITTER_BITS_PER_FRAME = 10.0
 # Bits of re-encode noise on a family frame (its pool hash is otherwise the same everywhere).
 FAMILY_NOISE_BITS = 4
 NEAR_BITS = (32, 48)
@@ -180,7 +184,8 @@ class FillerGenerator:
             before = np.zeros((len(starts), PDQ_BYTES), dtype=np.uint8)
             before[1:] = walked[starts[1:] - 1]
             bases = rng.integers(0, 256, size=(len(starts), PDQ_BYTES), dtype=np.uint8)
-            hashes[stream] = bases[shot_of_frame] ^ walked ^ before[shot_of_frame]
+            jitter = _sparse_masks(rng, frames, JITTER_BITS_PER_FRAME)
+            hashes[stream] = bases[shot_of_frame] ^ walked ^ before[shot_of_frame] ^ jitter
             noise = _sparse_masks(rng, frames, FAMILY_NOISE_BITS / 2)
             family = family_shot[shot_of_frame]
             items = item_of_shot[shot_of_frame][family]
