@@ -49,6 +49,9 @@ _VALUES = 1 << CHUNK_BITS
 # before the tables are rebuilt (amortised O(1) a row, memory within a few percent of a build).
 _REBUILD_SHARE = 0.05
 _REBUILD_SLACK = 256
+# Rows retrieved at once at most (a few hundred MB of temporaries), unless one query row alone
+# retrieves more.
+_BATCH_CANDIDATES = 4_000_000
 _WHOLE_CODES = [code_of_view(v) for v in WHOLE_PICTURE_VIEWS]
 _FORMAT_VERSION = 1
 
@@ -348,7 +351,43 @@ class MultiHashIndex:
         if len(queries) == 0 or len(base) == 0:
             return _no_pairs()
         retrieval = min(max_distance, self.retrieval_bits)
-        query_rows, rows = self._retrieve(queries)
+        found = [
+            self._near_pairs(queries, batch, retrieval, whole_pictures)
+            for batch in self._batches(queries)
+        ]
+        query_rows = np.concatenate([f[0] for f in found])
+        rows = np.concatenate([f[1] for f in found])
+        distances = np.concatenate([f[2] for f in found])
+        if max_distance > self.retrieval_bits and len(rows):
+            # Beyond the retrieval radius: every pair of the references retrieved, exactly.
+            candidates = np.unique(base.references[rows])
+            query_rows, rows, distances = self._verify(
+                queries, max_distance, candidates, whole_pictures
+            )
+        return (
+            query_rows, base.references[rows], np.asarray(base.times[rows]),
+            np.asarray(base.qualities[rows]), distances,
+        )  # fmt: skip
+
+    def _batches(self, queries: HashArray) -> list[npt.NDArray[np.int64]]:
+        """The query rows in batches whose probes retrieve at most about `_BATCH_CANDIDATES`
+        rows: buckets of common chunk values (black, walls) hold many rows."""
+        keys, chunk = self._probe_keys(queries)
+        sizes = self._tables.bounds[chunk, keys + 1] - self._tables.bounds[chunk, keys]
+        per_query = sizes.reshape(len(queries), -1).sum(axis=1)
+        batch_of = np.cumsum(per_query) // _BATCH_CANDIDATES
+        splits = np.flatnonzero(np.diff(batch_of)) + 1
+        return np.split(np.arange(len(queries), dtype=np.int64), splits)
+
+    def _near_pairs(
+        self, queries: HashArray, batch: npt.NDArray[np.int64], retrieval: int,
+        whole_pictures: bool,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]:  # fmt: skip
+        """(query row, base row, distance) of the live rows within `retrieval` bits of the
+        query rows `batch`, each pair once."""
+        base = self._base
+        batch_rows, rows = self._retrieve(queries[batch])
+        query_rows = batch[batch_rows]
         keep = ~self._dead[base.references[rows]]
         if whole_pictures:
             keep &= base.whole[rows]
@@ -361,18 +400,17 @@ class MultiHashIndex:
         order = np.argsort(pair, kind="stable")
         first = np.ones(len(order), dtype=bool)
         first[1:] = np.diff(pair[order]) != 0
-        keep_rows = order[first]
-        query_rows, rows, distances = query_rows[keep_rows], rows[keep_rows], distances[keep_rows]
-        if max_distance > self.retrieval_bits and len(rows):
-            # Beyond the retrieval radius: every pair of the references retrieved, exactly.
-            candidates = np.unique(base.references[rows])
-            query_rows, rows, distances = self._verify(
-                queries, max_distance, candidates, whole_pictures
-            )
-        return (
-            query_rows, base.references[rows], np.asarray(base.times[rows]),
-            np.asarray(base.qualities[rows]), distances,
-        )  # fmt: skip
+        unique = order[first]
+        return query_rows[unique], rows[unique], distances[unique]
+
+    def _probe_keys(
+        self, queries: HashArray
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The chunk values to look up, (queries, CHUNKS, probes), and their chunks."""
+        values = _chunk_values(queries)
+        keys = values[:, :, None] ^ self._masks[None, None, :]
+        chunk = np.broadcast_to(np.arange(CHUNKS)[None, :, None], keys.shape)
+        return keys, chunk
 
     def retrieved_references(self, queries: HashArray) -> set[str]:
         """The references the retrieval stage finds for `queries` (for measuring its recall):
@@ -386,9 +424,7 @@ class MultiHashIndex:
     def _retrieve(self, queries: HashArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(query row, base row) pairs sharing a chunk value within `flips` bits (a pair
         close in several chunks comes once per chunk)."""
-        values = _chunk_values(queries)  # (queries, CHUNKS)
-        keys = values[:, :, None] ^ self._masks[None, None, :]  # (queries, CHUNKS, probes)
-        chunk = np.broadcast_to(np.arange(CHUNKS)[None, :, None], keys.shape)
+        keys, chunk = self._probe_keys(queries)
         query = np.broadcast_to(np.arange(len(queries))[:, None, None], keys.shape)
         lo = self._tables.bounds[chunk, keys].ravel()
         hi = self._tables.bounds[chunk, keys + 1].ravel()

@@ -102,3 +102,19 @@ def test_a_directory_without_an_index_is_refused(tmp_path: Path) -> None:
 def test_flips_beyond_three_are_refused() -> None:
     with pytest.raises(HashError, match="flips must be 0-3"):
         MultiHashIndex(flips=4)
+
+
+def test_queries_are_searched_in_batches_with_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(14)
+    live = {f"ref-{i}": clustered_reference(rng) for i in range(10)}
+    index = MultiHashIndex(flips=1)
+    for reference_id, hashes in live.items():
+        index.add(reference_id, hashes)
+    queries = queries_near(list(live.values()), rng)
+    whole = answers(index, queries, 31)
+    # Black and flat rows fill a few buckets: tiny batches split the queries many times.
+    monkeypatch.setattr("hashes.index_multihash._BATCH_CANDIDATES", 50)
+    assert len(index._batches(queries)) > 10
+    assert answers(index, queries, 31) == whole == oracle(live, queries, 31)
