@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +74,7 @@ class MatchParams:
     # then the derived views are not searched.
     early_accept_score: float = 2.0
     # A query whose every view leaves its best match between these scores, a lead with less
-    # evidence than asked, is worth a closer look (`hashes.video.closer_look`); below, it is
+    # evidence than asked, is worth a closer look (`hashes.cascade`); below, it is
     # what chance gives unrelated footage.
     closer_look_from: float = 0.3
     closer_look_below: float = 1.0
@@ -141,27 +140,6 @@ class Matcher:
             return self._match_in_stages(query, facts, rows, query_step, query_duration)
         searched, neighbours = self._search(query, facts, rows)
         return self._match_rows(query, facts, searched, neighbours, query_step, query_duration)
-
-    def settle_on_full_frames(self, full_frames: VideoHashes) -> list[VideoMatch] | None:
-        """The matches of a query's full frames alone when they settle it (the best scores the
-        early-accept evidence, as the first search stage asks), else None: its other views
-        must be hashed and searched too. Evidence is then asked of the informative full frames
-        only, which the other views cannot lower for a copy this strong."""
-        p = self.params
-        if not p.use_early_accept:
-            return None
-        matches = self.match(full_frames)
-        return matches if matches and matches[0].score >= p.early_accept_score else None
-
-    def wants_closer_look(self, matches: Sequence[VideoMatch], query: VideoHashes) -> bool:
-        """Whether the matches of every view of `query` leave a lead worth a closer look. A
-        still (one frame) gets one whenever it falls short of the evidence asked: its lead is
-        one pair's weight, and the closer look costs a few milliseconds."""
-        p = self.params
-        best = matches[0].score if matches else 0.0
-        if best >= p.closer_look_below:
-            return False
-        return query.frame_count <= 1 or best >= p.closer_look_from
 
     def _search(
         self, query: VideoHashes, facts: _QueryRows, rows: npt.NDArray[np.intp]

@@ -88,7 +88,7 @@ class QueryParams:
     use_side_panes: bool = True
     use_framed_panes: bool = True
     # Full frames first: the other views are hashed only when the full frames leave the
-    # match unsettled (`hashes.query.match_query`).
+    # match unsettled (`hashes.cascade`).
     use_first_look: bool = True
     # A closer look (`closer_look`) at a query whose match stays unsettled after every view:
     # zoomed parts of its pictures, for crops that fall between the reference's own.

@@ -33,6 +33,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from hashes.matcher import MatchParams
+from hashes.video import QueryParams, ReferenceParams
 from triage.errors import ConfigError
 
 ENV_PREFIX = "TRIAGE_"
@@ -121,6 +123,25 @@ class MatchSettings(Section):
             )
         return self
 
+    # The one place matching settings become the parameters of `hashes`: the service, the
+    # bench and the CLI all hash and match with these.
+    def query_params(self) -> QueryParams:
+        return QueryParams(fps=self.query_fps)
+
+    def reference_params(self, fps: float | None = None) -> ReferenceParams:
+        """Reference hashing; `fps` samples instead of hashing every frame."""
+        return ReferenceParams(fps=fps, derived_every=self.reference_derived_every)
+
+    def match_params(self) -> MatchParams:
+        return MatchParams()
+
+
+class ReferenceSettings(Section):
+    # Keep an uploaded reference video after hashing, so a later change of the views the
+    # matcher uses can hash it again (`POST /v1/references/{id}/rehash`). Off: the video of
+    # an attack is deleted as soon as its hashes are stored.
+    keep_source: bool = False
+
 
 class JobSettings(Section):
     lease_seconds: float = Field(default=30.0, gt=0)
@@ -168,6 +189,7 @@ class Settings(BaseSettings):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    references: ReferenceSettings = Field(default_factory=ReferenceSettings)
     referrals: ReferralSettings = Field(default_factory=ReferralSettings)
     retro_match_days: float = Field(default=30.0, ge=0)
 

@@ -66,6 +66,11 @@ match_duration_seconds = Histogram(
 )
 verdicts_total = Counter("triage_verdicts_total", "Verdicts recorded, by kind.", ["verdict"])
 hashlist_references = Gauge("triage_hashlist_references", "References in the live matcher index.")
+hashlist_full_frames_only_references = Gauge(
+    "triage_hashlist_full_frames_only_references",
+    "References in the live index with full-frame hashes only (industry lists, or videos hashed "
+    "before every view was stored): crops of them rely on the query's views alone.",
+)
 hashlist_version = Gauge(
     "triage_hashlist_version", "Hash-list version the live matcher index reflects."
 )

@@ -15,8 +15,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hashes.policy import Verdict
-
 __all__ = [
     "ApiKey",
     "AuditEntry",
@@ -49,6 +47,14 @@ __all__ = [
     "new_api_key_token",
     "text_sha256",
 ]
+
+
+class Verdict(StrEnum):
+    """What the service decided of one media: sent to referral, to a moderator, or neither."""
+
+    CONFIRMED = "confirmed"
+    REVIEW = "review"
+    NONE = "none"
 
 
 class Frozen(BaseModel):
@@ -124,6 +130,9 @@ class Reference(Frozen):
     """The uploaded video waiting to be hashed, when added by upload."""
     version: int = 0
     """The hash-list version of its last change (see `Store.hashlist_version`)."""
+    full_frames_only: bool = False
+    """Its hashes are of whole frames only (an industry list, or a video hashed before the
+    store kept every view): crops and reframings of it are found by the query's views alone."""
 
     @property
     def matchable(self) -> bool:

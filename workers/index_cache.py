@@ -14,12 +14,12 @@ import contextlib
 import json
 import logging
 import shutil
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeGuard
 
+from hashes.cascade import Searcher
 from hashes.formats.jsonl import loads_record
-from hashes.matcher import Matcher
+from hashes.matcher import Matcher, MatchParams
 from hashes.types import HashError, VideoHashes, VideoMatch
 from triage import metrics
 from triage.errors import TriageError
@@ -53,16 +53,8 @@ SNAPSHOT_INDEX_DIR = "index"
 SNAPSHOT_LIST_FILE = "list.json"
 
 
-MatchFunction = Callable[[VideoHashes], list[VideoMatch]]
-# A query's full frames -> their matches when those settle it, else None.
-SettleFunction = Callable[[VideoHashes], list[VideoMatch] | None]
-# The matches of every view of a query, and its hashes -> whether they leave a lead worth a
-# closer look.
-CloserFunction = Callable[[Sequence[VideoMatch], VideoHashes], bool]
-
-
 class LiveIndex:
-    """An index plus the function matching against it, synchronised with `store`.
+    """An index plus the matcher searching it, synchronised with `store`.
 
     Matching runs in a thread (it is CPU work) while holding a lock that `sync` also takes, so
     the index never changes under a running match.
@@ -72,17 +64,14 @@ class LiveIndex:
         self,
         store: Store,
         index: MutableIndex,
-        match: MatchFunction,
-        settle: SettleFunction | None = None,
-        closer: CloserFunction | None = None,
+        searcher: Searcher,
     ) -> None:
         self._store = store
         self._index = index
-        self._match = match
-        self._settle = settle
-        self._closer = closer
+        self._searcher = searcher
         self._version = 0
         self._indexed: set[str] = set()
+        self._full_frames_only: set[str] = set()
         self._labels: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self._sync_lock = asyncio.Lock()
@@ -123,6 +112,7 @@ class LiveIndex:
             self._version = changes.version
         self._loaded = True
         metrics.hashlist_references.set(len(self._indexed))
+        metrics.hashlist_full_frames_only_references.set(len(self._full_frames_only))
         metrics.hashlist_version.set(self._version)
         return len(parsed)
 
@@ -141,9 +131,12 @@ class LiveIndex:
         if reference_id in self._indexed:
             self._index.remove(reference_id)
             self._indexed.discard(reference_id)
+            self._full_frames_only.discard(reference_id)
         if hashes is not None and len(hashes) > 0:
             self._index.add(reference_id, hashes)
             self._indexed.add(reference_id)
+            if item.reference.full_frames_only:
+                self._full_frames_only.add(reference_id)
             self._labels[reference_id] = item.reference.label
 
     async def save_snapshot(self, directory: Path) -> None:
@@ -157,7 +150,11 @@ class LiveIndex:
             staging = directory.with_name(directory.name + ".new")
             shutil.rmtree(staging, ignore_errors=True)
             await asyncio.to_thread(index.save, staging / SNAPSHOT_INDEX_DIR)
-            listing = {"version": self._version, "labels": self._labels}
+            listing = {
+                "version": self._version,
+                "labels": self._labels,
+                "full_frames_only": sorted(self._full_frames_only),
+            }
             (staging / SNAPSHOT_LIST_FILE).write_text(json.dumps(listing))
         # Swap the whole directory at once: a reader sees the old snapshot or the new one.
         retired = directory.with_name(directory.name + ".old")
@@ -177,31 +174,25 @@ class LiveIndex:
         try:
             listing = json.loads((directory / SNAPSHOT_LIST_FILE).read_text())
             version, labels = int(listing["version"]), dict(listing["labels"])
+            full_frames_only = {str(r) for r in listing["full_frames_only"]}
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise TriageError(f"{directory}: not a hash-list snapshot: {exc}") from exc
         self._version = version
         self._indexed = set(index.reference_ids())
         self._labels = {str(k): str(v) for k, v in labels.items()}
+        self._full_frames_only = full_frames_only & self._indexed
+
+    @property
+    def match_params(self) -> MatchParams:
+        """The parameters of the matcher, which the query cascade decides its steps with."""
+        return self._searcher.params
 
     async def match(self, query: VideoHashes) -> list[VideoMatch]:
         """Matches of `query` against the current list, best first."""
         async with self._lock:
             if not self._indexed:
                 return []
-            return await asyncio.to_thread(self._match, query)
-
-    async def settle(self, full_frames: VideoHashes) -> list[VideoMatch] | None:
-        """Matches of a query's full frames when they settle it, else None (the other views
-        are needed; also with an empty list, whose verdict needs every view to be `none`)."""
-        async with self._lock:
-            if not self._indexed or self._settle is None:
-                return None
-            return await asyncio.to_thread(self._settle, full_frames)
-
-    def wants_closer_look(self, matches: Sequence[VideoMatch], query: VideoHashes) -> bool:
-        """Whether the matches of every view of `query` leave a lead worth zoomed parts of
-        its pictures (`hashes.video.closer_look`)."""
-        return self._closer is not None and self._closer(matches, query)
+            return await asyncio.to_thread(self._searcher.match, query)
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
         """Keep syncing until `stop` is set."""
@@ -222,8 +213,5 @@ def _is_savable(index: MutableIndex) -> TypeGuard[SavableIndex]:
 
 def live_index_of(store: Store, matcher: Matcher) -> LiveIndex:
     """The live index a worker runs: `matcher`'s index kept in step with `store`'s list, and
-    matched with `matcher`."""
-    return LiveIndex(
-        store, matcher.index, matcher.match, matcher.settle_on_full_frames,
-        matcher.wants_closer_look,
-    )  # fmt: skip
+    searched with `matcher`."""
+    return LiveIndex(store, matcher.index, matcher)

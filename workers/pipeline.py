@@ -24,22 +24,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hashes.cascade import Hashing, QueryOutcome, query_cascade
 from hashes.formats.jsonl import HashListEntry, dumps_record
-from hashes.policy import VerdictPolicy
-from hashes.types import HashError, MediaError, VideoHashes, VideoMatch
-from hashes.video import FirstLook
+from hashes.types import HashError, MediaError, VideoHashes
+from hashes.video import QueryParams
 from triage import metrics
 from triage.config import Settings
-from triage.models import (
-    FetchEvidence,
-    JobKind,
-    JobState,
-    MatchEvidence,
-    Media,
-    SegmentEvidence,
-)
+from triage.models import FetchEvidence, JobKind, JobState, Media
 from triage.retro import schedule_retro_match
 from triage.store.protocol import Store
+from triage.verdicts import Decision, VerdictStep
 from workers.audit import SYSTEM_ACTOR
 from workers.fetch_errors import (
     FetchError,
@@ -57,7 +51,6 @@ _log = logging.getLogger(__name__)
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 
-MAX_EVIDENCE_MATCHES = 10
 _RETRYABLE_HTTP = frozenset({408, 425, 429})
 
 FetchFunction = Callable[[str, Path, FetchLimits], Awaitable[FetchedMedia]]
@@ -72,12 +65,8 @@ class MediaTools:
 
     fetch: FetchFunction
     resolve: ResolveFunction
-    first_look: Callable[[Path], FirstLook]
-    """A query's full frames hashed, with the sampled frames for `complete_look`."""
-    complete_look: Callable[[FirstLook], VideoHashes]
-    """Every view of the query, when its full frames leave the match unsettled."""
-    closer_look: Callable[[FirstLook, VideoHashes], VideoHashes]
-    """Every view plus zoomed parts of the pictures, when every view leaves a lead only."""
+    query_params: QueryParams
+    """How queries are hashed; the steps themselves come from `hashes.cascade`."""
     hash_reference: HashFunction
 
 
@@ -102,32 +91,6 @@ def failure_from_fetch(error: FetchError) -> JobFailure:
     return JobFailure(error.reason, str(error), retryable=retryable)
 
 
-def match_evidence(match: VideoMatch, label: str) -> MatchEvidence:
-    """What the store keeps of a match: scores, coverage and every aligned segment."""
-    return MatchEvidence(
-        reference_id=match.reference_id,
-        label=label,
-        score=match.score,
-        query_coverage=match.query_coverage,
-        reference_coverage=match.reference_coverage,
-        matched_seconds=match.matched_seconds,
-        segments=tuple(
-            SegmentEvidence(
-                query_start=s.query_start,
-                query_end=s.query_end,
-                reference_start=s.reference_start,
-                reference_end=s.reference_end,
-                score=s.score,
-                matched_frames=s.matched_frames,
-                mean_distance=s.mean_distance,
-            )
-            for s in match.segments
-        ),
-        speed=match.speed,
-        views=match.views,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Fetched:
     path: Path
@@ -143,6 +106,7 @@ class Pipeline:
         tools: MediaTools,
         settings: Settings,
         executor: Executor,
+        verdicts: VerdictStep,
     ) -> None:
         self._store = store
         self._index = live_index
@@ -151,7 +115,7 @@ class Pipeline:
         self._executor = executor
         self._limits = fetch_limits(settings)
         self._analysing: dict[str, asyncio.Event] = {}  # sha256 → set when its analysis ends
-        self._policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
+        self._verdicts = verdicts
 
     def handlers(self) -> dict[JobKind, JobHandler]:
         return {
@@ -213,57 +177,57 @@ class Pipeline:
 
     async def _hash_and_match(self, ctx: JobContext, media: Media, fetched: _Fetched) -> None:
         await ctx.set_state(JobState.HASHING)
-        look, hashing = await _timed(self._pooled(self._tools.first_look, fetched.path))
-        hashes = look.hashes
-        if len(hashes) == 0:
-            raise permanent("no_frames", "no frame could be hashed")
-        await ctx.set_state(JobState.MATCHING)
-        # Catch up with the hash list first, so a reference added seconds ago counts.
-        await self._index.sync()
-        # The full frames first: most copies show the whole picture, and then the other
-        # views are not hashed at all.
-        matches: list[VideoMatch] | None = None
-        matching = 0.0
-        if not look.complete:
-            matches, matching = await _timed(self._index.settle(hashes))
-        looked = "full_frames"
-        if matches is None:
-            looked = "every_view"
-            if not look.complete:
-                hashes, completing = await _timed(self._pooled(self._tools.complete_look, look))
-                hashing += completing
-            found, searching = await _timed(self._index.match(hashes))
-            matching += searching
-            if look.frames and self._index.wants_closer_look(found, hashes):
-                looked = "closer"
-                closer = functools.partial(self._tools.closer_look, look)
-                hashes, zooming = await _timed(self._pooled(closer, hashes))
-                hashing += zooming
-                found, searching = await _timed(self._index.match(hashes))
-                matching += searching
-            matches = found
-        metrics.query_looks_total.labels(look=looked).inc()
+        outcome, hashing, matching = await self._run_cascade(ctx, fetched.path)
+        metrics.query_looks_total.labels(look=outcome.look.value).inc()
         metrics.match_duration_seconds.observe(matching)
-        _observe_hashing(hashing, hashes)
-        verdict = self._policy.decide(matches[0].score if matches else None)
-        evidence = self._evidence_for(matches)
+        _observe_hashing(hashing, outcome.hashes)
+        decision = self._verdicts.decide(outcome.matches, self._index.label)
         # Named by content, not by media or URL: the same content always gives the same
         # record, which is what review suppression recognises. With the views this match
         # searched, so retro-matching sees what it saw: every view, or the full frames alone
         # of a copy they settled.
         record = dumps_record(
-            HashListEntry(reference_id=fetched.evidence.sha256 or media.id, hashes=hashes),
+            HashListEntry(reference_id=fetched.evidence.sha256 or media.id, hashes=outcome.hashes),
             derived=True,
         )
         await self._store.record_result(
             media.id,
-            verdict=verdict,
-            matches=evidence,
+            verdict=decision.verdict,
+            matches=list(decision.evidence),
             query_hashes=record,
             job_id=ctx.job.id,
             worker_id=ctx.worker_id,
         )
-        metrics.verdicts_total.labels(verdict=verdict.value).inc()
+        metrics.verdicts_total.labels(verdict=decision.verdict.value).inc()
+
+    async def _run_cascade(self, ctx: JobContext, path: Path) -> tuple[QueryOutcome, float, float]:
+        """The query cascade (`hashes.cascade`) with its hashing steps in the hashing pool and
+        its searches against the live index; the outcome, and the seconds spent hashing and
+        matching."""
+        steps = query_cascade(path, self._tools.query_params, self._index.match_params)
+        answer: Any = None
+        hashing = matching = 0.0
+        synced = False
+        try:
+            while True:
+                step = steps.send(answer)
+                if isinstance(step, Hashing):
+                    answer, seconds = await _timed(self._pooled(step.function, step.argument))
+                    hashing += seconds
+                    continue
+                if len(step.hashes) == 0:
+                    raise permanent("no_frames", "no frame could be hashed")
+                if not synced:
+                    await ctx.set_state(JobState.MATCHING)
+                    # Catch up with the hash list first, so a reference added seconds ago
+                    # counts.
+                    await self._index.sync()
+                    synced = True
+                answer, seconds = await _timed(self._index.match(step.hashes))
+                matching += seconds
+        except StopIteration as done:
+            outcome: QueryOutcome = done.value
+            return outcome, hashing, matching
 
     async def _obtain(self, media: Media) -> _Fetched:
         if media.upload_path is not None:
@@ -333,17 +297,12 @@ class Pipeline:
         )
         return _Fetched(path, evidence, downloaded=False)
 
-    async def lookup(self, hashes: VideoHashes) -> list[MatchEvidence]:
-        """Matches of query hashes (e.g. sent by a platform) at or above `review_at`."""
+    async def lookup(self, hashes: VideoHashes) -> Decision:
+        """The verdict on query hashes (e.g. sent by a platform), with the matches at or above
+        `review_at` as evidence."""
         await self._index.sync()
-        return self._evidence_for(await self._index.match(hashes))
-
-    def _evidence_for(self, matches: list[VideoMatch]) -> list[MatchEvidence]:
-        return [
-            match_evidence(m, self._index.label(m.reference_id))
-            for m in matches[:MAX_EVIDENCE_MATCHES]
-            if m.score >= self._policy.review_at
-        ]
+        matches = await self._index.match(hashes)
+        return self._verdicts.decide(matches, self._index.label)
 
     # --- hash_reference -----------------------------------------------------------------------
 
@@ -360,9 +319,11 @@ class Pipeline:
         entry = HashListEntry(
             reference_id=reference.id, hashes=hashes, label=reference.label, source=reference.source
         )
+        # Every view the matcher uses: the full frames alone would leave crops, reframed
+        # parts and borders removed out of the index.
         await self._store.set_reference_hashes(
             reference.id,
-            dumps_record(entry),
+            dumps_record(entry, derived=True),
             frame_count=hashes.frame_count or len(hashes),
             duration_seconds=hashes.duration_seconds,
         )
@@ -374,7 +335,8 @@ class Pipeline:
         )
         await schedule_retro_match(self._store, reference.id, max_attempts=ctx.job.max_attempts)
         await self._store.complete_job(ctx.job.id, ctx.worker_id)
-        self._discard(path)
+        if not self._settings.references.keep_source:
+            self._discard(path)
 
     # --- shared -------------------------------------------------------------------------------
 

@@ -20,33 +20,31 @@ from datetime import timedelta
 from hashes.formats.jsonl import loads_record
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
-from hashes.policy import VerdictPolicy
 from hashes.types import HashError, VideoHashes
 from triage import metrics
-from triage.models import MatchEvidence, QueryHashes, ReferenceStatus, Verdict
+from triage.models import QueryHashes, ReferenceStatus, Verdict
 from triage.store.protocol import Store
 from triage.store.rules import utc_now
+from triage.verdicts import MAX_EVIDENCE_MATCHES, Decision, VerdictStep
 from workers.audit import SYSTEM_ACTOR
-from workers.pipeline import MAX_EVIDENCE_MATCHES
 from workers.runner import JobContext, permanent
 
 _log = logging.getLogger(__name__)
 _PAGE = 100
 _RANK = {Verdict.NONE: 0, Verdict.REVIEW: 1, Verdict.CONFIRMED: 2}
 
-RematchFunction = Callable[[VideoHashes], Awaitable[list[MatchEvidence]]]
-"""Matches of query hashes against the whole live list at or above `review_at`, best first
-(`Pipeline.lookup`)."""
+RematchFunction = Callable[[VideoHashes], Awaitable[Decision]]
+"""The decision on query hashes against the whole live list (`Pipeline.lookup`)."""
 
 
 class RetroMatcher:
     """Handles `retro_match` jobs (target: the reference id)."""
 
     def __init__(
-        self, store: Store, policy: VerdictPolicy, window_days: float, rematch: RematchFunction
+        self, store: Store, verdicts: VerdictStep, window_days: float, rematch: RematchFunction
     ) -> None:
         self._store = store
-        self._policy = policy
+        self._verdicts = verdicts
         self._window = timedelta(days=window_days)
         self._rematch = rematch
 
@@ -107,7 +105,7 @@ class RetroMatcher:
                 _log.warning("media %s has an unreadable query record", stored.media_id)
                 continue
             found = matcher.match(query)
-            if found and found[0].score >= self._policy.review_at:
+            if found and found[0].score >= self._verdicts.review_at:
                 hits.append((stored, query))
         return hits
 
@@ -118,14 +116,14 @@ class RetroMatcher:
         earlier = existing.matches if existing is not None else ()
         if any(m.reference_id == reference_id for m in earlier):
             return False  # matched already, when it was analysed or by an earlier run
-        current = await self._rematch(query)
+        current = (await self._rematch(query)).evidence
         if not any(m.reference_id == reference_id for m in current):
             return False  # against the whole list it scores below review_at
         listed = {m.reference_id for m in current}
         kept = [m for m in earlier if m.reference_id not in listed]  # e.g. since disabled
         merged = sorted([*current, *kept], key=lambda m: m.score, reverse=True)
         merged = merged[:MAX_EVIDENCE_MATCHES]
-        verdict = self._policy.decide(merged[0].score)
+        verdict = self._verdicts.decide_evidence(merged)
         if existing is not None and _RANK[existing.verdict] > _RANK[verdict]:
             verdict = existing.verdict  # never undo a stronger verdict (a person's confirm)
         await self._store.record_result(

@@ -11,18 +11,11 @@ from types import TracebackType
 
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
-from hashes.policy import VerdictPolicy
-from hashes.video import (
-    QueryParams,
-    ReferenceParams,
-    closer_look,
-    complete_look,
-    first_look,
-    hash_reference,
-)
+from hashes.video import hash_reference
 from triage.config import Settings
 from triage.models import JobKind
 from triage.store.protocol import Store
+from triage.verdicts import VerdictStep
 from workers.fetch import fetch_media
 from workers.index_cache import LiveIndex
 from workers.pipeline import MediaTools, Pipeline, fetch_limits
@@ -35,26 +28,17 @@ GRACE_SECONDS = 20.0
 
 
 def media_tools(settings: Settings) -> MediaTools:
-    query_params = QueryParams(fps=settings.match.query_fps)
     return MediaTools(
         fetch=fetch_media,
         resolve=resolve_post_page,
-        first_look=functools.partial(first_look, params=query_params),
-        complete_look=functools.partial(complete_look, params=query_params),
-        closer_look=closer_look,
-        hash_reference=functools.partial(
-            hash_reference,
-            params=ReferenceParams(derived_every=settings.match.reference_derived_every),
-        ),
+        query_params=settings.match.query_params(),
+        hash_reference=functools.partial(hash_reference, params=settings.match.reference_params()),
     )
 
 
-def live_index(store: Store) -> LiveIndex:
+def live_index(store: Store, settings: Settings) -> LiveIndex:
     index = ExactIndex()
-    matcher = Matcher(index)
-    return LiveIndex(
-        store, index, matcher.match, matcher.settle_on_full_frames, matcher.wants_closer_look
-    )
+    return LiveIndex(store, index, Matcher(index, settings.match.match_params()))
 
 
 class WorkerService:
@@ -71,16 +55,20 @@ class WorkerService:
         self.settings = settings
         self.slots = slots
         self.primary = primary
-        self.index = live_index(store)
+        self.index = live_index(store, settings)
         # Built now, so a bad webhook setting stops the start with a clear error.
         self.relay = self._relay() if primary else None
         # Spawned, not forked: the parent runs an event loop and threads.
         self._executor = ProcessPoolExecutor(
             max_workers=max(1, slots), mp_context=multiprocessing.get_context("spawn")
         )
-        self.pipeline = Pipeline(store, self.index, media_tools(settings), settings, self._executor)
-        policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
-        self.retro = RetroMatcher(store, policy, settings.retro_match_days, self.pipeline.lookup)
+        self.verdicts = VerdictStep.from_settings(settings)
+        self.pipeline = Pipeline(
+            store, self.index, media_tools(settings), settings, self._executor, self.verdicts
+        )
+        self.retro = RetroMatcher(
+            store, self.verdicts, settings.retro_match_days, self.pipeline.lookup
+        )
 
     async def __aenter__(self) -> WorkerService:
         return self

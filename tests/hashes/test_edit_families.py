@@ -13,16 +13,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hashes.cascade import match_query
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
-from hashes.policy import Verdict, VerdictPolicy
 from hashes.types import VideoMatch
-from hashes.video import QueryParams, hash_query, hash_reference
+from hashes.video import QueryParams, hash_reference
 from triage.config import load_settings
 from triage.devset import footage, images
 from triage.devset.ffmpeg import Clip, run
 from triage.devset.graph import Graph
 from triage.devset.recipes import FAMILIES, Context
+from triage.models import Verdict
+from triage.verdicts import VerdictStep
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,11 +52,11 @@ class EditBench:
     filler: Clip
     hard_segment: Clip
     matcher: Matcher
-    policy: VerdictPolicy
+    verdicts: VerdictStep
     query_params: QueryParams
 
     def matches(self, path: Path) -> list[VideoMatch]:
-        return self.matcher.match(hash_query(path, self.query_params))
+        return match_query(path, self.matcher, self.query_params).matches
 
 
 @pytest.fixture(scope="session")
@@ -74,18 +76,19 @@ def edit_bench(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> E
     rng = np.random.default_rng(5)
     filler = footage.pan(images.scene(rng, 1000, 700), folder / "filler.mp4", (480, 270), 4.0,
                          rng)  # fmt: skip
+    # Hashed, matched and decided as the service does, with the shipped settings.
+    settings = load_settings(REPO_ROOT / "config.yaml", environ={})
     index = ExactIndex()
     for name, clip in references.items():
-        index.add(name, hash_reference(clip.path))
-    settings = load_settings(REPO_ROOT / "config.yaml", environ={}).match
+        index.add(name, hash_reference(clip.path, settings.match.reference_params()))
     return EditBench(
         folder=folder,
         references=references,
         filler=filler,
         hard_segment=hard_segment,
-        matcher=Matcher(index),
-        policy=VerdictPolicy(settings.confirm_at, settings.review_at),
-        query_params=QueryParams(fps=settings.query_fps),
+        matcher=Matcher(index, settings.match.match_params()),
+        verdicts=VerdictStep.from_settings(settings),
+        query_params=settings.match.query_params(),
     )
 
 
@@ -106,7 +109,7 @@ def _describe(matches: list[VideoMatch]) -> str:
 def _assert_confirmed(bench: EditBench, path: Path, expected: str, what: str) -> None:
     matches = bench.matches(path)
     best = matches[0] if matches else None
-    verdict = bench.policy.decide(best.score if best else None)
+    verdict = bench.verdicts.decide(matches).verdict
     assert best is not None and best.reference_id == expected and verdict is Verdict.CONFIRMED, (
         f"{what}: verdict {verdict.value}, scores {_describe(matches)}"
     )
@@ -114,7 +117,7 @@ def _assert_confirmed(bench: EditBench, path: Path, expected: str, what: str) ->
 
 def _assert_none(bench: EditBench, path: Path, what: str) -> None:
     matches = bench.matches(path)
-    verdict = bench.policy.decide(matches[0].score if matches else None)
+    verdict = bench.verdicts.decide(matches).verdict
     assert verdict is Verdict.NONE, f"{what}: verdict {verdict.value}, scores {_describe(matches)}"
 
 
@@ -230,11 +233,11 @@ def test_a_portrait_clip_in_a_narrow_split_screen_pane_is_found_by_its_shape(
         )
         out = edit_bench.folder / f"split-portrait-{seed}.mp4"
         run(graph.command(edited, out))
-        by_shape = matcher.match(hash_query(out, QueryParams(use_insets=False)))
-        verdict = edit_bench.policy.decide(by_shape[0].score if by_shape else None)
+        by_shape = match_query(out, matcher, QueryParams(use_insets=False)).matches
+        verdict = edit_bench.verdicts.decide(by_shape).verdict
         assert verdict is Verdict.CONFIRMED, f"{description}: {_describe(by_shape)}"
         blind = QueryParams(use_insets=False, use_side_panes=False)
-        assert matcher.match(hash_query(out, blind)) == [], description
+        assert match_query(out, matcher, blind).matches == [], description
 
 
 def test_a_pillarboxed_clip_in_one_pane_of_a_stacked_layout_is_found_inside_its_bars(
@@ -253,6 +256,6 @@ def test_a_pillarboxed_clip_in_one_pane_of_a_stacked_layout_is_found_inside_its_
          "-c:v", "libx264", "-crf", "23", "-pix_fmt", "yuv420p", "-t", "4", str(out)])  # fmt: skip
     _assert_confirmed(edit_bench, out, "chair", "chair pillarboxed under a test pattern")
     unframed = QueryParams(fps=edit_bench.query_params.fps, use_framed_panes=False)
-    matches = edit_bench.matcher.match(hash_query(out, unframed))
-    verdict = edit_bench.policy.decide(matches[0].score if matches else None)
+    matches = match_query(out, edit_bench.matcher, unframed).matches
+    verdict = edit_bench.verdicts.decide(matches).verdict
     assert verdict is not Verdict.CONFIRMED, _describe(matches)

@@ -9,11 +9,12 @@ import pytest
 from hashes.formats.vpdq import read_vpdq
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
-from hashes.policy import Verdict, VerdictPolicy
 from hashes.types import MediaError
 from hashes.video import hash_query, hash_reference
 from tests.conftest import SHARED_DATA_DIR
 from triage.config import load_settings
+from triage.models import Verdict
+from triage.verdicts import VerdictPolicy
 
 SOURCES = SHARED_DATA_DIR / "sources"
 VPDQ = SHARED_DATA_DIR / "interop" / "vpdq"

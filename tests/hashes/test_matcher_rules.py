@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from hashes.cascade import wants_closer_look
 from hashes.index import ExactIndex, Neighbours
 from hashes.matcher import Matcher, MatchParams
 from hashes.types import PDQ_BITS, VideoHashes, VideoMatch, View
@@ -331,7 +332,7 @@ def test_a_still_query_is_one_frame_of_evidence() -> None:
 
 
 def test_a_closer_look_is_wanted_for_a_lead_with_less_evidence_than_asked() -> None:
-    matcher = Matcher(ExactIndex(), MatchParams(closer_look_from=0.3, closer_look_below=1.0))
+    params = MatchParams(closer_look_from=0.3, closer_look_below=1.0)
     rng = np.random.default_rng(5)
     video = _video(_balanced(rng, 12), np.arange(12, dtype=np.float64) * 0.25, 90)
     still = _video(_balanced(rng, 1), np.zeros(1), 90)
@@ -339,11 +340,11 @@ def test_a_closer_look_is_wanted_for_a_lead_with_less_evidence_than_asked() -> N
     def best(score: float) -> list[VideoMatch]:
         return [VideoMatch("r", score, 1.0, 0.5, 0.5), VideoMatch("s", 0.1, 0.1, 0.1, 0.1)]
 
-    assert not matcher.wants_closer_look([], video)  # nothing at all: chance gives more
-    assert not matcher.wants_closer_look(best(0.29), video)
-    assert matcher.wants_closer_look(best(0.3), video)
-    assert matcher.wants_closer_look(best(0.99), video)
-    assert not matcher.wants_closer_look(best(1.0), video)  # the evidence asked is there
+    assert not wants_closer_look([], video, params)  # nothing at all: chance gives more
+    assert not wants_closer_look(best(0.29), video, params)
+    assert wants_closer_look(best(0.3), video, params)
+    assert wants_closer_look(best(0.99), video, params)
+    assert not wants_closer_look(best(1.0), video, params)  # the evidence asked is there
     # A still's lead is one pair's weight, and its closer look costs next to nothing.
-    assert matcher.wants_closer_look([], still) and matcher.wants_closer_look(best(0.1), still)
-    assert not matcher.wants_closer_look(best(1.0), still)
+    assert wants_closer_look([], still, params) and wants_closer_look(best(0.1), still, params)
+    assert not wants_closer_look(best(1.0), still, params)

@@ -20,6 +20,7 @@ from triage import metrics
 from triage.config import Settings, load_settings
 from triage.models import JobKind, ReferenceStatus, Verdict
 from triage.store.memory import MemoryStore
+from triage.verdicts import VerdictStep
 from workers.index_cache import LiveIndex
 from workers.pipeline import Pipeline
 from workers.runner import JobContext, JobFailure
@@ -74,8 +75,10 @@ def _world(
         },
     )
     store = MemoryStore()
-    index = live_index(store)
-    pipeline = Pipeline(store, index, media_tools(settings), settings, executor)
+    index = live_index(store, settings)
+    pipeline = Pipeline(
+        store, index, media_tools(settings), settings, executor, VerdictStep.from_settings(settings)
+    )
     return World(store, settings, index, pipeline)
 
 
@@ -343,3 +346,65 @@ async def test_a_lead_from_every_view_gets_a_closer_look_and_is_confirmed(
     assert detail.result.matches[0].reference_id == "cells"
     assert "zoom" in detail.result.matches[0].views
     assert "zoom" in await _stored_views(world, detail.media.id)
+
+
+# A crop that no full frame of the doorknob clip shows: found through the reference's own
+# crops (its derived views), not by the query's views alone.
+DOORKNOB_CROP = "crop=iw*0.75:ih*0.8:iw*0.2:ih*0.05"
+
+
+async def _submit_upload(world: World, path: Path) -> str:
+    outcome = await world.store.create_upload_submission(
+        upload_path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        upload_filename=path.name, key_id="key_test",
+    )  # fmt: skip
+    return outcome.submission.id
+
+
+async def test_a_reference_video_is_stored_with_every_view_and_confirms_a_crop(
+    tmp_path: Path,
+    media_server: MediaServer,
+    executor: ThreadPoolExecutor,
+    shared_data: Path,
+    reference_record: str,
+) -> None:
+    """The hash_reference job stores the derived views with the full frames; a crop that the
+    full frames alone leave at `none` is confirmed."""
+    crop = tmp_path / "crop.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(shared_data / "sources" / REFERENCE_CLIP),
+         "-t", "8", "-vf", DOORKNOB_CROP, str(crop)],
+        check=True,
+    )  # fmt: skip
+    uploaded = tmp_path / "upload" / REFERENCE_CLIP
+    uploaded.parent.mkdir()
+    uploaded.write_bytes((shared_data / "sources" / REFERENCE_CLIP).read_bytes())
+    world = _world(tmp_path / "video", media_server, executor)
+    await world.store.add_reference(
+        label="door", source=REFERENCE_CLIP, added_by="key_test", upload_path=str(uploaded),
+        reference_id="ref-door",
+    )  # fmt: skip
+    await world.run_next()  # hash_reference
+    reference = await world.store.get_reference("ref-door")
+    assert reference.status is ReferenceStatus.ACTIVE and not reference.full_frames_only
+    stored = await world.store.get_reference_hashes("ref-door")
+    assert stored is not None and "derived_frames" in stored
+    sid = await _submit_upload(world, crop)
+    await world.run_next()
+    detail = await world.store.get_submission(sid)
+    assert detail.result is not None and detail.result.verdict is Verdict.CONFIRMED
+    assert detail.result.matches[0].reference_id == "ref-door"
+
+    # The same reference with its full frames only (as stored before every view was kept).
+    full_only = _world(tmp_path / "full", media_server, executor)
+    await full_only.store.add_reference(
+        label="door", source="test", added_by="key_test", hash_record=reference_record,
+        reference_id="ref-door",
+    )  # fmt: skip
+    assert (await full_only.store.get_reference("ref-door")).full_frames_only
+    copy = tmp_path / "crop-again.mp4"
+    copy.write_bytes(crop.read_bytes())
+    sid = await _submit_upload(full_only, copy)
+    await full_only.run_next()
+    detail = await full_only.store.get_submission(sid)
+    assert detail.result is not None and detail.result.verdict is not Verdict.CONFIRMED

@@ -12,13 +12,13 @@ import pytest
 
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.formats.vpdq import read_vpdq
-from hashes.policy import VerdictPolicy
 from hashes.video import hash_query
 from triage.config import load_settings
 from triage.models import JobKind, JobState, ReferenceStatus, ReviewDecision, Verdict
 from triage.retro import RETRO_DELAY_SECONDS, schedule_retro_match
 from triage.store.memory import MemoryStore
 from triage.store.rules import utc_now
+from triage.verdicts import VerdictPolicy, VerdictStep
 from workers.pipeline import Pipeline
 from workers.retro import RetroMatcher
 from workers.runner import JobContext
@@ -54,8 +54,11 @@ async def make_retro(tmp_path: Path) -> AsyncIterator[MakeRetro]:
                 "TRIAGE_MATCH__REVIEW_AT": str(policy.review_at),
             },
         )
-        pipeline = Pipeline(store, live_index(store), media_tools(settings), settings, executor)
-        return RetroMatcher(store, policy, window_days, pipeline.lookup)
+        verdicts = VerdictStep(policy)
+        pipeline = Pipeline(
+            store, live_index(store, settings), media_tools(settings), settings, executor, verdicts
+        )
+        return RetroMatcher(store, verdicts, window_days, pipeline.lookup)
 
     yield make
     executor.shutdown()

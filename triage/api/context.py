@@ -11,12 +11,13 @@ from limits.aio.strategies import RateLimiter
 
 from hashes.types import VideoHashes
 from triage.config import Settings
-from triage.models import MatchEvidence
 from triage.store.protocol import Store
+from triage.verdicts import Decision
 
 ReadinessCheck = Callable[[], bool]
-LookupFunction = Callable[[VideoHashes], Awaitable[list[MatchEvidence]]]
-"""Matches of query hashes against the live hash list, best first (from the composition root)."""
+LookupFunction = Callable[[VideoHashes], Awaitable[Decision]]
+"""The verdict on query hashes against the live hash list, with its evidence (from the
+composition root)."""
 
 
 @dataclass(frozen=True)

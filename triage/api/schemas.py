@@ -130,6 +130,18 @@ class ReferenceView(BaseModel):
     frame_count: int | None = None
     duration_seconds: float | None = None
     error: str | None = None
+    full_frames_only: bool = Field(
+        default=False,
+        description="Its hashes are of whole frames only: an industry hash list, or a video "
+        "hashed before every view the matcher uses was stored. Crops and reframings of it are "
+        "found by the query's own views alone; to add the rest, upload the video again (see "
+        "the changelog) or, if it was kept, POST .../rehash.",
+    )
+    source_kept: bool = Field(
+        default=False,
+        description="The uploaded video is kept (`references.keep_source`), so it can be hashed "
+        "again with POST /v1/references/{id}/rehash.",
+    )
 
 
 class ReferenceList(BaseModel):

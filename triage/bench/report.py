@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from triage.bench.cost import Cost, Ratio
 from triage.bench.results import AblationRun, BenchResult
-from triage.bench.scoring import FamilyRow, QueryOutcome
+from triage.bench.scoring import FamilyRow, QueryOutcome, Scores
 
 DASH = "—"
 
@@ -41,16 +42,55 @@ def _cost_cell(cost: Cost, floor: Cost, ratio: Ratio) -> tuple[str, str]:
     return cpu, wall
 
 
-def markdown(result: BenchResult) -> str:
-    scores = result.scores
-    totals = scores.totals
+def family_table(scores: Scores) -> list[str]:
+    """Per family: recall, positives at review, false positives, recall at zero FP,
+    negatives at review, failures; then the totals."""
     lines = [
         "| family (n) | recall | at review | false positives | recall at zero FP "
         "| negatives at review | failed |",
         "|---|---|---|---|---|---|---|",
     ]
     lines += [_family_line(row) for row in scores.rows]
-    lines.append(_family_line(totals, bold=True))
+    lines.append(_family_line(scores.totals, bold=True))
+    return lines
+
+
+def paths_markdown(runs: Sequence[tuple[str, Scores]]) -> str:
+    """Recall per family on each path (offline, through the service...), then false
+    positives and negatives at review."""
+    header = "| family (n) | " + " | ".join(name for name, _ in runs) + " |"
+    lines = [header, "|---|" + "---|" * len(runs)]
+    for row in runs[0][1].rows:
+        cells = []
+        for _, scores in runs:
+            same = next((r for r in scores.rows if r.family == row.family), None)
+            if same is None:
+                cells.append(DASH)
+            elif same.positives:
+                cells.append(f"{_percent(same.recall)} ({same.found}/{same.positives})")
+            else:
+                cells.append(f"{same.negatives_at_review}/{same.negatives} at review")
+        lines.append(f"| {row.family} ({row.n}) | " + " | ".join(cells) + " |")
+    totals = [scores.totals for _, scores in runs]
+    lines.append(
+        f"| **all ({totals[0].positives})** | "
+        + " | ".join(f"**{_percent(t.recall)} ({t.found}/{t.positives})**" for t in totals)
+        + " |"
+    )
+    lines.append("| false positives | " + " | ".join(str(t.false_positives) for t in totals) + " |")
+    lines.append(
+        "| negatives at review | "
+        + " | ".join(f"{t.negatives_at_review}/{t.negatives}" for t in totals)
+        + " |"
+    )
+    lines.append("| failed | " + " | ".join(str(t.errors) for t in totals) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(result: BenchResult) -> str:
+    scores = result.scores
+    totals = scores.totals
+    lines = family_table(scores)
     cost = result.cost
     query_cpu, query_wall = _cost_cell(cost.queries, cost.query_floor, cost.query_ratio)
     ref_cpu, ref_wall = _cost_cell(cost.references, cost.reference_floor, cost.reference_ratio)
@@ -118,7 +158,7 @@ def ablation_markdown(runs: tuple[AblationRun, ...]) -> str:
     return "\n".join(lines)
 
 
-def _row_json(row: FamilyRow) -> dict[str, Any]:
+def row_json(row: FamilyRow) -> dict[str, Any]:
     return {
         "family": row.family,
         "n": row.n,
@@ -149,7 +189,7 @@ def _cost_json(cost: Cost, floor: Cost) -> dict[str, Any]:
     }
 
 
-def _outcome_json(outcome: QueryOutcome) -> dict[str, Any]:
+def outcome_json(outcome: QueryOutcome) -> dict[str, Any]:
     best = outcome.best
     return {
         "id": outcome.query.id,
@@ -173,8 +213,8 @@ def to_json(result: BenchResult) -> str:
     document: dict[str, Any] = {
         "bench_dir": str(result.bench_dir),
         "policy": {"confirm_at": result.confirm_at, "review_at": result.review_at},
-        "families": [_row_json(row) for row in scores.rows],
-        "totals": _row_json(scores.totals),
+        "families": [row_json(row) for row in scores.rows],
+        "totals": row_json(scores.totals),
         "zero_fp_threshold": scores.zero_fp_threshold,
         "zero_fp_threshold_without_hard_negatives": scores.zero_fp_threshold_without_hard,
         "cost": {
@@ -183,7 +223,7 @@ def to_json(result: BenchResult) -> str:
             "references": {"count": result.cost.reference_count}
             | _cost_json(result.cost.references, result.cost.reference_floor),
         },
-        "queries": [_outcome_json(o) for o in result.outcomes],
+        "queries": [outcome_json(o) for o in result.outcomes],
         "failures": [{"path": str(f.path), "problem": f.problem} for f in result.failures],
     }
     if result.ablation:
@@ -191,8 +231,8 @@ def to_json(result: BenchResult) -> str:
             {
                 "name": run.name,
                 "switch": run.switch,
-                "families": [_row_json(row) for row in run.scores.rows],
-                "totals": _row_json(run.scores.totals),
+                "families": [row_json(row) for row in run.scores.rows],
+                "totals": row_json(run.scores.totals),
                 "cpu_seconds": run.queries.cpu_seconds,
                 "wall_seconds": run.queries.wall_seconds,
                 "cpu_ratio": run.query_ratio.cpu,

@@ -14,10 +14,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from hashes.cascade import match_query
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher, MatchParams
-from hashes.policy import Verdict, VerdictPolicy
-from hashes.query import match_query
 from hashes.types import HashError
 from hashes.video import QueryParams, ReferenceParams, hash_reference
 from triage.bench.ablation import BASELINE_NAME, variants
@@ -25,13 +24,15 @@ from triage.bench.cost import Cost, Stopwatch, decode_floor
 from triage.bench.manifest import Manifest
 from triage.bench.results import AblationRun, BenchResult, CostSummary, InputFailure
 from triage.bench.scoring import QueryOutcome, score
+from triage.models import Verdict
+from triage.verdicts import VerdictStep
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """What a bench run uses: the verdict policy and the parameters of each side."""
+    """What a bench run uses: the verdict step and the parameters of each side."""
 
-    policy: VerdictPolicy
+    verdicts: VerdictStep
     reference_params: ReferenceParams = field(default_factory=ReferenceParams)
     query_params: QueryParams = field(default_factory=QueryParams)
     match_params: MatchParams = field(default_factory=MatchParams)
@@ -79,7 +80,7 @@ def match_queries(
     index: ExactIndex,
     query_params: QueryParams,
     match_params: MatchParams,
-    policy: VerdictPolicy,
+    verdicts: VerdictStep,
     *,
     progress: bool = True,
     description: str = "queries",
@@ -96,12 +97,12 @@ def match_queries(
             floor = floor + decode_floor([query.path])
             try:
                 with watch.timing():
-                    matches = tuple(match_query(query.path, matcher, query_params)[0])
+                    matches = tuple(match_query(query.path, matcher, query_params).matches)
             except (HashError, OSError) as exc:
                 failures.append(InputFailure(query.path, str(exc)))
                 outcomes.append(QueryOutcome(query, (), Verdict.NONE, error=str(exc)))
             else:
-                verdict = policy.decide(matches[0].score if matches else None)
+                verdict = verdicts.decide(matches).verdict
                 outcomes.append(QueryOutcome(query, matches, verdict))
             bar.update()
     return QuerySide(tuple(outcomes), watch.total, tuple(failures), floor)
@@ -123,7 +124,7 @@ def run_bench(
     reference_floor = _floor([r.path for r in manifest.references], "decode floor (refs)", progress)
     queries = match_queries(
         manifest, references.index, settings.query_params, settings.match_params,
-        settings.policy, progress=progress,
+        settings.verdicts, progress=progress,
     )  # fmt: skip
     cost = CostSummary(
         queries=queries.cost,
@@ -139,8 +140,8 @@ def run_bench(
         ablation = _ablation(manifest, settings, references, queries, progress)
     return BenchResult(
         bench_dir=manifest.root,
-        confirm_at=settings.policy.confirm_at,
-        review_at=settings.policy.review_at,
+        confirm_at=settings.verdicts.policy.confirm_at,
+        review_at=settings.verdicts.policy.review_at,
         outcomes=queries.outcomes,
         scores=scores,
         cost=cost,
@@ -168,7 +169,7 @@ def _ablation(
             if variant.reference_params != settings.reference_params:
                 index = hash_references(manifest, variant.reference_params, progress=progress).index
             side = match_queries(
-                manifest, index, variant.query_params, variant.match_params, settings.policy,
+                manifest, index, variant.query_params, variant.match_params, settings.verdicts,
                 progress=progress, description=variant.name,
             )  # fmt: skip
         runs.append(

@@ -26,11 +26,11 @@ from typing import Protocol, TypeVar
 
 from tqdm import tqdm
 
+from hashes.cascade import match_query
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.index import ExactIndex, HashIndex
 from hashes.index_multihash import MultiHashIndex
 from hashes.matcher import Matcher, MatchParams
-from hashes.query import match_query
 from hashes.types import HashError, VideoHashes, VideoMatch
 from hashes.video import hash_reference
 from triage.bench.cost import Cost, Stopwatch, decode_floor
@@ -38,6 +38,7 @@ from triage.bench.fillers import FillerGenerator, FillerMix, FillerShape
 from triage.bench.manifest import Manifest
 from triage.bench.runner import Settings
 from triage.bench.scoring import QueryOutcome, score
+from triage.models import Verdict
 from triage.store.memory import MemoryStore
 from triage.store.protocol import Store
 
@@ -200,13 +201,13 @@ class _Run:
             matcher.cpu_seconds = 0.0
             try:
                 with watch.timing():
-                    found, hashes = match_query(query.path, matcher, settings.query_params)
+                    outcome = match_query(query.path, matcher, settings.query_params)
             except (HashError, OSError) as exc:
-                outcomes.append(QueryOutcome(query, (), settings.policy.decide(None), str(exc)))
+                outcomes.append(QueryOutcome(query, (), Verdict.NONE, str(exc)))
                 continue
             match_cpu.append(matcher.cpu_seconds)
-            matches = tuple(found)
-            verdict = settings.policy.decide(matches[0].score if matches else None)
+            matches, hashes = tuple(outcome.matches), outcome.hashes
+            verdict = settings.verdicts.decide(matches).verdict
             outcomes.append(QueryOutcome(query, matches, verdict))
             if query.expect is not None and self._near(query.expect, hashes):
                 near += 1

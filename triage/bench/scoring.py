@@ -11,9 +11,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from hashes.policy import Verdict
 from hashes.types import VideoMatch
 from triage.bench.manifest import QueryEntry
+from triage.models import Verdict
 
 NEGATIVE_FAMILIES_ORDER = ("unrelated", "hard_negative")
 

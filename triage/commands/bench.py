@@ -5,24 +5,26 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import sys
 from pathlib import Path
 
 from hashes.index import ExactIndex
 from hashes.index_multihash import MultiHashIndex
-from hashes.policy import VerdictPolicy
 from hashes.types import HashError
-from hashes.video import QueryParams, ReferenceParams
 from triage.bench import scale_report
 from triage.bench.manifest import ManifestError, load_manifest
+from triage.bench.provenance import heading
 from triage.bench.report import markdown, to_json
 from triage.bench.runner import Settings, run_bench
 from triage.bench.scale import IndexFactory, LiveListFactory, run_scale
+from triage.bench.service_comparison import compare_with_service
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.config import load_settings
 from triage.devset.build import build
 from triage.devset.ffmpeg import DevsetError
 from triage.errors import TriageError
+from triage.verdicts import VerdictPolicy, VerdictStep
 
 DEFAULT_BENCH_DIR = Path("..") / "shared" / "data" / "bench"
 DEFAULT_SOURCES_DIR = Path("..") / "shared" / "data" / "sources"
@@ -81,6 +83,18 @@ def register(
     bench.add_argument("--confirm-at", type=float, help="override match.confirm_at")
     bench.add_argument("--review-at", type=float, help="override match.review_at")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    bench.add_argument(
+        "--through-service",
+        action="store_true",
+        help="also run every query through a real `triage serve` (references uploaded as "
+        "videos, then imported as the JSONL `triage hash` makes) and compare query by query",
+    )
+    bench.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE.md",
+        help="append the tables to FILE.md under a heading naming commit, date and machine",
+    )
     bench.set_defaults(handler=bench_command)
     if live_list is not None:
         _register_scale(bench, live_list)
@@ -136,9 +150,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     confirm_at = config.confirm_at if args.confirm_at is None else args.confirm_at
     review_at = config.review_at if args.review_at is None else args.review_at
     return Settings(
-        policy=VerdictPolicy(confirm_at=confirm_at, review_at=review_at),
-        reference_params=ReferenceParams(derived_every=config.reference_derived_every),
-        query_params=QueryParams(fps=config.query_fps),
+        verdicts=VerdictStep(VerdictPolicy(confirm_at=confirm_at, review_at=review_at)),
+        reference_params=config.reference_params(),
+        query_params=config.query_params(),
+        match_params=config.match_params(),
     )
 
 
@@ -154,8 +169,28 @@ def bench_command(args: argparse.Namespace) -> int:
         # Errors from `hashes` already name their file.
         where = "" if str(failure.path) in failure.problem else f"{failure.path}: "
         print(f"triage bench: {where}{failure.problem}", file=sys.stderr)
-    sys.stdout.write(to_json(result) + "\n" if args.json else markdown(result))
-    return EXIT_INPUT_FAILED if result.failures else EXIT_OK
+    text = markdown(result)
+    comparison = None
+    if args.through_service:
+        comparison = compare_with_service(manifest, result, progress=not args.no_progress)
+        text += "\n" + comparison.markdown
+    disagreeing = comparison.disagreeing if comparison is not None else 0
+    if args.json:
+        document = json.loads(to_json(result))
+        if comparison is not None:
+            document["through_service"] = comparison.as_json()
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    else:
+        sys.stdout.write(text)
+    if args.record is not None:
+        title = f"`triage bench` on {manifest.root.name}" + (
+            " (offline and through the service)" if args.through_service else ""
+        )
+        with args.record.open("a") as record:
+            record.write("\n" + heading(title) + "\n" + text)
+    if disagreeing:
+        print(f"triage bench: {disagreeing} disagreement(s) with the service", file=sys.stderr)
+    return EXIT_INPUT_FAILED if result.failures or disagreeing else EXIT_OK
 
 
 def scale_command(args: argparse.Namespace, *, live_list: LiveListFactory) -> int:

@@ -9,16 +9,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from hashes.cascade import match_query
 from hashes.formats.jsonl import HashListEntry, read_list, write_list
 from hashes.index import ExactIndex
-from hashes.matcher import Matcher
-from hashes.policy import Verdict, VerdictPolicy
-from hashes.query import match_query
+from hashes.matcher import Matcher, MatchParams
 from hashes.types import HashError, VideoMatch
-from hashes.video import QueryParams, ReferenceParams, hash_reference
+from hashes.video import hash_reference
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, input_failed
 from triage.config import load_settings
 from triage.errors import TriageError
+from triage.models import Verdict
+from triage.verdicts import VerdictStep
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,11 +56,16 @@ def hash_command(args: argparse.Namespace) -> int:
     if args.fps is not None and args.fps <= 0:
         print("triage hash: --fps must be positive", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        params = load_settings(getattr(args, "config", None)).match.reference_params(args.fps)
+    except TriageError as exc:
+        print(f"triage hash: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     entries: list[HashListEntry] = []
     failed = False
     for path in files:
         try:
-            hashes = hash_reference(path, ReferenceParams(fps=args.fps))
+            hashes = hash_reference(path, params)
         except HashError as exc:
             input_failed("triage", path, exc)
             failed = True
@@ -99,11 +105,11 @@ def match_to_json(match: VideoMatch) -> dict[str, Any]:
     }
 
 
-def build_matcher(entries: Iterable[HashListEntry]) -> Matcher:
+def build_matcher(entries: Iterable[HashListEntry], params: MatchParams) -> Matcher:
     index = ExactIndex()
     for entry in entries:
         index.add(entry.reference_id, entry.hashes)
-    return Matcher(index)
+    return Matcher(index, params)
 
 
 def match_command(args: argparse.Namespace) -> int:
@@ -112,24 +118,24 @@ def match_command(args: argparse.Namespace) -> int:
     except TriageError as exc:
         print(f"triage match: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
+    verdicts = VerdictStep.from_settings(settings)
     try:
         entries = read_list(args.list_path)
     except (HashError, OSError) as exc:
         return input_failed("triage", args.list_path, exc)
-    matcher = build_matcher(entries)
-    query_params = QueryParams(fps=settings.match.query_fps)
+    matcher = build_matcher(entries, settings.match.match_params())
+    query_params = settings.match.query_params()
     failed = False
     if not args.json:
         print(f"{'query':40} {'verdict':10} {'reference':24} {'score':>7} {'seconds':>8}  segments")
     for path in args.queries:
         try:
-            matches, _ = match_query(path, matcher, query_params)
+            matches = match_query(path, matcher, query_params).matches
         except HashError as exc:
             input_failed("triage", path, exc)
             failed = True
             continue
-        verdict = policy.decide(matches[0].score) if matches else Verdict.NONE
+        verdict = verdicts.decide(matches).verdict
         if args.json:
             line = {
                 "query": str(path),

@@ -68,6 +68,13 @@ def check_reference_source(hash_record: str | None, upload_path: str | None) -> 
         raise InvalidInput("a reference needs either its hash record or an upload to hash")
 
 
+def full_frames_only(hash_record: str | None) -> bool:
+    """Whether a reference's hash record lacks the derived views (`derived_frames`) that
+    `triage hash` and reference uploads store. A JSON key is never inside a string value,
+    where its quotes would be escaped."""
+    return hash_record is not None and '"derived_frames":' not in hash_record
+
+
 def new_reference_status(hash_record: str | None) -> ReferenceStatus:
     """A reference added with its hashes is active; an upload waits to be hashed."""
     return ReferenceStatus.ACTIVE if hash_record is not None else ReferenceStatus.PENDING

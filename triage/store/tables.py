@@ -101,6 +101,7 @@ references = Table(
     Column("upload_path", Text, nullable=True),
     Column("version", BigInteger, nullable=False),
     Column("hash_record", Text, nullable=True),
+    Column("full_frames_only", Boolean, nullable=False, server_default=false()),
     Index(None, "version"),
 )
 

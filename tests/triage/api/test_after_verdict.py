@@ -20,7 +20,7 @@ from tests.triage.api.conftest import Api, make_api
 from tests.triage.api.test_app import assert_problem, form
 from triage.api.app import create_app
 from triage.models import ApiKey, MatchEvidence, Scope, SegmentEvidence, Verdict, new_api_key_token
-from workers.pipeline import match_evidence
+from triage.verdicts import Decision, VerdictStep
 
 VPDQ_NAME = "chair-orig-22-hd-no-bar.txt"
 
@@ -198,8 +198,10 @@ async def lookup_api(tmp_path: Path, shared_data: Path) -> AsyncIterator[Api]:
     index.add("chair", reference)
     matcher = Matcher(index)
 
-    async def lookup(query: VideoHashes) -> list[MatchEvidence]:
-        return [match_evidence(m, "chair attack") for m in matcher.match(query)]
+    verdicts = VerdictStep.from_settings(base.settings)
+
+    async def lookup(query: VideoHashes) -> Decision:
+        return verdicts.decide(matcher.match(query), lambda _: "chair attack")
 
     app: web.Application = create_app(base.store, base.settings, lookup=lookup)
     client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))

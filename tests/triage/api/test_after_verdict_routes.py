@@ -20,7 +20,7 @@ from tests.triage.api.conftest import Api, make_api
 from tests.triage.api.test_app import assert_problem, form
 from triage.api.app import create_app
 from triage.models import JobKind, MatchEvidence, SegmentEvidence, Verdict
-from workers.pipeline import match_evidence
+from triage.verdicts import Decision, VerdictStep
 
 CHAIR = "chair-orig-22-hd-no-bar.txt"
 DOORKNOB = "doorknob-hd-no-bar.txt"
@@ -41,8 +41,10 @@ async def lookup_api(tmp_path: Path, chair: VideoHashes) -> AsyncIterator[Api]:
     index.add("chair", chair)
     matcher = Matcher(index)
 
-    async def lookup(query: VideoHashes) -> list[MatchEvidence]:
-        return [match_evidence(m, "chair attack") for m in matcher.match(query)]
+    verdicts = VerdictStep.from_settings(base.settings)
+
+    async def lookup(query: VideoHashes) -> Decision:
+        return verdicts.decide(matcher.match(query), lambda _: "chair attack")
 
     app: web.Application = create_app(base.store, base.settings, lookup=lookup)
     client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))

@@ -3,13 +3,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hashes.policy import VerdictPolicy
 from hashes.types import VideoMatch
 from triage.bench.cost import Cost
 from triage.bench.manifest import QueryEntry
 from triage.bench.report import markdown, to_json
 from triage.bench.results import AblationRun, BenchResult, CostSummary, InputFailure
 from triage.bench.scoring import QueryOutcome, score
+from triage.verdicts import VerdictPolicy
 
 POLICY = VerdictPolicy(confirm_at=0.6, review_at=0.3)
 

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from hashes.policy import Verdict, VerdictPolicy
 from hashes.types import VideoMatch
 from triage.bench.manifest import QueryEntry
 from triage.bench.scoring import QueryOutcome, score, zero_fp_threshold
+from triage.models import Verdict
+from triage.verdicts import VerdictPolicy
 
 POLICY = VerdictPolicy(confirm_at=0.6, review_at=0.3)
 

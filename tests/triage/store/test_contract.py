@@ -174,6 +174,26 @@ async def test_uploaded_reference_is_pending_until_its_job_stores_hashes(store: 
     assert hashed.version > reference.version
 
 
+async def test_a_reference_without_derived_views_is_marked_full_frames_only(store: Store) -> None:
+    every_view = '{"format": "triage-hashes/1", "id": "r", "derived_frames": {}}'
+    imported = await store.add_reference(label="list", source="a.txt", added_by="k",
+                                         hash_record=RECORD)  # fmt: skip
+    assert imported.full_frames_only
+    uploaded = await store.add_reference(
+        label="clip", source="clip.mp4", added_by="k", upload_path="/uploads/clip.mp4"
+    )
+    assert not uploaded.full_frames_only  # nothing stored yet
+    hashed = await store.set_reference_hashes(
+        uploaded.id, every_view, frame_count=90, duration_seconds=3.0
+    )
+    assert not hashed.full_frames_only
+    again = await store.set_reference_hashes(uploaded.id, RECORD, frame_count=90,
+                                             duration_seconds=3.0)  # fmt: skip
+    assert again.full_frames_only
+    listed = {r.id: r.full_frames_only for r in await store.list_references()}
+    assert listed == {imported.id: True, uploaded.id: True}
+
+
 async def test_reference_fails_with_its_hashing_job_and_is_pending_on_retry(store: Store) -> None:
     reference = await store.add_reference(
         label="clip", source="clip.mp4", added_by="k", upload_path="/uploads/clip.mp4"

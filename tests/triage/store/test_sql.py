@@ -233,3 +233,29 @@ async def test_evidence_of_an_older_or_later_build_loads(tmp_path: Path) -> None
     assert first.matches[0].segments[0].matched_frames == 0
     assert second.matches[0].views == ("side",)
     await store.close()
+
+
+async def test_upgrade_marks_references_stored_with_full_frames_only(tmp_path: Path) -> None:
+    """References hashed before every view was stored are marked; those whose record carries
+    derived views, or that wait for hashing, are not."""
+    path = tmp_path / "before.sqlite3"
+    store = SqlStore(f"sqlite:///{path}")
+    await store.migrate("0002")
+    full = '{"format":"triage.hashlist","id":"ref_a","frames":[]}\n'
+    every = '{"format":"triage.hashlist","id":"ref_b","frames":[],"derived_frames":{}}\n'
+    # A label naming the key inside a string value is no key: its quotes are escaped.
+    tricky = '{"format":"triage.hashlist","label":"\\"derived_frames\\":","frames":[]}\n'
+    with sqlite3.connect(path) as connection:
+        for reference_id, record in (("ref_a", full), ("ref_b", every), ("ref_c", tricky),
+                                     ("ref_d", None)):  # fmt: skip
+            connection.execute(
+                "INSERT INTO hash_references (id, label, source, added_by, added_at, updated_at,"
+                " status, frame_count, duration_seconds, upload_path, version, hash_record) "
+                "VALUES (?, 'x', 'x.mp4', 'key', '2026-01-01 00:00:00.0',"
+                " '2026-01-01 00:00:00.0', ?, 0, 0, NULL, 1, ?)",
+                (reference_id, "pending" if record is None else "active", record),
+            )
+    await store.migrate()
+    marked = {r.id: r.full_frames_only for r in await store.list_references()}
+    assert marked == {"ref_a": True, "ref_b": False, "ref_c": True, "ref_d": False}
+    await store.close()

@@ -23,7 +23,6 @@ from pydantic import BaseModel, Field, RootModel, ValidationError
 
 from hashes.formats.jsonl import loads_record
 from hashes.formats.vpdq import read_vpdq
-from hashes.policy import VerdictPolicy
 from hashes.types import PDQ_BYTES, FormatError, HashError, VideoHashes
 from triage.api.bodies import describe_validation, read_capped, send
 from triage.api.context import context
@@ -154,14 +153,20 @@ async def lookup(request: web.Request) -> web.Response:
         raise too_large
     query = parse(await read_capped(request, MAX_LOOKUP_BYTES, too_large))
     try:
-        matches = await ctx.lookup(query)
+        decision = await ctx.lookup(query)
     except HashError as exc:
         raise Problem(422, str(exc)) from exc
-    policy = VerdictPolicy(ctx.settings.match.confirm_at, ctx.settings.match.review_at)
-    best = matches[0].score if matches else None
-    verdict = policy.decide(best)
-    lookups_total.labels(verdict=verdict.value).inc()
-    return send(LookupResult(verdict=verdict, score=best, matches=[match_view(m) for m in matches]))
+    lookups_total.labels(verdict=decision.verdict.value).inc()
+    # The score shown is the best kept match's, as before: a lead below review_at is no
+    # evidence.
+    best = decision.evidence[0].score if decision.evidence else None
+    return send(
+        LookupResult(
+            verdict=decision.verdict,
+            score=best,
+            matches=[match_view(m) for m in decision.evidence],
+        )
+    )
 
 
 OPERATIONS = [

@@ -37,6 +37,10 @@ def reference_view(reference: Reference) -> ReferenceView:
         created_at=reference.added_at,
         frame_count=reference.frame_count,
         duration_seconds=reference.duration_seconds,
+        full_frames_only=reference.full_frames_only,
+        source_kept=reference.status is not ReferenceStatus.PENDING
+        and reference.upload_path is not None
+        and Path(reference.upload_path).is_file(),
     )
 
 
@@ -144,7 +148,9 @@ async def add_reference(request: web.Request) -> web.Response:
                     label=entry.label or entry.reference_id,
                     source=entry.source or f"{fmt} import",
                     added_by=key.id,
-                    hash_record=dumps_record(entry),
+                    # Every view the record carries (a JSONL list made by `triage hash`
+                    # has the derived views): what the matcher uses, kept.
+                    hash_record=dumps_record(entry, derived=True),
                     frame_count=full.frame_count or len(full),
                     duration_seconds=full.duration_seconds,
                     reference_id=entry.reference_id,
@@ -221,8 +227,9 @@ async def export_references(request: web.Request) -> web.StreamResponse:
         if record is not None:
             records.append((reference.id, record))
     if fmt == "jsonl":
+        # Full frames only, as industry lists are: the derived views are this matcher's own.
         return web.Response(
-            text="".join(record for _, record in records),
+            text="".join(dumps_record(loads_record(record)) for _, record in records),
             content_type="application/x-ndjson",
             headers={"Content-Disposition": 'attachment; filename="hashlist.jsonl"'},
         )
@@ -242,6 +249,26 @@ async def export_references(request: web.Request) -> web.StreamResponse:
 
 def _safe_name(reference_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in reference_id).lstrip(".")
+
+
+async def rehash_reference(request: web.Request) -> web.Response:
+    """Hash a reference again from its kept video (`references.keep_source`), e.g. after the
+    views the matcher uses changed; it stays matchable with its old hashes meanwhile."""
+    ctx = context(request)
+    reference = await ctx.store.get_reference(request.match_info["id"])
+    if reference.upload_path is None or not Path(reference.upload_path).is_file():
+        raise Problem(
+            409,
+            f"reference {reference.id} has no kept video to hash again: upload the video again "
+            "as a new reference (and delete this one)",
+        )
+    if reference.status is ReferenceStatus.DELETED:
+        raise Problem(409, f"reference {reference.id} is deleted")
+    await ctx.store.enqueue_job(
+        JobKind.HASH_REFERENCE, reference.id, max_attempts=_attempts(request)
+    )
+    await _audit(request, "reference.rehash", reference)
+    return send(reference_view(reference), 202)
 
 
 async def disable_reference(request: web.Request) -> web.Response:
@@ -305,6 +332,19 @@ OPERATIONS = [
         response=ReferenceView,
         params=(_ID,),
         errors=(404,),
+    ),
+    Operation(
+        "POST",
+        "/v1/references/{id}/rehash",
+        rehash_reference,
+        "Hash a reference again from its kept video (references.keep_source), with the views "
+        "the matcher uses now.",
+        Scope.ADMIN,
+        _TAG,
+        status=202,
+        response=ReferenceView,
+        params=(_ID,),
+        errors=(404, 409),
     ),
     Operation(
         "POST",

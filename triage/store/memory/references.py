@@ -43,6 +43,7 @@ class MemoryReferences(MemoryBase):
             duration_seconds=duration_seconds,
             upload_path=upload_path,
             version=self._bump_version(),
+            full_frames_only=rules.full_frames_only(hash_record),
         )
         self._references[reference_id] = reference
         self._reference_hashes[reference_id] = hash_record
@@ -80,7 +81,11 @@ class MemoryReferences(MemoryBase):
             status = ReferenceStatus.ACTIVE
         self._reference_hashes[reference_id] = hash_record
         return self._update_reference(
-            reference, status=status, frame_count=frame_count, duration_seconds=duration_seconds
+            reference,
+            status=status,
+            frame_count=frame_count,
+            duration_seconds=duration_seconds,
+            full_frames_only=rules.full_frames_only(hash_record),
         )
 
     async def hashlist_version(self) -> int:

@@ -47,6 +47,7 @@ class SqlReferences(SqlBase):
                     "upload_path": upload_path,
                     "version": await self._bump_version(conn),
                     "hash_record": hash_record,
+                    "full_frames_only": rules.full_frames_only(hash_record),
                 }
                 await conn.execute(insert(references).values(values))
                 if hash_record is None:
@@ -97,6 +98,7 @@ class SqlReferences(SqlBase):
                 reference_id,
                 status=status.value,
                 hash_record=hash_record,
+                full_frames_only=rules.full_frames_only(hash_record),
                 frame_count=frame_count,
                 duration_seconds=duration_seconds,
             )

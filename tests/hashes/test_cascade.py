@@ -1,7 +1,9 @@
-"""Two looks at a query (`hashes.query`): full frames first, every view only when needed."""
+"""The query cascade (`hashes.cascade`): full frames first, every view only when needed, zoomed
+parts for a lead."""
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 from pathlib import Path
 
@@ -9,14 +11,21 @@ import numpy as np
 import pytest
 
 import hashes.video as video
+from hashes.cascade import Hashing, Look, Searching, match_query, query_cascade, wants_closer_look
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
-from hashes.query import match_query
-from hashes.types import View
+from hashes.types import VideoHashes, VideoMatch, View
 from hashes.video import QueryParams, complete_look, first_look, hash_query, hash_reference
 
 CHAIR = "te-chair-22-sd-grey-bar.mp4"
 REFERENCE = "te-chair-orig-22-sd-bar.mp4"
+
+
+def _matches_and_hashes(
+    path: Path, matcher: Matcher, params: QueryParams | None = None
+) -> tuple[list[VideoMatch], VideoHashes]:
+    outcome = match_query(path, matcher, params)
+    return outcome.matches, outcome.hashes
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +66,7 @@ def test_a_whole_picture_copy_is_settled_on_its_full_frames(
     shared_data: Path, matcher: Matcher
 ) -> None:
     path = shared_data / "sources" / CHAIR
-    matches, hashes = match_query(path, matcher)
+    matches, hashes = _matches_and_hashes(path, matcher)
     assert set(hashes.views) <= {View.FULL}  # no other view hashed
     eager = matcher.match(hash_query(path))
     assert matches[0].reference_id == eager[0].reference_id == "chair"
@@ -73,14 +82,14 @@ def test_a_crop_needs_the_other_views_and_gets_them(
          "-vf", "crop=iw*0.6:ih*0.6:iw*0.1:ih*0.3", str(out)],
         check=True,
     )  # fmt: skip
-    matches, hashes = match_query(out, matcher)
+    matches, hashes = _matches_and_hashes(out, matcher)
     assert View.REGION in hashes.views
     eager = matcher.match(hash_query(out))
     assert [(m.reference_id, m.score) for m in matches] == [
         (m.reference_id, m.score) for m in eager
     ]
     # Switched off, the query is hashed in every view at once: the same matches.
-    same, every = match_query(out, matcher, QueryParams(use_first_look=False))
+    same, every = _matches_and_hashes(out, matcher, QueryParams(use_first_look=False))
     assert every.views == hashes.views and [m.score for m in same] == [m.score for m in matches]
 
 
@@ -101,10 +110,10 @@ def test_a_crop_between_the_references_own_is_found_by_a_closer_look(
          "-vf", "crop=538:320:0:0", "-crf", "23", str(out)],
         check=True,
     )  # fmt: skip
-    without, every = match_query(out, cells, QueryParams(use_closer_look=False))
+    without, every = _matches_and_hashes(out, cells, QueryParams(use_closer_look=False))
     assert View.ZOOM not in every.views
-    assert without and cells.wants_closer_look(without, every)  # a lead, less than asked
-    matches, hashes = match_query(out, cells)
+    assert without and wants_closer_look(without, every, cells.params)  # a lead, less than asked
+    matches, hashes = _matches_and_hashes(out, cells)
     assert View.ZOOM in hashes.views
     assert matches[0].reference_id == "cells"
     assert matches[0].score >= 1.0 > without[0].score
@@ -114,10 +123,10 @@ def test_a_crop_between_the_references_own_is_found_by_a_closer_look(
 def test_a_settled_or_unrelated_query_gets_no_closer_look(
     shared_data: Path, matcher: Matcher, fine_texture: Path
 ) -> None:
-    _, hashes = match_query(shared_data / "sources" / CHAIR, matcher)
+    _, hashes = _matches_and_hashes(shared_data / "sources" / CHAIR, matcher)
     assert View.ZOOM not in hashes.views
-    matches, hashes = match_query(fine_texture, matcher)
-    assert not matcher.wants_closer_look(matches, hashes)
+    matches, hashes = _matches_and_hashes(fine_texture, matcher)
+    assert not wants_closer_look(matches, hashes, matcher.params)
     assert View.ZOOM not in hashes.views
 
 
@@ -133,7 +142,28 @@ def test_a_cropped_still_of_fine_texture_is_found_by_a_closer_look(
     )  # fmt: skip
     look = first_look(still)
     assert look.complete and look.frames is not None and len(look.frames) == 1
-    without, _ = match_query(still, cells, QueryParams(use_closer_look=False))
-    matches, hashes = match_query(still, cells)
+    without, _ = _matches_and_hashes(still, cells, QueryParams(use_closer_look=False))
+    matches, hashes = _matches_and_hashes(still, cells)
     assert without[0].score < 1.0 <= matches[0].score
     assert matches[0].reference_id == "cells" and View.ZOOM in hashes.views
+
+
+def test_the_outcome_says_how_far_the_cascade_went(
+    shared_data: Path, matcher: Matcher, fine_texture: Path
+) -> None:
+    assert match_query(shared_data / "sources" / CHAIR, matcher).look is Look.FULL_FRAMES
+    assert match_query(fine_texture, matcher).look is Look.EVERY_VIEW  # unrelated, no lead
+
+
+def test_every_step_can_run_in_another_process(shared_data: Path, matcher: Matcher) -> None:
+    """The service runs the hashing steps in its hashing process: each step pickles."""
+    steps = query_cascade(shared_data / "sources" / CHAIR, QueryParams(), matcher.params)
+    first = next(steps)
+    assert isinstance(first, Hashing)
+    look = pickle.loads(pickle.dumps(first.function))(first.argument)
+    search = steps.send(look)
+    assert isinstance(search, Searching) and set(search.hashes.views) <= {View.FULL}
+    unsettled = steps.send([])  # as if the full frames found nothing
+    assert isinstance(unsettled, Hashing)
+    every = pickle.loads(pickle.dumps(unsettled.function))(pickle.loads(pickle.dumps(look)))
+    assert View.REGION in every.views

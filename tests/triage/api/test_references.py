@@ -1,0 +1,71 @@
+"""Reference imports keep every view they carry, and say when they hold full frames only."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+
+from hashes.cascade import match_query
+from hashes.formats.jsonl import HashListEntry, loads_record, write_list
+from hashes.formats.vpdq import write_vpdq
+from hashes.index import ExactIndex
+from hashes.matcher import Matcher
+from hashes.video import hash_reference
+from tests.triage.api.conftest import Api
+from tests.triage.api.test_app import assert_problem, form
+
+DOORKNOB = "te-doorknob-hd-no-bar.mp4"
+# A crop that no full frame of the clip shows: found through the reference's own crops.
+CROP = "crop=iw*0.75:ih*0.8:iw*0.2:ih*0.05"
+
+
+async def _import(api: Api, name: str, body: bytes, fmt: str, reference_id: str) -> None:
+    response = await api.client.post(
+        "/v1/references",
+        data=form(file=(name, body), format=fmt, id=reference_id),
+        headers=api.auth("admin"),
+    )
+    assert response.status == 201, await response.text()
+
+
+async def test_a_jsonl_import_keeps_the_derived_views_that_confirm_a_crop(
+    api: Api, shared_data: Path, tmp_path: Path
+) -> None:
+    clip = shared_data / "sources" / DOORKNOB
+    hashes = hash_reference(clip)
+    listed = tmp_path / "list.jsonl"
+    write_list(listed, [HashListEntry("door", hashes, label="door")], derived=True)
+    await _import(api, "list.jsonl", listed.read_bytes(), "jsonl", "door")
+    vpdq = io.StringIO()
+    write_vpdq(hashes, vpdq)
+    await _import(api, "door.txt", vpdq.getvalue().encode(), "vpdq", "door-vpdq")
+
+    shown = await api.client.get("/v1/references", headers=api.auth("admin"))
+    by_id = {item["id"]: item for item in (await shown.json())["items"]}
+    assert by_id["door"]["full_frames_only"] is False
+    assert by_id["door-vpdq"]["full_frames_only"] is True
+
+    crop = tmp_path / "crop.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-t", "8", "-vf", CROP, str(crop)],
+        check=True,
+    )  # fmt: skip
+    for reference_id, confirmed in (("door", True), ("door-vpdq", False)):
+        record = await api.store.get_reference_hashes(reference_id)
+        assert record is not None
+        index = ExactIndex()
+        index.add(reference_id, loads_record(record).hashes)
+        matches = match_query(crop, Matcher(index)).matches
+        best = matches[0].score if matches else 0.0
+        assert (best >= api.settings.match.confirm_at) is confirmed, (reference_id, best)
+
+
+async def test_a_reference_without_a_kept_video_cannot_be_hashed_again(
+    api: Api, shared_data: Path
+) -> None:
+    text = (shared_data / "interop" / "vpdq" / "doorknob-hd-no-bar.txt").read_bytes()
+    await _import(api, "door.txt", text, "vpdq", "door")
+    response = await api.client.post("/v1/references/door/rehash", headers=api.auth("admin"))
+    body = await assert_problem(response, 409)
+    assert "upload the video again" in str(body["detail"])
