@@ -1,11 +1,12 @@
 """`triage bench scale`: the bench's references planted among hours of filler references.
 
-Per list size the list is written to an in-memory store as hash records, loaded the way a
-worker loads it (a live index syncing from the store, `LiveListFactory`), and every bench
-query is hashed and matched with the bench's own flow. Reported per size: index rows,
-process memory (RSS, PSS) and what loading added, load time, matching CPU per query (median,
-max), hashing+matching against the single-thread decode floor, and the bench's quality:
-recall, false positives, negatives at review and the highest score of any negative.
+Per list size the list is written to an in-memory store as hash records and loaded into each
+index asked for the way a worker loads it (a live index syncing from the store,
+`LiveListFactory`); every bench query then runs through the query cascade
+(`hashes.cascade.match_query`). Reported per size and index: index rows, process memory (RSS,
+PSS) and what loading added, load time, matching CPU per query (median, max), hashing+matching
+against the single-thread decode floor, the bench's quality (recall, false positives,
+negatives at review, the highest score of any negative) and the candidate stage's recall.
 
 A benchmark, never a test: a size's figures take minutes, and the machine's load moves them.
 """
