@@ -10,8 +10,9 @@ and pass the same contract tests.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
@@ -89,9 +90,21 @@ class HashIndex(Protocol):
 
     def reference_ids(self) -> list[str]: ...
 
-    def __len__(self) -> int: ...
+    def __len__(self) -> int:
+        """How many entries (reference frame rows) the index holds."""
 
     def __contains__(self, reference_id: object) -> bool: ...
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the index's own structures (hashes, ids, per-entry metadata, names):
+        what sizing and the no-growth-under-churn promise are measured with."""
+
+
+# Entries (and names) removed since the last compaction may reach this share of the live ones,
+# plus a few, before the index is renumbered: churn then costs amortised O(1) per entry, and
+# memory stays within a few percent of a fresh build's.
+_COMPACT_DEAD_SHARE = 0.05
+_COMPACT_SLACK = 64
 
 
 class ExactIndex:
@@ -111,7 +124,8 @@ class ExactIndex:
         self._info: dict[str, ReferenceInfo] = {}
         self._codes: dict[str, int] = {}
         self._names: list[str] = []
-        # Per-entry metadata, indexed by entry id (ids are never reused).
+        # Per-entry metadata, indexed by entry id. Ids of removed entries are not reused until
+        # `_compact` renumbers the live ones densely (and drops the names of removed references).
         self._entry_reference = np.zeros(0, dtype=np.int32)
         self._entry_time = np.zeros(0, dtype=np.float64)
         self._entry_quality = np.zeros(0, dtype=np.int16)
@@ -175,6 +189,47 @@ class ExactIndex:
         if ids is not None and len(ids):
             for index in (self._index, self._whole):
                 index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
+        if _too_many_dead(self._next_id, int(self._index.ntotal)) or _too_many_dead(
+            len(self._names), len(self._ids)
+        ):
+            self._compact()
+
+    def memory_bytes(self) -> int:
+        entries = int(self._index.ntotal) + int(self._whole.ntotal)
+        # Codes, the id map and its reverse map (about 4 words a node) of both FAISS indexes.
+        faiss_bytes = entries * (self.hash_bits // 8 + 8 + 32)
+        metadata = sum(
+            a.nbytes for a in (self._entry_reference, self._entry_time, self._entry_quality)
+        )
+        metadata += sum(a.nbytes for a in self._ids.values())
+        metadata += sum(info.full_frame_qualities.nbytes for info in self._info.values())
+        names = sum(sys.getsizeof(name) + 8 for name in self._names) + 16 * len(self._codes)
+        return int(faiss_bytes + metadata + names)
+
+    def _compact(self) -> None:
+        """Renumber the live entries densely and keep only live references' names: without it
+        every remove/re-add would leave its entries' metadata and the name behind for good."""
+        names = sorted(self._ids)
+        codes = {name: code for code, name in enumerate(names)}
+        old_ids = np.concatenate([self._ids[name] for name in names] or [np.zeros(0, np.int64)])
+        new_ids = np.arange(len(old_ids), dtype=np.int64)
+        new_of_old = np.full(self._next_id, -1, dtype=np.int64)
+        new_of_old[old_ids] = new_ids
+        reference_of_old = self._entry_reference[old_ids]
+        remap = np.array([codes.get(name, -1) for name in self._names], dtype=np.int32)
+        self._entry_reference = remap[reference_of_old] if len(old_ids) else remap[:0]
+        self._entry_time = self._entry_time[old_ids].copy()
+        self._entry_quality = self._entry_quality[old_ids].copy()
+        self._index = _renumbered(self._index, new_of_old, self.hash_bits)
+        self._whole = _renumbered(self._whole, new_of_old, self.hash_bits)
+        start = 0
+        for name in names:
+            count = len(self._ids[name])
+            self._ids[name] = new_ids[start : start + count]
+            start += count
+        self._next_id = len(old_ids)
+        self._names = names
+        self._codes = codes
 
     def search(
         self, queries: HashArray, max_distance: int, *, whole_pictures: bool = False
@@ -209,6 +264,23 @@ class ExactIndex:
             distances=np.zeros(0, dtype=np.int32),
             reference_ids=tuple(self._names),
         )
+
+
+def _too_many_dead(total: int, live: int) -> bool:
+    return total - live > _COMPACT_DEAD_SHARE * live + _COMPACT_SLACK
+
+
+def _renumbered(
+    index: faiss.IndexBinaryIDMap2, new_of_old: npt.NDArray[np.int64], hash_bits: int
+) -> Any:
+    """A copy of `index` whose entries carry the ids `new_of_old` gives their old ones."""
+    old_ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    flat: Any = faiss.downcast_IndexBinary(index.index)
+    codes = faiss.vector_to_array(flat.xb).reshape(-1, hash_bits // 8)
+    fresh = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(hash_bits))
+    if len(old_ids):
+        fresh.add_with_ids(np.ascontiguousarray(codes), new_of_old[old_ids])
+    return fresh
 
 
 def view_of_code(code: int) -> View:

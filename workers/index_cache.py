@@ -3,18 +3,23 @@
 Every `poll_seconds` it asks the store what changed since the version it has
 (`references_changed_since`) and applies only those references: active ones are (re)indexed,
 any other status is removed. No full rebuild, no restart; a change is seen within one poll.
+A savable index can be written as a snapshot and reopened memory-mapped by a later process,
+which then syncs only the changes since the snapshot's version.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from typing import Protocol
+import shutil
+from pathlib import Path
+from typing import Protocol, TypeGuard
 
 from hashes.cascade import Searcher
 from hashes.formats.jsonl import loads_record
-from hashes.matcher import MatchParams
+from hashes.matcher import Matcher, MatchParams
 from hashes.types import HashError, VideoHashes, VideoMatch
 from triage import metrics
 from triage.errors import TriageError
@@ -32,6 +37,20 @@ class MutableIndex(Protocol):
     def remove(self, reference_id: str) -> None: ...
 
     def __len__(self) -> int: ...
+
+
+class SavableIndex(MutableIndex, Protocol):
+    """An index that can be written to a directory and opened from it again
+    (`hashes.index_multihash.MultiHashIndex` fits)."""
+
+    def save(self, directory: Path) -> None: ...
+
+    def reference_ids(self) -> list[str]: ...
+
+
+# Beside the saved index: the hash-list version it reflects and the references' labels.
+SNAPSHOT_INDEX_DIR = "index"
+SNAPSHOT_LIST_FILE = "list.json"
 
 
 class LiveIndex:
@@ -120,6 +139,49 @@ class LiveIndex:
                 self._full_frames_only.add(reference_id)
             self._labels[reference_id] = item.reference.label
 
+    async def save_snapshot(self, directory: Path) -> None:
+        """Write the index and the version it reflects to `directory` (replacing what is
+        there), so a process starting later opens it memory-mapped (`restore_snapshot`) and
+        syncs only the changes since, instead of parsing and indexing the whole list."""
+        index = self._index
+        if not _is_savable(index):
+            raise TriageError(f"{type(index).__name__} cannot be saved; use a savable index")
+        async with self._lock:
+            staging = directory.with_name(directory.name + ".new")
+            shutil.rmtree(staging, ignore_errors=True)
+            await asyncio.to_thread(index.save, staging / SNAPSHOT_INDEX_DIR)
+            listing = {
+                "version": self._version,
+                "labels": self._labels,
+                "full_frames_only": sorted(self._full_frames_only),
+            }
+            (staging / SNAPSHOT_LIST_FILE).write_text(json.dumps(listing))
+        # Swap the whole directory at once: a reader sees the old snapshot or the new one.
+        retired = directory.with_name(directory.name + ".old")
+        shutil.rmtree(retired, ignore_errors=True)
+        if directory.exists():
+            directory.rename(retired)
+        staging.rename(directory)
+        shutil.rmtree(retired, ignore_errors=True)
+
+    def restore_snapshot(self, directory: Path) -> None:
+        """Adopt the version and labels saved beside the index this live index was built
+        over (opened from `directory / SNAPSHOT_INDEX_DIR`); the next sync applies only the
+        changes since. Call before the first sync."""
+        index = self._index
+        if not _is_savable(index):
+            raise TriageError(f"{type(index).__name__} cannot be restored from a snapshot")
+        try:
+            listing = json.loads((directory / SNAPSHOT_LIST_FILE).read_text())
+            version, labels = int(listing["version"]), dict(listing["labels"])
+            full_frames_only = {str(r) for r in listing["full_frames_only"]}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise TriageError(f"{directory}: not a hash-list snapshot: {exc}") from exc
+        self._version = version
+        self._indexed = set(index.reference_ids())
+        self._labels = {str(k): str(v) for k, v in labels.items()}
+        self._full_frames_only = full_frames_only & self._indexed
+
     @property
     def match_params(self) -> MatchParams:
         """The parameters of the matcher, which the query cascade decides its steps with."""
@@ -141,3 +203,15 @@ class LiveIndex:
                 _log.exception("hash-list sync failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), poll_seconds)
+
+
+def _is_savable(index: MutableIndex) -> TypeGuard[SavableIndex]:
+    return callable(getattr(index, "save", None)) and callable(
+        getattr(index, "reference_ids", None)
+    )
+
+
+def live_index_of(store: Store, matcher: Matcher) -> LiveIndex:
+    """The live index a worker runs: `matcher`'s index kept in step with `store`'s list, and
+    searched with `matcher`."""
+    return LiveIndex(store, matcher.index, matcher)

@@ -8,11 +8,14 @@ processes of `triage serve` and `triage worker` never load them (tests/test_laye
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hashes.index import ExactIndex
+from hashes.index_multihash import MultiHashIndex
 from hashes.types import HashError
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.commands.progress import add_progress, show_progress
@@ -22,6 +25,7 @@ from triage.verdicts import VerdictPolicy, VerdictStep
 
 if TYPE_CHECKING:
     from triage.bench.runner import Settings
+    from triage.bench.scale import IndexFactory, LiveListFactory
 
 DEFAULT_BENCH_DIR = Path("..") / "shared" / "data" / "bench"
 DEFAULT_SOURCES_DIR = Path("..") / "shared" / "data" / "sources"
@@ -46,7 +50,36 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _hours(text: str) -> list[float]:
+    try:
+        hours = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"hours are numbers separated by commas: {text!r}"
+        ) from None
+    if not hours or min(hours) <= 0:
+        raise argparse.ArgumentTypeError(f"hours must be positive, got {text!r}")
+    return hours
+
+
+INDEX_NAMES = ("exact", "multihash")
+
+
+def _index_names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(names) - set(INDEX_NAMES))
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"indexes are {', '.join(INDEX_NAMES)}, got {text!r}")
+    return names
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    *,
+    live_list: LiveListFactory | None = None,
+) -> None:
+    """The bench commands; `bench scale` only given `live_list`, the worker's wiring of a live
+    index (which the composition root passes in)."""
     bench = commands.add_parser(
         "bench",
         help="score the matcher per edit family on a labelled bench",
@@ -78,6 +111,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="append the tables to FILE.md under a heading naming commit, date and machine",
     )
     bench.set_defaults(handler=bench_command)
+    if live_list is not None:
+        _register_scale(bench, live_list)
 
     devset = commands.add_parser("devset", help="the development set")
     actions = devset.add_subparsers(dest="devset_command", required=True, metavar="ACTION")
@@ -99,6 +134,33 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     builder.add_argument("--config", type=Path, metavar="FILE", help="settings file (checked)")
     add_progress(builder)
     builder.set_defaults(handler=devset_build_command)
+
+
+def _register_scale(bench: argparse.ArgumentParser, live_list: LiveListFactory) -> None:
+    kinds = bench.add_subparsers(dest="bench_command", required=False, metavar="KIND")
+    scale = kinds.add_parser(
+        "scale",
+        help="the bench's references planted among hours of filler references",
+        description="Per list size: generate seeded fillers (walks with cuts, shared title "
+        "cards and flat frames, masked copies, near sequences), load the list from a store "
+        "as a worker does, match every bench query, and print rows, memory, load time, "
+        "matching CPU, cost against the decode floor and the bench's quality.",
+    )
+    scale.add_argument("--hours", type=_hours, default=[1.0], metavar="H[,H...]",
+                       help="list sizes in hours of filler video (default: 1)")  # fmt: skip
+    scale.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH_DIR, metavar="DIR")
+    scale.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    scale.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N queries")
+    scale.add_argument("--index", type=_index_names, default=["exact"], metavar="NAME[,NAME...]",
+                       help="indexes to load each list into: exact, multihash "
+                       "(default: exact)")  # fmt: skip
+    scale.add_argument("--flips", type=int, default=1, choices=range(4),
+                       help="multihash: bits flipped a chunk in probes (default: 1)")  # fmt: skip
+    scale.add_argument("--seed", type=int, default=0, help="filler seed")
+    scale.add_argument("--config", type=Path, metavar="FILE", help="settings file")
+    scale.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    scale.set_defaults(handler=functools.partial(scale_command, live_list=live_list),
+                       confirm_at=None, review_at=None)  # fmt: skip
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -158,6 +220,40 @@ def bench_command(args: argparse.Namespace) -> int:
     if disagreeing:
         print(f"triage bench: {disagreeing} disagreement(s) with the service", file=sys.stderr)
     return EXIT_INPUT_FAILED if result.failures or disagreeing else EXIT_OK
+
+
+def scale_command(args: argparse.Namespace, *, live_list: LiveListFactory) -> int:
+    # Imported here: `triage serve` and `triage worker` never load the bench tools.
+    from triage.bench import scale_report
+    from triage.bench.manifest import ManifestError, load_manifest
+    from triage.bench.scale import run_scale
+
+    try:
+        settings = _settings(args)
+        manifest = load_manifest(args.bench_dir).limited(args.limit)
+    except (TriageError, HashError, ManifestError) as exc:
+        print(f"triage bench scale: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        results = run_scale(
+            manifest, settings, args.hours, live_list, indexes=_index_factories(args),
+            seed=args.seed, progress=not args.no_progress,
+        )  # fmt: skip
+    except (HashError, OSError) as exc:
+        print(f"triage bench scale: {exc}", file=sys.stderr)
+        return EXIT_INPUT_FAILED
+    sys.stdout.write(
+        scale_report.to_json(results) + "\n" if args.json else scale_report.markdown(results)
+    )
+    return EXIT_OK
+
+
+def _index_factories(args: argparse.Namespace) -> dict[str, IndexFactory]:
+    factories: dict[str, IndexFactory] = {
+        "exact": ExactIndex,
+        "multihash": functools.partial(MultiHashIndex, flips=args.flips),
+    }
+    return {name: factories[name] for name in args.index}
 
 
 def devset_build_command(args: argparse.Namespace) -> int:

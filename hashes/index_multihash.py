@@ -1,0 +1,490 @@
+"""A multi-index hashing index: retrieval of candidate references, then exact verification.
+
+Every 256-bit hash is cut into 16 chunks of 16 bits, and for each chunk a table lists the rows
+by chunk value (rows sorted by value, and where each value starts). Two hashes within `r` bits
+differ somewhere in at most `r // 16` bits of at least one chunk (pigeonhole), so probing each
+chunk value of a query with up to `flips` bits flipped finds every row within
+`16 * (flips + 1) - 1` bits, the *retrieval radius*, and few others. Those candidate rows are
+checked exactly with a popcount.
+
+The matcher searches wider than that (76 bits): a search beyond the retrieval radius takes the
+references with any row within it as the candidates, and returns every pair of those references
+within the full radius, found exactly (FAISS flat over their rows alone). Up to the retrieval
+radius the answers equal `ExactIndex`'s; beyond it, they are exact for the references that the
+retrieval found, which a copy of a reference shows with many frames close to its own.
+
+References added after the tables were built sit in a small exact part and removed ones are
+masked out, until either passes a few percent of the tables (the next search rebuilds them;
+a list loading reference by reference, before any search, rebuilds as it doubles). The
+tables and rows can be saved to a directory of `.npy` files and opened memory-mapped, so a
+process starts without parsing or rebuilding anything and processes opening the same files
+share one copy of them in the page cache.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from hashes.index import (
+    WHOLE_PICTURE_VIEWS,
+    Neighbours,
+    ReferenceInfo,
+    code_of_view,
+    view_codes,
+)
+from hashes.types import PDQ_BITS, PDQ_BYTES, HashArray, HashError, VideoHashes
+
+CHUNKS = 16
+CHUNK_BITS = PDQ_BITS // CHUNKS
+_VALUES = 1 << CHUNK_BITS
+# Rows added or removed since the tables were built may reach this share of them, plus a few,
+# before the tables are rebuilt (amortised O(1) a row, memory within a few percent of a build).
+_REBUILD_SHARE = 0.05
+_REBUILD_SLACK = 256
+# Rows retrieved at once at most (a few hundred MB of temporaries), unless one query row alone
+# retrieves more.
+_BATCH_CANDIDATES = 4_000_000
+_WHOLE_CODES = [code_of_view(v) for v in WHOLE_PICTURE_VIEWS]
+_FORMAT_VERSION = 1
+
+
+def retrieval_radius(flips: int) -> int:
+    """The largest distance at which every row is retrieved with `flips` bits flipped a chunk."""
+    return CHUNKS * (flips + 1) - 1
+
+
+@dataclass(frozen=True, eq=False)
+class _Rows:
+    """Rows of references, each reference's rows contiguous (`starts[code]` to the next)."""
+
+    codes: npt.NDArray[np.uint8]
+    references: npt.NDArray[np.int32]
+    times: npt.NDArray[np.float64]
+    qualities: npt.NDArray[np.int16]
+    whole: npt.NDArray[np.bool_]
+    names: tuple[str, ...]
+    starts: npt.NDArray[np.int64]  # len(names) + 1
+
+    @staticmethod
+    def empty() -> _Rows:
+        return _Rows(
+            np.zeros((0, PDQ_BYTES), np.uint8), np.zeros(0, np.int32), np.zeros(0, np.float64),
+            np.zeros(0, np.int16), np.zeros(0, bool), (), np.zeros(1, np.int64),
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def nbytes(self) -> int:
+        arrays = (self.codes, self.references, self.times, self.qualities, self.whole, self.starts)
+        return sum(a.nbytes for a in arrays) + sum(len(n) + 57 for n in self.names)
+
+
+@dataclass(frozen=True, eq=False)
+class _Tables:
+    """Per chunk, the row ids sorted by that chunk's value, and where each value starts."""
+
+    order: npt.NDArray[np.int32]  # (CHUNKS, rows)
+    bounds: npt.NDArray[np.int64]  # (CHUNKS, _VALUES + 1)
+
+    @staticmethod
+    def build(codes: npt.NDArray[np.uint8]) -> _Tables:
+        values = _chunk_values(codes)
+        order = np.empty((CHUNKS, len(codes)), dtype=np.int32)
+        bounds = np.empty((CHUNKS, _VALUES + 1), dtype=np.int64)
+        for chunk in range(CHUNKS):
+            order[chunk] = np.argsort(values[:, chunk], kind="stable")
+            counts = np.bincount(values[:, chunk], minlength=_VALUES)
+            bounds[chunk, 0] = 0
+            np.cumsum(counts, out=bounds[chunk, 1:])
+        return _Tables(order, bounds)
+
+    def nbytes(self) -> int:
+        return int(self.order.nbytes + self.bounds.nbytes)
+
+
+def _chunk_values(codes: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    """The 16 chunk values of each hash, most significant first."""
+    pairs = np.ascontiguousarray(codes, dtype=np.uint8).reshape(len(codes), CHUNKS, 2)
+    return pairs[:, :, 0].astype(np.int64) << 8 | pairs[:, :, 1]
+
+
+def _flip_masks(flips: int) -> npt.NDArray[np.int64]:
+    masks = [0]
+    for count in range(1, flips + 1):
+        for bits in itertools.combinations(range(CHUNK_BITS), count):
+            masks.append(sum(1 << b for b in bits))
+    return np.array(masks, dtype=np.int64)
+
+
+def _distances(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArray[np.int32]:
+    xor = np.ascontiguousarray(a ^ b).view(np.uint64)
+    return np.asarray(np.bitwise_count(xor).sum(axis=1, dtype=np.int32))
+
+
+class MultiHashIndex:
+    """Candidate retrieval by multi-index hashing, verified exactly (see the module text)."""
+
+    def __init__(self, *, flips: int = 1) -> None:
+        if not 0 <= flips <= 3:
+            raise HashError(f"flips must be 0-3 (chunks of {CHUNK_BITS} bits), got {flips}")
+        self.flips = flips
+        self.retrieval_bits = retrieval_radius(flips)
+        self._masks = _flip_masks(flips)
+        self._base = _Rows.empty()
+        self._tables = _Tables.build(self._base.codes)
+        self._dead = np.zeros(0, dtype=bool)  # per base reference code
+        self._dead_rows = 0
+        self._added: dict[str, _Rows] = {}  # references added since the build, one each
+        self._added_rows = 0
+        self._added_flat: Any = None  # FAISS flat over the added rows, built on demand
+        self._info: dict[str, ReferenceInfo] = {}
+        self._base_code: dict[str, int] = {}
+
+    # --- the HashIndex protocol ------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._base) - self._dead_rows + self._added_rows
+
+    def __contains__(self, reference_id: object) -> bool:
+        return reference_id in self._info
+
+    def reference_ids(self) -> list[str]:
+        return sorted(self._info)
+
+    def info(self, reference_id: str) -> ReferenceInfo:
+        try:
+            return self._info[reference_id]
+        except KeyError:
+            raise HashError(f"unknown reference {reference_id!r}") from None
+
+    def add(self, reference_id: str, hashes: VideoHashes, *, min_quality: int = 0) -> None:
+        if not reference_id:
+            raise HashError("a reference needs a non-empty id")
+        self.remove(reference_id)
+        keep = hashes.qualities >= min_quality
+        whole = np.isin(view_codes(hashes)[keep], _WHOLE_CODES)
+        rows = _Rows(
+            np.ascontiguousarray(hashes.hashes[keep], dtype=np.uint8),
+            np.zeros(int(keep.sum()), np.int32), hashes.timestamps[keep].astype(np.float64),
+            hashes.qualities[keep].astype(np.int16), whole, (reference_id,),
+            np.array([0, int(keep.sum())], np.int64),
+        )  # fmt: skip
+        self._added[reference_id] = rows
+        self._added_rows += len(rows)
+        self._added_flat = None
+        self._info[reference_id] = ReferenceInfo(
+            reference_id, hashes.duration_seconds, hashes.frame_count,
+            hashes.full_frame().qualities.copy(),
+        )  # fmt: skip
+        # A list loading reference by reference rebuilds only as it doubles; searches fold
+        # in smaller additions (`_REBUILD_SHARE`) before they search.
+        if self._added_rows > len(self._base) + _REBUILD_SLACK:
+            self.rebuild()
+
+    def remove(self, reference_id: str) -> None:
+        self._info.pop(reference_id, None)
+        added = self._added.pop(reference_id, None)
+        if added is not None:
+            self._added_rows -= len(added)
+            self._added_flat = None
+        code = self._base_code.pop(reference_id, None)
+        if code is not None:
+            self._dead[code] = True
+            self._dead_rows += int(self._base.starts[code + 1] - self._base.starts[code])
+            if self._dead_rows > _REBUILD_SHARE * (len(self._base) - self._dead_rows) + (
+                _REBUILD_SLACK
+            ):
+                self.rebuild()
+
+    def memory_bytes(self) -> int:
+        added = sum(r.nbytes() for r in self._added.values())
+        # The FAISS copy of the added rows, when built.
+        added += self._added_rows * (PDQ_BYTES + 8) if self._added_flat is not None else 0
+        info = sum(i.full_frame_qualities.nbytes + 100 for i in self._info.values())
+        return self._base.nbytes() + self._tables.nbytes() + self._dead.nbytes + added + info
+
+    def search(
+        self, queries: HashArray, max_distance: int, *, whole_pictures: bool = False
+    ) -> Neighbours:
+        queries = np.ascontiguousarray(queries, dtype=np.uint8)
+        if queries.ndim != 2 or queries.shape[1] != PDQ_BYTES:
+            raise HashError(f"query hashes must have shape (n, {PDQ_BYTES})")
+        if self._added_rows > _REBUILD_SHARE * len(self._base) + _REBUILD_SLACK:
+            self.rebuild()
+        base = self._search_base(queries, max_distance, whole_pictures)
+        added = _no_pairs()
+        if self._added_rows and len(queries):
+            added = self._search_added(queries, max_distance, whole_pictures)
+        parts = (base, added)
+        # The added references' codes follow the base's names.
+        references = np.concatenate([base[1], added[1] + len(self._base.names)])
+        return Neighbours(
+            query_rows=np.concatenate([p[0] for p in parts]).astype(np.int64),
+            references=references.astype(np.int32),
+            reference_times=np.concatenate([p[2] for p in parts]),
+            reference_qualities=np.concatenate([p[3] for p in parts]).astype(np.int16),
+            distances=np.concatenate([p[4] for p in parts]).astype(np.int32),
+            reference_ids=self._base.names + tuple(self._added),
+        )
+
+    # --- persistence -----------------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        """Write the index (rebuilt first) as `.npy` files that `open` maps into memory."""
+        self.rebuild()
+        directory.mkdir(parents=True, exist_ok=True)
+        base, tables = self._base, self._tables
+        arrays = {
+            "codes": base.codes, "references": base.references, "times": base.times,
+            "qualities": base.qualities, "whole": base.whole, "starts": base.starts,
+            "order": tables.order, "bounds": tables.bounds,
+        }  # fmt: skip
+        infos = [self._info[name] for name in base.names]
+        arrays["info_qualities"] = np.concatenate(
+            [i.full_frame_qualities for i in infos] or [np.zeros(0, np.int16)]
+        ).astype(np.int16)
+        for name, array in arrays.items():
+            np.save(directory / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        meta = {
+            "format_version": _FORMAT_VERSION,
+            "chunks": CHUNKS,
+            "names": list(base.names),
+            "durations": [i.duration_seconds for i in infos],
+            "frame_counts": [i.frame_count for i in infos],
+            "info_lengths": [len(i.full_frame_qualities) for i in infos],
+        }
+        (directory / "meta.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def open(cls, directory: Path, *, flips: int = 1) -> MultiHashIndex:
+        """The index saved in `directory`, its arrays memory-mapped read-only."""
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+            if meta.get("format_version") != _FORMAT_VERSION or meta.get("chunks") != CHUNKS:
+                raise HashError(f"{directory}: not a multi-hash index of format {_FORMAT_VERSION}")
+            arrays = {
+                name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                for name in (
+                    "codes",
+                    "references",
+                    "times",
+                    "qualities",
+                    "whole",
+                    "starts",
+                    "order",
+                    "bounds",
+                    "info_qualities",
+                )
+            }
+        except (OSError, ValueError, KeyError) as exc:
+            raise HashError(f"{directory}: cannot open the index: {exc}") from exc
+        index = cls(flips=flips)
+        names = tuple(str(n) for n in meta["names"])
+        index._base = _Rows(
+            arrays["codes"], arrays["references"], arrays["times"], arrays["qualities"],
+            arrays["whole"], names, arrays["starts"],
+        )  # fmt: skip
+        index._tables = _Tables(arrays["order"], arrays["bounds"])
+        index._dead = np.zeros(len(names), dtype=bool)
+        index._base_code = {name: code for code, name in enumerate(names)}
+        ends = np.cumsum(meta["info_lengths"])
+        for code, name in enumerate(names):
+            qualities = np.asarray(
+                arrays["info_qualities"][ends[code] - meta["info_lengths"][code] : ends[code]]
+            )
+            index._info[name] = ReferenceInfo(
+                name, float(meta["durations"][code]), int(meta["frame_counts"][code]), qualities
+            )
+        return index
+
+    # --- building --------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Fold the added references into the tables and drop the removed ones."""
+        if not self._added and not self._dead_rows:
+            return
+        parts: list[_Rows] = []
+        base = self._base
+        for code, name in enumerate(base.names):
+            if not self._dead[code]:
+                start, end = int(base.starts[code]), int(base.starts[code + 1])
+                parts.append(_Rows(
+                    np.asarray(base.codes[start:end]), base.references[start:end],
+                    np.asarray(base.times[start:end]), np.asarray(base.qualities[start:end]),
+                    np.asarray(base.whole[start:end]), (name,), np.array([0, end - start]),
+                ))  # fmt: skip
+        parts.extend(self._added.values())
+        names = tuple(p.names[0] for p in parts)
+        counts = np.array([len(p) for p in parts], dtype=np.int64)
+        self._base = _Rows(
+            np.concatenate([p.codes for p in parts] or [np.zeros((0, PDQ_BYTES), np.uint8)]),
+            np.repeat(np.arange(len(parts), dtype=np.int32), counts),
+            np.concatenate([p.times for p in parts] or [np.zeros(0)]),
+            np.concatenate([p.qualities for p in parts] or [np.zeros(0, np.int16)]),
+            np.concatenate([p.whole for p in parts] or [np.zeros(0, bool)]),
+            names,
+            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        )
+        self._tables = _Tables.build(self._base.codes)
+        self._dead = np.zeros(len(names), dtype=bool)
+        self._dead_rows = 0
+        self._base_code = {name: code for code, name in enumerate(names)}
+        self._added = {}
+        self._added_rows = 0
+        self._added_flat = None
+
+    # --- searching -------------------------------------------------------------------------
+
+    def _search_base(
+        self, queries: HashArray, max_distance: int, whole_pictures: bool
+    ) -> tuple[npt.NDArray[Any], ...]:
+        base = self._base
+        if len(queries) == 0 or len(base) == 0:
+            return _no_pairs()
+        retrieval = min(max_distance, self.retrieval_bits)
+        found = [
+            self._near_pairs(queries, batch, retrieval, whole_pictures)
+            for batch in self._batches(queries)
+        ]
+        query_rows = np.concatenate([f[0] for f in found])
+        rows = np.concatenate([f[1] for f in found])
+        distances = np.concatenate([f[2] for f in found])
+        if max_distance > self.retrieval_bits and len(rows):
+            # Beyond the retrieval radius: every pair of the references retrieved, exactly.
+            candidates = np.unique(base.references[rows])
+            query_rows, rows, distances = self._verify(
+                queries, max_distance, candidates, whole_pictures
+            )
+        return (
+            query_rows, base.references[rows], np.asarray(base.times[rows]),
+            np.asarray(base.qualities[rows]), distances,
+        )  # fmt: skip
+
+    def _batches(self, queries: HashArray) -> list[npt.NDArray[np.int64]]:
+        """The query rows in batches whose probes retrieve at most about `_BATCH_CANDIDATES`
+        rows: buckets of common chunk values (black, walls) hold many rows."""
+        keys, chunk = self._probe_keys(queries)
+        sizes = self._tables.bounds[chunk, keys + 1] - self._tables.bounds[chunk, keys]
+        per_query = sizes.reshape(len(queries), -1).sum(axis=1)
+        batch_of = np.cumsum(per_query) // _BATCH_CANDIDATES
+        splits = np.flatnonzero(np.diff(batch_of)) + 1
+        return np.split(np.arange(len(queries), dtype=np.int64), splits)
+
+    def _near_pairs(
+        self, queries: HashArray, batch: npt.NDArray[np.int64], retrieval: int,
+        whole_pictures: bool,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]:  # fmt: skip
+        """(query row, base row, distance) of the live rows within `retrieval` bits of the
+        query rows `batch`, each pair once."""
+        base = self._base
+        batch_rows, rows = self._retrieve(queries[batch])
+        query_rows = batch[batch_rows]
+        keep = ~self._dead[base.references[rows]]
+        if whole_pictures:
+            keep &= base.whole[rows]
+        query_rows, rows = query_rows[keep], rows[keep]
+        distances = _distances(queries[query_rows], np.asarray(base.codes[rows]))
+        near = distances <= retrieval
+        query_rows, rows, distances = query_rows[near], rows[near], distances[near]
+        # A pair close in several chunks was retrieved once per chunk: keep it once.
+        pair = query_rows * len(base) + rows
+        order = np.argsort(pair, kind="stable")
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = np.diff(pair[order]) != 0
+        unique = order[first]
+        return query_rows[unique], rows[unique], distances[unique]
+
+    def _probe_keys(
+        self, queries: HashArray
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The chunk values to look up, (queries, CHUNKS, probes), and their chunks."""
+        values = _chunk_values(queries)
+        keys = values[:, :, None] ^ self._masks[None, None, :]
+        chunk = np.broadcast_to(np.arange(CHUNKS)[None, :, None], keys.shape)
+        return keys, chunk
+
+    def retrieved_references(self, queries: HashArray) -> set[str]:
+        """The references the retrieval stage finds for `queries` (for measuring its recall):
+        those with a row within the retrieval radius, and every reference added since the
+        tables were built (searched exactly)."""
+        queries = np.ascontiguousarray(queries, dtype=np.uint8)
+        found = self._search_base(queries, self.retrieval_bits, whole_pictures=False)
+        names = {self._base.names[int(code)] for code in np.unique(found[1])}
+        return names | set(self._added)
+
+    def _retrieve(self, queries: HashArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(query row, base row) pairs sharing a chunk value within `flips` bits (a pair
+        close in several chunks comes once per chunk)."""
+        keys, chunk = self._probe_keys(queries)
+        query = np.broadcast_to(np.arange(len(queries))[:, None, None], keys.shape)
+        lo = self._tables.bounds[chunk, keys].ravel()
+        hi = self._tables.bounds[chunk, keys + 1].ravel()
+        sizes = hi - lo
+        total = int(sizes.sum())
+        if total == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        probe = np.repeat(np.arange(len(sizes)), sizes)
+        offsets = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        positions = lo[probe] + offsets
+        rows = np.asarray(self._tables.order[chunk.ravel()[probe], positions], dtype=np.int64)
+        query_rows = query.ravel()[probe].astype(np.int64)
+        return query_rows, rows
+
+    def _verify(
+        self, queries: HashArray, max_distance: int, candidates: npt.NDArray[np.int32],
+        whole_pictures: bool,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]:  # fmt: skip
+        base = self._base
+        rows = np.concatenate(
+            [np.arange(base.starts[c], base.starts[c + 1], dtype=np.int64) for c in candidates]
+        )
+        if whole_pictures:
+            rows = rows[np.asarray(base.whole[rows])]
+        if len(rows) == 0:
+            return np.zeros(0, np.int64), rows, np.zeros(0, np.int32)
+        flat = faiss.IndexBinaryFlat(PDQ_BITS)
+        flat.add(np.ascontiguousarray(base.codes[rows]))
+        limits, distances, found = flat.range_search(queries, max_distance + 1)
+        query_rows = np.repeat(
+            np.arange(len(queries), dtype=np.int64), np.diff(limits).astype(np.int64)
+        )
+        return query_rows, rows[found.astype(np.int64)], distances.astype(np.int32)
+
+    def _search_added(
+        self, queries: HashArray, max_distance: int, whole_pictures: bool
+    ) -> tuple[npt.NDArray[Any], ...]:
+        """The references added since the build, searched exactly (they are few)."""
+        parts = list(self._added.values())
+        codes = np.concatenate([p.codes for p in parts])
+        whole = np.concatenate([p.whole for p in parts])
+        references = np.repeat(np.arange(len(parts), dtype=np.int32), [len(p) for p in parts])
+        times = np.concatenate([p.times for p in parts])
+        qualities = np.concatenate([p.qualities for p in parts])
+        if self._added_flat is None:
+            self._added_flat = faiss.IndexBinaryFlat(PDQ_BITS)
+            self._added_flat.add(codes)
+        limits, distances, found = self._added_flat.range_search(queries, max_distance + 1)
+        query_rows = np.repeat(
+            np.arange(len(queries), dtype=np.int64), np.diff(limits).astype(np.int64)
+        )
+        found = found.astype(np.int64)
+        if whole_pictures:
+            keep = whole[found]
+            query_rows, found, distances = query_rows[keep], found[keep], distances[keep]
+        return query_rows, references[found], times[found], qualities[found], distances
+
+
+def _no_pairs() -> tuple[npt.NDArray[Any], ...]:
+    return (
+        np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float64),
+        np.zeros(0, np.int16), np.zeros(0, np.int32),
+    )  # fmt: skip

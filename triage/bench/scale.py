@@ -1,0 +1,320 @@
+"""`triage bench scale`: the bench's references planted among hours of filler references.
+
+Per list size the list is written to an in-memory store as hash records and loaded into each
+index asked for the way a worker loads it (a live index syncing from the store,
+`LiveListFactory`); every bench query then runs through the query cascade
+(`hashes.cascade.match_query`). Reported per size and index: index rows, process memory (RSS,
+PSS) and what loading added, load time, matching CPU per query (median, max), hashing+matching
+against the single-thread decode floor, the bench's quality (recall, false positives,
+negatives at review, the highest score of any negative) and the candidate stage's recall.
+
+A benchmark, never a test: a size's figures take minutes, and the machine's load moves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from tqdm import tqdm
+
+from hashes.cascade import match_query
+from hashes.formats.jsonl import HashListEntry, dumps_record
+from hashes.index import ExactIndex, HashIndex
+from hashes.index_multihash import MultiHashIndex
+from hashes.matcher import Matcher, MatchParams
+from hashes.types import HashError, VideoHashes, VideoMatch
+from hashes.video import hash_reference
+from triage.bench.cost import Cost, Stopwatch, decode_floor
+from triage.bench.fillers import FillerGenerator, FillerMix, FillerShape
+from triage.bench.manifest import Manifest
+from triage.bench.runner import Settings
+from triage.bench.scoring import QueryOutcome, score
+from triage.models import Verdict
+from triage.store.memory import MemoryStore
+from triage.store.protocol import Store
+
+SCALE_ACTOR = "bench-scale"
+RECALL_BITS = 48
+_T = TypeVar("_T")
+
+
+class LiveList(Protocol):
+    """What the bench needs of the worker's live index: loading the list from the store."""
+
+    async def sync(self) -> int: ...
+
+
+# The worker's own wiring: a live index over `matcher.index`, matching with `matcher`.
+LiveListFactory = Callable[[Store, Matcher], LiveList]
+IndexFactory = Callable[[], HashIndex]
+
+
+class TimedMatcher(Matcher):
+    """The matcher, adding up the CPU seconds its searches and alignments take."""
+
+    def __init__(self, index: HashIndex, params: MatchParams | None = None) -> None:
+        super().__init__(index, params)
+        self.cpu_seconds = 0.0
+
+    def match(self, query: VideoHashes) -> list[VideoMatch]:
+        start = time.process_time()
+        try:
+            return super().match(query)
+        finally:
+            self.cpu_seconds += time.process_time() - start
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    rss_bytes: int
+    pss_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SizeResult:
+    """The figures of one list size."""
+
+    hours: float
+    index: str
+    references: int
+    filler_rows: int
+    index_rows: int
+    index_bytes: int  # what the index counts of its own structures
+    filler_shares: dict[str, float]
+    generate_seconds: float  # fillers and their hash records
+    load_seconds: float  # the live index's first sync
+    before_load: Memory  # the process with the list in the store
+    after_load: Memory
+    match_cpu_median_seconds: float
+    match_cpu_max_seconds: float
+    queries: Cost  # hashing and matching every query
+    query_floor: Cost
+    queries_run: int
+    found: int
+    positives: int
+    false_positives: int
+    negatives: int
+    negatives_at_review: int
+    highest_negative_score: float | None
+    # Positive queries whose hashes lie within `RECALL_BITS` of their reference somewhere,
+    # and how many of those the index's candidate stage retrieves.
+    positives_within_48_bits: int
+    positives_retrieved: int
+    outcomes: tuple[QueryOutcome, ...] = field(repr=False)
+
+    @property
+    def load_added(self) -> Memory:
+        return Memory(
+            self.after_load.rss_bytes - self.before_load.rss_bytes,
+            self.after_load.pss_bytes - self.before_load.pss_bytes,
+        )
+
+
+def process_memory() -> Memory:
+    """This process's resident and proportional set sizes (0 where /proc cannot tell)."""
+    try:
+        text = Path("/proc/self/smaps_rollup").read_text()
+    except OSError:
+        return Memory(0, 0)
+    values = {
+        key: int(kib) * 1024 for key, kib in re.findall(r"^(Rss|Pss):\s+(\d+) kB", text, re.M)
+    }
+    return Memory(values.get("Rss", 0), values.get("Pss", 0))
+
+
+def run_scale(
+    manifest: Manifest,
+    settings: Settings,
+    hours: Sequence[float],
+    live_list: LiveListFactory,
+    *,
+    indexes: Mapping[str, IndexFactory] | None = None,
+    mix: FillerMix | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[SizeResult]:
+    """One result per size in `hours` and index in `indexes` (default: the exact index); the
+    planted references are hashed once, each size's list is made once for every index, and
+    each query's decode floor is measured once (it does not depend on the list)."""
+    planted = {
+        r.id: hash_reference(r.path, settings.reference_params)
+        for r in _bar(manifest.references, "references", progress)
+    }
+    shape = FillerShape.of(list(planted.values()), settings.reference_params.derived_every)
+    planted_index = ExactIndex()
+    for reference_id, hashes in planted.items():
+        planted_index.add(reference_id, hashes)
+    run = _Run(manifest, settings, planted, planted_index, live_list, progress)
+    results = []
+    for size in hours:
+        generator = FillerGenerator(list(planted.values()), shape, mix or FillerMix(), seed=seed)
+        store = MemoryStore()
+        started = time.perf_counter()
+        asyncio.run(_fill(store, planted, generator, size, progress))
+        generate_seconds = time.perf_counter() - started
+        for name, make_index in (indexes or {"exact": ExactIndex}).items():
+            results.append(run.size(size, name, make_index, store, generator, generate_seconds))
+            gc.collect()
+    return results
+
+
+@dataclass
+class _Run:
+    manifest: Manifest
+    settings: Settings
+    planted: dict[str, VideoHashes]
+    planted_index: ExactIndex  # the planted references alone, for the retrieval's recall
+    live_list: LiveListFactory
+    progress: bool
+    floors: dict[str, Cost] = field(default_factory=dict)
+
+    def size(
+        self,
+        hours: float,
+        index_name: str,
+        make_index: IndexFactory,
+        store: Store,
+        generator: FillerGenerator,
+        generate_seconds: float,
+    ) -> SizeResult:
+        settings = self.settings
+        matcher = TimedMatcher(make_index(), settings.match_params)
+        loading = asyncio.run(_load(store, self.live_list, matcher))
+        watch = Stopwatch()
+        outcomes: list[QueryOutcome] = []
+        match_cpu: list[float] = []
+        floor = Cost()
+        near, retrieved = 0, 0
+        for query in _bar(self.manifest.queries, f"{index_name} at {hours:g} h", self.progress):
+            if query.id not in self.floors:
+                self.floors[query.id] = decode_floor([query.path])
+            floor = floor + self.floors[query.id]
+            matcher.cpu_seconds = 0.0
+            try:
+                with watch.timing():
+                    outcome = match_query(query.path, matcher, settings.query_params)
+            except (HashError, OSError) as exc:
+                outcomes.append(QueryOutcome(query, (), Verdict.NONE, str(exc)))
+                continue
+            match_cpu.append(matcher.cpu_seconds)
+            matches, hashes = tuple(outcome.matches), outcome.hashes
+            verdict = settings.verdicts.decide(matches).verdict
+            outcomes.append(QueryOutcome(query, matches, verdict))
+            if query.expect is not None and self._near(query.expect, hashes):
+                near += 1
+                retrieved += query.expect in _retrieved(matcher.index, hashes)
+        totals = score(outcomes).totals
+        negative_scores = [o.best.score for o in outcomes if not o.query.must_match and o.best]
+        return SizeResult(
+            hours=hours,
+            index=index_name,
+            references=len(self.planted) + generator.counts.videos,
+            filler_rows=generator.counts.rows,
+            index_rows=len(matcher.index),
+            index_bytes=matcher.index.memory_bytes(),
+            filler_shares=generator.counts.shares(),
+            generate_seconds=round(generate_seconds, 2),
+            load_seconds=round(loading.load_seconds, 2),
+            before_load=loading.before,
+            after_load=loading.after,
+            match_cpu_median_seconds=round(statistics.median(match_cpu), 4) if match_cpu else 0.0,
+            match_cpu_max_seconds=round(max(match_cpu), 4) if match_cpu else 0.0,
+            queries=watch.total,
+            query_floor=floor,
+            queries_run=len(outcomes),
+            found=totals.found,
+            positives=totals.positives,
+            false_positives=totals.false_positives,
+            negatives=totals.negatives,
+            negatives_at_review=totals.negatives_at_review,
+            highest_negative_score=max(negative_scores) if negative_scores else None,
+            positives_within_48_bits=near,
+            positives_retrieved=retrieved,
+            outcomes=tuple(outcomes),
+        )
+
+    def _near(self, reference_id: str, hashes: VideoHashes) -> bool:
+        """Whether the query's hashes have a row within 48 bits of the reference's."""
+        found = self.planted_index.search(hashes.hashes, RECALL_BITS)
+        code = found.reference_ids.index(reference_id)
+        return bool((found.references == code).any())
+
+
+def _retrieved(index: HashIndex, hashes: VideoHashes) -> set[str]:
+    """The references an index's candidate stage finds (every one, for an exact index)."""
+    if isinstance(index, MultiHashIndex):
+        return index.retrieved_references(hashes.hashes)
+    return set(index.reference_ids())
+
+
+@dataclass(frozen=True, slots=True)
+class _Loading:
+    load_seconds: float
+    before: Memory
+    after: Memory
+
+
+async def _load(store: Store, live_list: LiveListFactory, matcher: Matcher) -> _Loading:
+    """Load the list from the store into `matcher`'s index, as a worker does."""
+    gc.collect()
+    before = process_memory()
+    live = live_list(store, matcher)
+    started = time.perf_counter()
+    await live.sync()
+    load_seconds = time.perf_counter() - started
+    gc.collect()
+    return _Loading(load_seconds, before, process_memory())
+
+
+async def _fill(
+    store: Store,
+    planted: dict[str, VideoHashes],
+    generator: FillerGenerator,
+    hours: float,
+    progress: bool,
+) -> None:
+    """The planted references under their bench ids, then the fillers, as hash records."""
+    for reference_id, hashes in planted.items():
+        await _add(store, reference_id, hashes)
+    with tqdm(total=round(hours * 3600), desc=f"fillers for {hours:g} h", unit="s",
+              file=sys.stderr, disable=not progress, leave=False) as bar:  # fmt: skip
+        for number, filler in enumerate(generator.videos(hours), start=1):
+            await _add(store, f"filler-{number:07d}", filler.hashes)
+            bar.update(round(filler.hashes.duration_seconds))
+
+
+async def _add(store: Store, reference_id: str, hashes: VideoHashes) -> None:
+    record = dumps_record(HashListEntry(reference_id, hashes, label=reference_id), derived=True)
+    await store.add_reference(
+        label=reference_id,
+        source="bench scale",
+        added_by=SCALE_ACTOR,
+        hash_record=record,
+        frame_count=hashes.frame_count,
+        duration_seconds=hashes.duration_seconds,
+        reference_id=reference_id,
+    )
+
+
+def _bar(items: Sequence[_T], description: str, show: bool) -> Iterator[_T]:
+    with _progress(len(items), description, show) as bar:
+        for item in items:
+            yield item
+            bar.update()
+
+
+@contextmanager
+def _progress(total: int, description: str, show: bool) -> Iterator[tqdm]:  # type: ignore[type-arg]
+    with tqdm(total=total, desc=description, unit="file", file=sys.stderr, disable=not show,
+              leave=False) as bar:  # fmt: skip
+        yield bar
