@@ -93,7 +93,7 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
             app = create_app(
                 store,
                 settings,
-                readiness={"index": lambda: svc.index.loaded},
+                readiness={"index": lambda: svc.index.loaded, "hashing": lambda: svc.hashing_ready},
                 lookup=svc.pipeline.lookup,
                 rate_limit=settings.server.rate_limit,
             )

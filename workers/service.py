@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
 from hashes.index import ExactIndex
@@ -20,10 +18,12 @@ from hashes.video import (
     first_look,
     hash_reference,
 )
+from triage import metrics
 from triage.config import Settings
 from triage.models import JobKind
 from triage.store.protocol import Store
 from workers.fetch import fetch_media
+from workers.hashing_pool import HashingPool, StepReport
 from workers.index_cache import LiveIndex
 from workers.pipeline import MediaTools, Pipeline, fetch_limits
 from workers.resolve import resolve_post_page
@@ -47,6 +47,12 @@ def media_tools(settings: Settings) -> MediaTools:
             params=ReferenceParams(derived_every=settings.match.reference_derived_every),
         ),
     )
+
+
+def _observe_step(report: StepReport) -> None:
+    metrics.hashing_steps_total.labels(outcome=report.outcome).inc()
+    if report.peak_memory_bytes:
+        metrics.hashing_peak_memory_bytes.observe(report.peak_memory_bytes)
 
 
 def live_index(store: Store) -> LiveIndex:
@@ -74,15 +80,20 @@ class WorkerService:
         self.index = live_index(store)
         # Built now, so a bad webhook setting stops the start with a clear error.
         self.relay = self._relay() if primary else None
-        # Spawned, not forked: the parent runs an event loop and threads.
-        self._executor = ProcessPoolExecutor(
-            max_workers=max(1, slots), mp_context=multiprocessing.get_context("spawn")
-        )
+        # Media are decoded only in limited child processes, replaced when they die.
+        self._executor = HashingPool(settings.hashing, max(1, slots), observer=_observe_step)
         self.pipeline = Pipeline(store, self.index, media_tools(settings), settings, self._executor)
         policy = VerdictPolicy(settings.match.confirm_at, settings.match.review_at)
         self.retro = RetroMatcher(store, policy, settings.retro_match_days, self.pipeline.lookup)
 
+    @property
+    def hashing_ready(self) -> bool:
+        """False while no hashing process can be started (reported by `/readyz`)."""
+        return self._executor.ready
+
     async def __aenter__(self) -> WorkerService:
+        if self.slots > 0:
+            await self._executor.start()
         return self
 
     async def __aexit__(
@@ -91,7 +102,7 @@ class WorkerService:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        await self._executor.close()
 
     def _relay(self) -> WebhookRelay | None:
         referrals = self.settings.referrals
