@@ -40,6 +40,8 @@ _Out = TypeVar("_Out")
 # A child imports numpy, OpenCV and PyAV before it answers; on a busy machine that takes
 # seconds, never this long.
 STARTUP_SECONDS = 60.0
+# How often a running child's peak memory is read from /proc while its answer is awaited.
+SAMPLE_SECONDS = 0.25
 _CHILD_CODE = "import sys; from workers.hashing_child import main; sys.exit(main(sys.argv[1:]))"
 # One thread per library inside a child: the pool parallelises across children, and idle
 # thread pools only add address space under the child's limit.
@@ -153,19 +155,28 @@ class _Child:
 
     def exchange(self, request: tuple[Callable[[Any], Any], Any], base_seconds: float) -> Any:
         """Send one step and wait for its answer within its deadline (blocking; run in a
-        thread). The child is killed and reaped when it overruns; ChildFailure then."""
+        thread). The child is killed and reaped when it overruns; ChildFailure then.
+
+        The step's peak memory comes from the child's answer; for a child that dies it is
+        the last of the samples taken while waiting (the kernel's figure for a reaped child
+        counts the parent's memory it was started from)."""
         started = time.monotonic()
         deadline = started + base_seconds
         taken = False
+        self.peak_memory_bytes = 0
         try:
             self.connection.send(request)
             while True:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self.connection.poll(remaining):
+                if remaining <= 0:
+                    self._sample_peak()
                     self.kill()
                     raise ChildFailure(
                         "timeout", f"hashing took longer than {deadline - started:.0f} s"
                     )
+                if not self.connection.poll(min(remaining, SAMPLE_SECONDS)):
+                    self._sample_peak()
+                    continue
                 message = self.connection.recv()
                 if message[0] == "started":
                     taken = True
@@ -178,6 +189,15 @@ class _Child:
         except (EOFError, OSError) as exc:
             self.reap()
             raise self._death(before_step=not taken) from exc
+
+    def _sample_peak(self) -> None:
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                self.peak_memory_bytes = max(self.peak_memory_bytes, int(line.split()[1]) * 1024)
 
     def _death(self, *, before_step: bool) -> ChildFailure:
         code = self.process.returncode
@@ -210,18 +230,10 @@ class _Child:
             self.process.kill()
 
     def reap(self) -> None:
-        """Wait for the dead child, keeping its peak memory from the kernel's accounting."""
+        """Close our end and wait for the (killed or dead) child."""
         with contextlib.suppress(OSError):
             self.connection.close()
-        if self.process.returncode is not None:
-            return
-        try:
-            _, status, usage = os.wait4(self.process.pid, 0)
-        except ChildProcessError:
-            self.process.wait()
-            return
-        self.process.returncode = os.waitstatus_to_exitcode(status)
-        self.peak_memory_bytes = max(self.peak_memory_bytes, usage.ru_maxrss * 1024)
+        self.process.wait()
 
 
 class HashingPool:
