@@ -28,6 +28,7 @@ from triage.keys import parse_hosts, parse_scopes
 from triage.models import ApiKey, AuditEntry, JobState, Scope, new_api_key_token
 from triage.store import open_store
 from triage.store.protocol import Store
+from workers import limits_bench
 from workers.service import WorkerService
 
 CLI_ACTOR = "cli"
@@ -343,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     media.register(commands)
     hashlist.register(commands)
-    bench.register(commands)
+    bench.register(commands, limits_bench=limits_bench.command)
     _register_service(commands)
     _register_keys(commands)
     _register_jobs(commands)

@@ -154,8 +154,8 @@ class HashingSettings(Section):
     # (from its header), never more than deadline_max_seconds of wall time; CPU seconds
     # (RLIMIT_CPU) get the same allowance. Past it the child is killed: `timeout`.
     deadline_base_seconds: float = Field(default=60.0, gt=0)
-    deadline_seconds_per_media_second: float = Field(default=0.5, ge=0)
-    deadline_max_seconds: float = Field(default=3600.0, gt=0)
+    deadline_seconds_per_media_second: float = Field(default=1.0, ge=0)
+    deadline_max_seconds: float = Field(default=3 * 3600.0, gt=0)
     # The pixel budget, checked from the header before any frame is decoded.
     # Beyond these: `too_large_picture`.
     max_image_pixels: int = Field(default=100_000_000, gt=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from hashes.policy import VerdictPolicy
@@ -14,6 +15,7 @@ from triage.bench.manifest import ManifestError, load_manifest
 from triage.bench.report import markdown, to_json
 from triage.bench.runner import Settings, run_bench
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
+from triage.config import Settings as ServiceSettings
 from triage.config import load_settings
 from triage.devset.build import build
 from triage.devset.ffmpeg import DevsetError
@@ -30,7 +32,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+LimitsBench = Callable[[ServiceSettings, Path, Path], int]
+
+
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    *,
+    limits_bench: LimitsBench | None = None,
+) -> None:
+    """`limits_bench` runs `triage bench limits` (it lives with the workers, which the
+    composition root alone may import); without it there is no such subcommand."""
     bench = commands.add_parser(
         "bench",
         help="score the matcher per edit family on a labelled bench",
@@ -48,6 +59,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bench.add_argument("--review-at", type=float, help="override match.review_at")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     bench.set_defaults(handler=bench_command)
+    if limits_bench is not None:
+        _register_limits(bench, limits_bench)
 
     devset = commands.add_parser("devset", help="the development set")
     actions = devset.add_subparsers(dest="devset_command", required=True, metavar="ACTION")
@@ -65,6 +78,27 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     builder.add_argument("--jobs", type=_positive_int, metavar="N", help="encodes side by side")
     builder.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     builder.set_defaults(handler=devset_build_command)
+
+
+def _register_limits(bench: argparse.ArgumentParser, limits_bench: LimitsBench) -> None:
+    kinds = bench.add_subparsers(dest="bench_kind", required=False, metavar="KIND")
+    limits = kinds.add_parser(
+        "limits",
+        help="real media of the largest ordinary sizes under the hashing limits",
+        description="Make (with ffmpeg, from a shared clip) a 2-hour 1080p video, a "
+        "40-megapixel JPEG and a 20-minute 4K video, run each through the pipeline under the "
+        "configured hashing limits, and print per input: time, the hashing child's peak "
+        "memory and the verdict. Exit 1 unless all are confirmed.",
+    )
+    limits.add_argument("--config", type=Path, metavar="FILE", help="settings file")
+    limits.add_argument("--sources", type=Path, default=DEFAULT_SOURCES_DIR, metavar="DIR")
+    limits.add_argument("--work-dir", type=Path, default=Path("data") / "bench-limits",
+                        metavar="DIR", help="where the inputs are made and kept")  # fmt: skip
+
+    def limits_command(args: argparse.Namespace) -> int:
+        return limits_bench(load_settings(args.config), args.sources, args.work_dir)
+
+    limits.set_defaults(handler=limits_command)
 
 
 def _settings(args: argparse.Namespace) -> Settings:

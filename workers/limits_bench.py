@@ -1,0 +1,175 @@
+"""`triage bench limits`: real media of the largest ordinary sizes under the hashing limits.
+
+The media limits must stop hostile files without stopping real ones. This bench makes, with
+ffmpeg from a shared clip, a 2-hour 1080p video, a 40-megapixel JPEG and a 20-minute 4K
+video, submits each as an upload to the real pipeline (hashing pool under the configured
+limits, live index holding the clip as a reference), and prints per input: wall time, the
+hashing child's peak memory and the verdict (or the failure). Each should be `confirmed`.
+A benchmark, not a test: it takes most of an hour on a small machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hashes.formats.jsonl import HashListEntry, dumps_record
+from triage.config import Settings
+from triage.models import JobKind
+from triage.store.memory import MemoryStore
+from workers.hashing_pool import HashingPool, StepReport
+from workers.pipeline import Pipeline
+from workers.runner import JobContext, JobFailure
+from workers.service import live_index, media_tools
+
+REFERENCE_CLIP = "te-doorknob-hd-no-bar.mp4"
+SEGMENT_SECONDS = 10  # encoded once, then repeated without re-encoding
+FRAME_RATE = 25
+
+
+@dataclass(frozen=True, slots=True)
+class BenchInput:
+    name: str
+    description: str
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class BenchRow:
+    input: BenchInput
+    seconds: float
+    peak_memory_bytes: int
+    steps: int
+    outcome: str  # the verdict, or "<reason>: <detail>"
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+
+
+def _looped(clip: Path, out: Path, size: str, seconds: int) -> None:
+    if out.is_file():
+        return
+    segment = out.with_suffix(".segment.mp4")
+    _ffmpeg("-stream_loop", "-1", "-i", str(clip), "-t", str(SEGMENT_SECONDS),
+            "-vf", f"scale={size},fps={FRAME_RATE}", "-c:v", "libx264", "-preset", "fast",
+            "-pix_fmt", "yuv420p", "-an", str(segment))  # fmt: skip
+    part = out.with_suffix(".part.mp4")
+    _ffmpeg("-stream_loop", "-1", "-i", str(segment), "-t", str(seconds), "-c", "copy",
+            str(part))  # fmt: skip
+    part.replace(out)
+    segment.unlink()
+
+
+def make_inputs(sources_dir: Path, work_dir: Path) -> list[BenchInput]:
+    """The three inputs in `work_dir` (made once; kept for the next run)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    clip = sources_dir / REFERENCE_CLIP
+    long_1080p = work_dir / "two-hours-1080p.mp4"
+    _looped(clip, long_1080p, "1920:1080", 2 * 3600)
+    still = work_dir / "still-40mp.jpg"
+    if not still.is_file():
+        _ffmpeg("-ss", "2", "-i", str(clip), "-frames:v", "1", "-vf", "scale=8432:4744",
+                "-q:v", "2", str(still))  # fmt: skip
+    clip_4k = work_dir / "twenty-minutes-4k.mp4"
+    _looped(clip, clip_4k, "3840:2160", 20 * 60)
+    return [
+        BenchInput("40mp-jpeg", "8432x4744 JPEG (40 megapixels)", still),
+        BenchInput("20min-4k", f"3840x2160, 20 min at {FRAME_RATE} fps", clip_4k),
+        BenchInput("2h-1080p", f"1920x1080, 2 h at {FRAME_RATE} fps", long_1080p),
+    ]
+
+
+async def run_limits_bench(settings: Settings, sources_dir: Path, work_dir: Path) -> list[BenchRow]:
+    """Each input through the real pipeline under `settings.hashing`; one row per input."""
+    inputs = make_inputs(sources_dir, work_dir)
+    store = MemoryStore()
+    steps: list[StepReport] = []
+    pool = HashingPool(settings.hashing, 1, observer=steps.append)
+    tools = media_tools(settings)
+    pipeline = Pipeline(store, live_index(store), tools, settings, pool)
+    try:
+        reference = await pool.run(tools.hash_reference, sources_dir / REFERENCE_CLIP)
+        await store.add_reference(
+            label="doorknob",
+            source="bench",
+            added_by="bench",
+            hash_record=dumps_record(HashListEntry(reference_id="ref", hashes=reference)),
+            reference_id="ref",
+        )
+        rows = []
+        for item in inputs:
+            steps.clear()
+            rows.append(await _one(store, pipeline, settings, item, steps))
+            print(f"{item.name}: {rows[-1].outcome} in {rows[-1].seconds:.0f} s",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        return rows
+    finally:
+        await pool.close()
+
+
+async def _one(
+    store: MemoryStore,
+    pipeline: Pipeline,
+    settings: Settings,
+    item: BenchInput,
+    steps: list[StepReport],
+) -> BenchRow:
+    upload = settings.uploads_dir / f"{item.name}{item.path.suffix}"
+    upload.parent.mkdir(parents=True, exist_ok=True)
+    upload.unlink(missing_ok=True)
+    os.link(item.path, upload)  # the pipeline deletes its upload once hashed
+    outcome = await store.create_upload_submission(
+        upload_path=str(upload),
+        sha256=_sha256(item.path),
+        upload_filename=upload.name,
+        key_id="bench",
+    )
+    job = await store.claim_job("bench", lease_seconds=24 * 3600.0, kinds=(JobKind.PROCESS_MEDIA,))
+    if job is None:
+        raise RuntimeError("the submission queued no job")
+    handlers = pipeline.handlers()
+    started = time.perf_counter()
+    try:
+        await handlers[job.kind](JobContext(store, "bench", job))
+        detail = await store.get_submission(outcome.submission.id)
+        result = detail.result.verdict.value if detail.result else "no result"
+    except JobFailure as failure:
+        result = str(failure)
+    seconds = time.perf_counter() - started
+    peak = max((step.peak_memory_bytes for step in steps), default=0)
+    return BenchRow(item, seconds, peak, len(steps), result)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def table(rows: list[BenchRow]) -> str:
+    lines = [
+        "| input | media | seconds | child peak MiB | steps | verdict |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.input.name} | {row.input.description} | {row.seconds:.0f} | "
+            f"{row.peak_memory_bytes / 2**20:.0f} | {row.steps} | {row.outcome} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def command(settings: Settings, sources_dir: Path, work_dir: Path) -> int:
+    """Run the bench and print its table; 0 when every input is confirmed."""
+    rows = asyncio.run(run_limits_bench(settings, sources_dir, work_dir))
+    print(table(rows), end="")
+    return 0 if all(row.outcome == "confirmed" for row in rows) else 1
