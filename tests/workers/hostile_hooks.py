@@ -2,19 +2,22 @@
 
 `misbehaving_first_look` behaves as `first_look` except on files whose SHA-256 is listed:
 it starts decoding them, then kills its own process (`crash`) or waits forever (`hang`).
-Only tests put it in the pipeline's tools; the service never does.
+The small functions below it are steps for the pool's own tests. Only tests put these in
+the pipeline or the pool; the service never does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import signal
 import threading
 from collections.abc import Collection
 from pathlib import Path
 
 from hashes.decode import DecodeOptions, iter_frames
+from hashes.types import MediaError
 from hashes.video import FirstLook, QueryParams, first_look
 
 
@@ -32,3 +35,33 @@ def misbehaving_first_look(
                 os.kill(os.getpid(), signal.SIGKILL)
             threading.Event().wait()  # a decoder stuck for good: only the deadline ends it
     return first_look(path, params)
+
+
+def own_limits(_: object) -> dict[str, tuple[int, int]]:
+    """The resource limits of the process it runs in."""
+    return {
+        "address_space": resource.getrlimit(resource.RLIMIT_AS),
+        "open_files": resource.getrlimit(resource.RLIMIT_NOFILE),
+    }
+
+
+def own_pid(_: object) -> int:
+    return os.getpid()
+
+
+def die(_: object) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def hang(_: object) -> None:
+    threading.Event().wait()
+
+
+def spin(_: object) -> None:
+    """Burn CPU until the CPU-seconds limit ends the process."""
+    while True:
+        pass
+
+
+def bad_media(path: Path) -> None:
+    raise MediaError(f"{path}: not media at all")
