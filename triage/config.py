@@ -153,8 +153,8 @@ class HashingSettings(Section):
     # Each hashing step of a job may take deadline_base_seconds plus this per second of media
     # (from its header), never more than deadline_max_seconds of wall time; CPU seconds
     # (RLIMIT_CPU) get the same allowance. Past it the child is killed: `timeout`.
-    deadline_base_seconds: float = Field(default=60.0, gt=0)
-    deadline_seconds_per_media_second: float = Field(default=1.0, ge=0)
+    deadline_base_seconds: float = Field(default=120.0, gt=0)
+    deadline_seconds_per_media_second: float = Field(default=10.0, ge=0)
     deadline_max_seconds: float = Field(default=3 * 3600.0, gt=0)
     # The pixel budget, checked from the header before any frame is decoded.
     # Beyond these: `too_large_picture`.

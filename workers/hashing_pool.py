@@ -43,9 +43,6 @@ STARTUP_SECONDS = 60.0
 # How often a running child's peak memory is read from /proc while its answer is awaited.
 SAMPLE_SECONDS = 0.25
 _CHILD_CODE = "import sys; from workers.hashing_child import main; sys.exit(main(sys.argv[1:]))"
-# One thread per library inside a child: the pool parallelises across children, and idle
-# thread pools only add address space under the child's limit.
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class ChildFailure(TriageError):
@@ -92,8 +89,6 @@ def _child_environment(limits: ChildLimits) -> dict[str, str]:
     env["PYTHONPATH"] = (
         package_root if not python_path else f"{package_root}{os.pathsep}{python_path}"
     )
-    for name in _THREAD_VARIABLES:
-        env[name] = "1"
     # OpenCV's own pixel limit, for still formats whose header we do not read.
     env["OPENCV_IO_MAX_IMAGE_PIXELS"] = str(limits.max_image_pixels)
     return env

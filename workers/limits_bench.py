@@ -91,9 +91,12 @@ def make_inputs(sources_dir: Path, work_dir: Path) -> list[BenchInput]:
     ]
 
 
-async def run_limits_bench(settings: Settings, sources_dir: Path, work_dir: Path) -> list[BenchRow]:
-    """Each input through the real pipeline under `settings.hashing`; one row per input."""
-    inputs = make_inputs(sources_dir, work_dir)
+async def run_limits_bench(
+    settings: Settings, sources_dir: Path, work_dir: Path, only: frozenset[str] = frozenset()
+) -> list[BenchRow]:
+    """Each input (those named in `only`, if any) through the real pipeline under
+    `settings.hashing`; one row per input."""
+    inputs = [i for i in make_inputs(sources_dir, work_dir) if not only or i.name in only]
     store = MemoryStore()
     steps: list[StepReport] = []
     pool = HashingPool(settings.hashing, 1, observer=steps.append)
@@ -178,8 +181,10 @@ def table(rows: list[BenchRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def command(settings: Settings, sources_dir: Path, work_dir: Path) -> int:
+def command(
+    settings: Settings, sources_dir: Path, work_dir: Path, only: frozenset[str] = frozenset()
+) -> int:
     """Run the bench and print its table; 0 when every input is confirmed on its reference."""
-    rows = asyncio.run(run_limits_bench(settings, sources_dir, work_dir))
+    rows = asyncio.run(run_limits_bench(settings, sources_dir, work_dir, only))
     print(table(rows), end="")
     return 0 if all(row.outcome == "confirmed" for row in rows) else 1

@@ -32,7 +32,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-LimitsBench = Callable[[ServiceSettings, Path, Path], int]
+LimitsBench = Callable[[ServiceSettings, Path, Path, frozenset[str]], int]
+LIMITS_INPUTS = ("40mp-jpeg", "20min-4k", "2h-1080p")
 
 
 def register(
@@ -94,9 +95,12 @@ def _register_limits(bench: argparse.ArgumentParser, limits_bench: LimitsBench) 
     limits.add_argument("--sources", type=Path, default=DEFAULT_SOURCES_DIR, metavar="DIR")
     limits.add_argument("--work-dir", type=Path, default=Path("data") / "bench-limits",
                         metavar="DIR", help="where the inputs are made and kept")  # fmt: skip
+    limits.add_argument("--only", action="append", choices=LIMITS_INPUTS, default=[],
+                        help="run only this input (repeatable)")  # fmt: skip
 
     def limits_command(args: argparse.Namespace) -> int:
-        return limits_bench(load_settings(args.config), args.sources, args.work_dir)
+        settings = load_settings(args.config)
+        return limits_bench(settings, args.sources, args.work_dir, frozenset(args.only))
 
     limits.set_defaults(handler=limits_command)
 
