@@ -1,8 +1,9 @@
 """Hostile media against the real worker: each input fails alone, the next job still runs.
 
-Run only inside a network namespace of its own, by `test_hostile_media.py` (`unshare -n`,
-loopback up, nothing else). For each input: a worker (the real runner, pipeline and hashing
-pool, one slot) takes the hostile submission and then a control (a copy of a reference).
+Run only inside a network namespace of its own, by `test_hostile_media.py` (`unshare -n`;
+loopback is brought up here, nothing else exists). For each input: a worker (the real
+runner, pipeline and hashing pool, one slot) takes the hostile submission and then a
+control (a copy of a reference).
 The hostile job must end within its deadline with its reason (or, for a truncated copy, its
 verdict), the hashing child's peak memory must stay at most 1 GiB, and the control must be
 confirmed within 30 s of its submission.
@@ -11,10 +12,12 @@ confirmed within 30 s of its submission.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -72,6 +75,18 @@ CASES = (
 )
 
 
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+_IFREQ = "16sh22x"  # struct ifreq: the interface name, then its flags
+
+
+def _loopback_up() -> None:
+    """Bring `lo` up: a new network namespace starts with it down."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as control:
+        request = struct.pack(_IFREQ, b"lo", 0)
+        flags = struct.unpack(_IFREQ, fcntl.ioctl(control, _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(control, _SIOCSIFFLAGS, struct.pack(_IFREQ, b"lo", flags | _IFF_UP))
+
+
 @pytest.fixture(scope="module", autouse=True)
 def own_network_namespace() -> None:
     """Fails, never skips, outside a namespace made for this suite: only loopback exists."""
@@ -80,6 +95,7 @@ def own_network_namespace() -> None:
     interfaces = [name for _, name in socket.if_nameindex()]
     if interfaces != ["lo"]:
         pytest.fail(f"expected a namespace with loopback only, found {interfaces}")
+    _loopback_up()
 
 
 @pytest.fixture(scope="module")
