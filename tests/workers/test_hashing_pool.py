@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,14 +16,18 @@ from hashes.types import MediaError
 from tests.workers import hostile_hooks
 from triage.config import GiB, HashingSettings, MiB, load_settings
 from triage.store.memory import MemoryStore
-from workers.hashing_pool import ChildFailure, HashingPool, StepReport
+from workers.hashing_pool import ChildFailure, HashingPool, StepReport, child_limits
 from workers.service import WorkerService
 
 DEADLINE_SECONDS = 3.0
 
 
-def _settings(memory_bytes: int = 2 * GiB) -> HashingSettings:
-    return HashingSettings(deadline_base_seconds=DEADLINE_SECONDS, memory_bytes=memory_bytes)
+def _settings(memory_bytes: int = 2 * GiB, per_media_second: float = 0.0) -> HashingSettings:
+    return HashingSettings(
+        deadline_base_seconds=DEADLINE_SECONDS,
+        deadline_seconds_per_media_second=per_media_second,
+        memory_bytes=memory_bytes,
+    )
 
 
 def running(pid: int) -> bool:
@@ -98,6 +103,37 @@ async def test_a_hung_step_times_out_at_its_deadline_and_the_child_is_replaced(
     assert DEADLINE_SECONDS <= took < DEADLINE_SECONDS + 5
     assert not running(before)
     assert await pool.run(hostile_hooks.own_pid, None) != before
+
+
+def test_a_steps_deadline_grows_with_the_media_up_to_its_ceiling() -> None:
+    limits = child_limits(
+        HashingSettings(
+            deadline_base_seconds=60,
+            deadline_seconds_per_media_second=10,
+            deadline_max_seconds=3600,
+        )
+    )
+    assert limits.deadline_seconds(0) == 60
+    assert limits.deadline_seconds(30) == 360
+    assert limits.deadline_seconds(7200) == 3600
+
+
+async def test_a_hung_step_on_a_video_gets_the_deadline_of_its_length(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=64x64:r=25", "-t", "3",
+         str(clip)],
+        check=True,
+    )  # fmt: skip
+    pool = HashingPool(_settings(per_media_second=2.0), 1)
+    try:
+        await pool.start()
+        started = time.monotonic()
+        with pytest.raises(ChildFailure, match="longer than 9 s"):
+            await pool.run(hostile_hooks.hang, clip)
+        assert 9 <= time.monotonic() - started < 14
+    finally:
+        await pool.close()
 
 
 async def test_a_child_that_died_while_idle_is_replaced_before_the_next_step(
