@@ -32,7 +32,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-LimitsBench = Callable[[ServiceSettings, Path, Path, frozenset[str]], int]
+LimitsBench = Callable[[ServiceSettings, Path, Path, frozenset[str], int | None], int]
 LIMITS_INPUTS = ("40mp-jpeg", "20min-4k", "2h-1080p")
 
 
@@ -97,10 +97,13 @@ def _register_limits(bench: argparse.ArgumentParser, limits_bench: LimitsBench) 
                         metavar="DIR", help="where the inputs are made and kept")  # fmt: skip
     limits.add_argument("--only", action="append", choices=LIMITS_INPUTS, default=[],
                         help="run only this input (repeatable)")  # fmt: skip
+    limits.add_argument("--excerpt-seconds", type=_positive_int, metavar="N",
+                        help="hash only the first N s of each video (a slow machine)")  # fmt: skip
 
     def limits_command(args: argparse.Namespace) -> int:
         settings = load_settings(args.config)
-        return limits_bench(settings, args.sources, args.work_dir, frozenset(args.only))
+        only = frozenset(args.only)
+        return limits_bench(settings, args.sources, args.work_dir, only, args.excerpt_seconds)
 
     limits.set_defaults(handler=limits_command)
 
