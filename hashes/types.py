@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,21 @@ class HashError(Exception):
 
 class MediaError(HashError):
     """A file that cannot be read as media: missing, not a video or image, truncated, corrupt."""
+
+    reason: ClassVar[str] = "bad_media"
+    """The short word a job that meets this error fails with."""
+
+
+class PictureTooLargeError(MediaError):
+    """More pixels in a picture than the pixel budget allows (declared in the header)."""
+
+    reason: ClassVar[str] = "too_large_picture"
+
+
+class MediaTooLongError(MediaError):
+    """More seconds or frames than the budget allows (declared, or counted while decoding)."""
+
+    reason: ClassVar[str] = "too_long"
 
 
 class FormatError(HashError):

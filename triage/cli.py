@@ -29,6 +29,7 @@ from triage.config import Settings
 from triage.errors import ConfigError, TriageError
 from triage.logs import configure_logging
 from triage.store.protocol import Store
+from workers import limits_bench
 from workers.index_cache import live_index_of
 from workers.service import WorkerService
 
@@ -209,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     media.register(commands)
     hashlist.register(commands)
-    bench.register(commands, live_list=live_index_of)
+    bench.register(commands, live_list=live_index_of, limits_bench=limits_bench.command)
     _register_service(commands)
     migrate.register(commands)
     keys.register(commands)

@@ -45,6 +45,7 @@ STORE_SCHEMES = ("memory://", "sqlite:///", "postgresql://", "postgres://")
 
 KiB = 1024
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 
 class Section(BaseModel):
@@ -177,6 +178,39 @@ class JobSettings(Section):
         return self
 
 
+class HashingSettings(Section):
+    """Limits of the child processes that alone decode and hash media (docs/security.md)."""
+
+    # Address space (RLIMIT_AS) of each hashing child; a decoder that asks for more fails
+    # its allocation and the job ends `decoder_crashed`, not the worker.
+    memory_bytes: int = Field(default=2 * GiB, ge=256 * MiB)
+    # Open files (RLIMIT_NOFILE) of each hashing child.
+    open_files: int = Field(default=64, ge=16)
+    # Each hashing step of a job may take deadline_base_seconds plus this per second of media
+    # (from its header), never more than deadline_max_seconds of wall time; CPU seconds
+    # (RLIMIT_CPU) get the same allowance. Past it the child is killed: `timeout`.
+    deadline_base_seconds: float = Field(default=120.0, gt=0)
+    deadline_seconds_per_media_second: float = Field(default=10.0, ge=0)
+    deadline_max_seconds: float = Field(default=3 * 3600.0, gt=0)
+    # The pixel budget, checked from the header before any frame is decoded.
+    # Beyond these: `too_large_picture`.
+    max_image_pixels: int = Field(default=100_000_000, gt=0)
+    max_frame_pixels: int = Field(default=40_000_000, gt=0)
+    # Beyond these (declared, or counted while decoding): `too_long`.
+    max_duration_seconds: float = Field(default=4 * 3600.0, gt=0)
+    max_frames: int = Field(default=1_000_000, gt=0)
+    max_frame_rate: float = Field(default=1000.0, gt=0)
+
+    @model_validator(mode="after")
+    def _base_inside_max(self) -> Self:
+        if self.deadline_base_seconds > self.deadline_max_seconds:
+            raise ValueError(
+                f"deadline_base_seconds ({self.deadline_base_seconds}) must not exceed "
+                f"deadline_max_seconds ({self.deadline_max_seconds})"
+            )
+        return self
+
+
 class ReferralSettings(Section):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -244,6 +278,7 @@ class Settings(BaseSettings):
     match: MatchSettings = Field(default_factory=MatchSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     references: ReferenceSettings = Field(default_factory=ReferenceSettings)
+    hashing: HashingSettings = Field(default_factory=HashingSettings)
     referrals: ReferralSettings = Field(default_factory=ReferralSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

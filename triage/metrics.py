@@ -113,6 +113,17 @@ retro_matches_total = Counter(
     ["verdict"],
 )
 lookups_total = Counter("triage_lookups_total", "Hash lookups answered, by verdict.", ["verdict"])
+hashing_steps_total = Counter(
+    "triage_hashing_steps_total",
+    "Hashing steps run in a hashing child, by outcome: done, raised (the media's own error), "
+    "decoder_crashed, timeout (the child was replaced), cancelled.",
+    ["outcome"],
+)
+hashing_peak_memory_bytes = Histogram(
+    "triage_hashing_peak_memory_bytes",
+    "Peak resident memory of a hashing child during one step.",
+    buckets=tuple(mib * 1024 * 1024 for mib in (128, 256, 384, 512, 768, 1024, 1536, 2048, 3072)),
+)
 after_commit_failures_total = Counter(
     "triage_after_commit_failures_total",
     "Follow-up steps that failed after a request's change was stored (the request still "

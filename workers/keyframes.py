@@ -8,11 +8,9 @@ keyframe never fails the job: the verdict and the hashes are what matter.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-from collections.abc import Sequence
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -48,12 +46,17 @@ def to_millis(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-class KeyframeKeeper:
-    """Cuts keyframes in `executor` and stores them."""
+CutFunction = Callable[[Path], list[CutFrame]]
+RunInHashingProcess = Callable[[CutFunction, Path], Awaitable[list[CutFrame]]]
+"""Runs a function of a media file where media are decoded (the pipeline's hashing pool)."""
 
-    def __init__(self, store: Store, executor: Executor, settings: KeyframeSettings) -> None:
+
+class KeyframeKeeper:
+    """Cuts keyframes where media are decoded (`run`) and stores them."""
+
+    def __init__(self, store: Store, run: RunInHashingProcess, settings: KeyframeSettings) -> None:
         self._store = store
-        self._executor = executor
+        self._run = run
         self._settings = settings
 
     async def after_verdict(
@@ -81,15 +84,12 @@ class KeyframeKeeper:
     ) -> None:
         cut = functools.partial(
             cut_keyframes,
-            path,
-            timestamps,
+            timestamps=timestamps,
             max_side=self._settings.max_side_pixels,
             quality=self._settings.jpeg_quality,
         )
         try:
-            frames: list[CutFrame] = await asyncio.get_running_loop().run_in_executor(
-                self._executor, cut
-            )
+            frames = await self._run(cut, path)
             await self._store.put_keyframes(
                 [
                     Keyframe(

@@ -45,6 +45,7 @@ from workers.fetch_errors import (
     UnreachableError,
 )
 from workers.fetch_types import FetchedMedia, FetchLimits, ResolvedMedia
+from workers.hashing_pool import ChildFailure, HashingPool
 from workers.index_cache import LiveIndex
 from workers.keyframes import KeyframeKeeper
 from workers.lanes import check_lane
@@ -55,6 +56,9 @@ _log = logging.getLogger(__name__)
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 
+# A job whose hashing child died or overran is tried once more (a fluke passes; hostile media
+# fails again), then fails.
+CHILD_FAILURE_ATTEMPTS = 2
 _RETRYABLE_HTTP = frozenset({408, 425, 429})
 
 FetchFunction = Callable[[str, Path, FetchLimits], Awaitable[FetchedMedia]]
@@ -137,7 +141,7 @@ class Pipeline:
         live_index: LiveIndex,
         tools: MediaTools,
         settings: Settings,
-        executor: Executor,
+        executor: Executor | HashingPool,
         verdicts: VerdictStep,
     ) -> None:
         self._store = store
@@ -148,7 +152,7 @@ class Pipeline:
         self._limits = fetch_limits(settings)
         self._analysing: dict[str, asyncio.Event] = {}  # sha256 → set when its analysis ends
         self._verdicts = verdicts
-        self._keyframes = KeyframeKeeper(store, executor, settings.keyframes)
+        self._keyframes = KeyframeKeeper(store, self._pooled, settings.keyframes)
 
     def handlers(self) -> dict[JobKind, JobHandler]:
         return {
@@ -403,14 +407,21 @@ class Pipeline:
         return hashes
 
     async def _pooled(self, function: Callable[[_In], _Out], argument: _In) -> _Out:
-        """`function(argument)` in the hashing pool, its failures as job failures."""
-        loop = asyncio.get_running_loop()
+        """`function(argument)` in the hashing pool, its failures as job failures: bad or
+        over-budget media fail at once (`bad_media`, `too_large_picture`, `too_long`); a
+        child that died or overran (`decoder_crashed`, `timeout`) gets one more try."""
         try:
+            if isinstance(self._executor, HashingPool):
+                return await self._executor.run(function, argument)
+            loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, functools.partial(function, argument))
         except MediaError as exc:
-            raise permanent("bad_media", str(exc)) from exc
+            raise permanent(exc.reason, str(exc)) from exc
         except HashError as exc:
             raise permanent("hash_failed", str(exc)) from exc
+        except ChildFailure as exc:
+            retries = None if exc.reason == "worker_pool" else CHILD_FAILURE_ATTEMPTS
+            raise JobFailure(exc.reason, exc.detail, retryable=True, max_attempts=retries) from exc
         except BrokenProcessPool as exc:
             raise JobFailure("worker_pool", "the hashing process died", retryable=True) from exc
 

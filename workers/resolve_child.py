@@ -14,6 +14,8 @@ import os
 import sys
 from typing import Any
 
+from workers.parent_death import die_with_parent
+
 # Plugins would run code picked up from the user's folders; none are wanted here.
 os.environ["YTDLP_NO_PLUGINS"] = "1"
 
@@ -103,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workers.resolve_child")
     parser.add_argument("--proxy", required=True)
     parser.add_argument("--socket-timeout", type=float, default=20.0)
+    parser.add_argument("--parent-pid", type=int, default=None, help="die when it dies")
     parser.add_argument("url")
     args = parser.parse_args(argv)
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
     try:
         answer = resolve(args.url, args.proxy, args.socket_timeout)
     except Exception as exc:  # yt-dlp raises many kinds; the parent needs one message

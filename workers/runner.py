@@ -46,11 +46,20 @@ _log = logging.getLogger(__name__)
 class JobFailure(TriageError):
     """A job attempt failed for a known `reason` (a short snake_case word)."""
 
-    def __init__(self, reason: str, detail: str, *, retryable: bool) -> None:
+    def __init__(
+        self, reason: str, detail: str, *, retryable: bool, max_attempts: int | None = None
+    ) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
         self.retryable = retryable
+        # Retried only while the job has had fewer attempts than this (None: the job's own
+        # max_attempts), for failures that one more try may fix but many will not.
+        self.max_attempts = max_attempts
+
+    def retryable_after(self, attempts: int) -> bool:
+        """Whether the job is tried again after `attempts` attempts ending in this failure."""
+        return self.retryable and (self.max_attempts is None or attempts < self.max_attempts)
 
 
 class LongMedia(TriageError):
@@ -225,7 +234,7 @@ class Runner:
             await self._move_to_long_lane(ctx, str(error))
             return
         if isinstance(error, JobFailure):
-            message, retryable = str(error), error.retryable
+            message, retryable = str(error), error.retryable_after(job.attempts)
             _log.info("job %s failed: %s", job.id, message)
         else:
             message, retryable = f"internal: {type(error).__name__}", True

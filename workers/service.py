@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.video import hash_reference
+from triage import metrics
 from triage.api.context import ReadinessCheck
 from triage.config import Settings
 from triage.disk import DiskSpace
@@ -20,6 +19,7 @@ from triage.models import JobKind
 from triage.store.protocol import Store
 from triage.verdicts import VerdictStep
 from workers.fetch import fetch_media
+from workers.hashing_pool import HashingPool, StepReport
 from workers.index_cache import LiveIndex
 from workers.pipeline import MediaTools, Pipeline, fetch_limits
 from workers.relay import RelayTiming
@@ -40,6 +40,12 @@ def media_tools(settings: Settings) -> MediaTools:
         query_params=settings.match.query_params(),
         hash_reference=functools.partial(hash_reference, params=settings.match.reference_params()),
     )
+
+
+def _observe_step(report: StepReport) -> None:
+    metrics.hashing_steps_total.labels(outcome=report.outcome).inc()
+    if report.peak_memory_bytes:
+        metrics.hashing_peak_memory_bytes.observe(report.peak_memory_bytes)
 
 
 def live_index(store: Store, settings: Settings) -> LiveIndex:
@@ -65,10 +71,11 @@ class WorkerService:
         self.disk = DiskSpace(settings.data_dir, settings.data_min_free_bytes)
         # Built now, so a bad webhook setting stops the start with a clear error.
         self.relay = self._relay() if primary else None
-        # Spawned, not forked: the parent runs an event loop and threads.
-        self._executor = ProcessPoolExecutor(
-            max_workers=max(1, slots + settings.jobs.long_lane_slots),
-            mp_context=multiprocessing.get_context("spawn"),
+        # Media are decoded only in limited child processes, replaced when they die.
+        self._executor = HashingPool(
+            settings.hashing,
+            max(1, slots + settings.jobs.long_lane_slots),
+            observer=_observe_step,
         )
         self.verdicts = VerdictStep.from_settings(settings)
         self.pipeline = Pipeline(
@@ -78,7 +85,14 @@ class WorkerService:
             store, self.verdicts, settings.retro_match_days, self.pipeline.lookup
         )
 
+    @property
+    def hashing_ready(self) -> bool:
+        """False while no hashing process can be started (reported by `/readyz`)."""
+        return self._executor.ready
+
     async def __aenter__(self) -> WorkerService:
+        if self.slots > 0:
+            await self._executor.start()
         return self
 
     async def __aexit__(
@@ -87,7 +101,7 @@ class WorkerService:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        await self._executor.close()
 
     def _relay(self) -> WebhookRelay | None:
         referrals = self.settings.referrals
@@ -108,16 +122,20 @@ class WorkerService:
         )
 
     def readiness(self) -> dict[str, ReadinessCheck]:
-        """The checks `/readyz` adds to the store's: the index, free space in data_dir, and
-        the webhook destination."""
+        """The checks `/readyz` adds to the store's: the index, the hashing processes, free
+        space in data_dir, and the webhook destination."""
         checks: dict[str, ReadinessCheck] = {
             "index": self._index_problem,
+            "hashing": self._hashing_problem,
             "disk": self.disk.problem,
         }
         if self.relay is not None:
             relay = self.relay
             checks["webhook"] = lambda: relay.problem
         return checks
+
+    def _hashing_problem(self) -> str | None:
+        return None if self.hashing_ready else "no hashing process can be started"
 
     def _index_problem(self) -> str | None:
         return None if self.index.loaded else "the hash list is not loaded yet"

@@ -333,3 +333,18 @@ def _sample(name: str) -> float:
     value = REGISTRY.get_sample_value(name)
     assert value is not None, name
     return value
+
+
+async def test_failure_retried_a_limited_number_of_times_then_fails() -> None:
+    store = _ObservedStore()
+    job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "media-1", max_attempts=5)
+    attempts: list[int] = []
+
+    async def handler(ctx: JobContext) -> None:
+        attempts.append(ctx.job.attempts)
+        raise JobFailure("timeout", "hashing took too long", retryable=True, max_attempts=2)
+
+    failed = await _run_until(store, handler, job.id, {JobState.FAILED, JobState.DEAD})
+    assert attempts == [1, 2]
+    assert failed.state is JobState.FAILED
+    assert failed.last_error == "timeout: hashing took too long"

@@ -11,6 +11,7 @@ import argparse
 import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from hashes.index_multihash import MultiHashIndex
 from hashes.types import HashError
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.commands.progress import add_progress, show_progress
+from triage.config import Settings as ServiceSettings
 from triage.config import load_settings
 from triage.errors import TriageError
 from triage.verdicts import VerdictPolicy, VerdictStep
@@ -73,13 +75,20 @@ def _index_names(text: str) -> list[str]:
     return names
 
 
+_Kinds = argparse._SubParsersAction[argparse.ArgumentParser]
+LimitsBench = Callable[[ServiceSettings, Path, Path, frozenset[str], int | None], int]
+LIMITS_INPUTS = ("40mp-jpeg", "20min-4k", "2h-1080p")
+
+
 def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     *,
     live_list: LiveListFactory | None = None,
+    limits_bench: LimitsBench | None = None,
 ) -> None:
-    """The bench commands; `bench scale` only given `live_list`, the worker's wiring of a live
-    index (which the composition root passes in)."""
+    """The bench commands. The composition root passes what lives with the workers:
+    `live_list` (the worker's wiring of a live index) for `bench scale`, `limits_bench` for
+    `bench limits`; without them those subcommands do not exist."""
     bench = commands.add_parser(
         "bench",
         help="score the matcher per edit family on a labelled bench",
@@ -111,8 +120,12 @@ def register(
         help="append the tables to FILE.md under a heading naming commit, date and machine",
     )
     bench.set_defaults(handler=bench_command)
-    if live_list is not None:
-        _register_scale(bench, live_list)
+    if live_list is not None or limits_bench is not None:
+        kinds = bench.add_subparsers(dest="bench_kind", required=False, metavar="KIND")
+        if live_list is not None:
+            _register_scale(kinds, live_list)
+        if limits_bench is not None:
+            _register_limits(kinds, limits_bench)
 
     devset = commands.add_parser("devset", help="the development set")
     actions = devset.add_subparsers(dest="devset_command", required=True, metavar="ACTION")
@@ -136,8 +149,7 @@ def register(
     builder.set_defaults(handler=devset_build_command)
 
 
-def _register_scale(bench: argparse.ArgumentParser, live_list: LiveListFactory) -> None:
-    kinds = bench.add_subparsers(dest="bench_command", required=False, metavar="KIND")
+def _register_scale(kinds: _Kinds, live_list: LiveListFactory) -> None:
     scale = kinds.add_parser(
         "scale",
         help="the bench's references planted among hours of filler references",
@@ -161,6 +173,32 @@ def _register_scale(bench: argparse.ArgumentParser, live_list: LiveListFactory) 
     scale.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     scale.set_defaults(handler=functools.partial(scale_command, live_list=live_list),
                        confirm_at=None, review_at=None)  # fmt: skip
+
+
+def _register_limits(kinds: _Kinds, limits_bench: LimitsBench) -> None:
+    limits = kinds.add_parser(
+        "limits",
+        help="real media of the largest ordinary sizes under the hashing limits",
+        description="Make (with ffmpeg, from a shared clip) a 2-hour 1080p video, a "
+        "40-megapixel JPEG and a 20-minute 4K video, run each through the pipeline under the "
+        "configured hashing limits, and print per input: time, the hashing child's peak "
+        "memory and the verdict. Exit 1 unless all are confirmed.",
+    )
+    limits.add_argument("--config", type=Path, metavar="FILE", help="settings file")
+    limits.add_argument("--sources", type=Path, default=DEFAULT_SOURCES_DIR, metavar="DIR")
+    limits.add_argument("--work-dir", type=Path, default=Path("data") / "bench-limits",
+                        metavar="DIR", help="where the inputs are made and kept")  # fmt: skip
+    limits.add_argument("--only", action="append", choices=LIMITS_INPUTS, default=[],
+                        help="run only this input (repeatable)")  # fmt: skip
+    limits.add_argument("--excerpt-seconds", type=_positive_int, metavar="N",
+                        help="hash only the first N s of each video (a slow machine)")  # fmt: skip
+
+    def limits_command(args: argparse.Namespace) -> int:
+        settings = load_settings(args.config)
+        only = frozenset(args.only)
+        return limits_bench(settings, args.sources, args.work_dir, only, args.excerpt_seconds)
+
+    limits.set_defaults(handler=limits_command)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
