@@ -14,7 +14,13 @@ DASH = "—"
 
 
 def _percent(value: float | None) -> str:
-    return DASH if value is None else f"{value:.0%}"
+    if value is None:
+        return DASH
+    shown = f"{value:.0%}"
+    # 199 of 200 is not 100%, nor 1 of 300 0%: a decimal when rounding would hide a miss or a find.
+    if (shown == "100%" and value < 1) or (shown == "0%" and value > 0):
+        shown = f"{value:.1%}"
+    return shown
 
 
 def _times(value: float | None) -> str:
