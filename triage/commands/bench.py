@@ -26,6 +26,7 @@ from triage.errors import TriageError
 from triage.verdicts import VerdictPolicy, VerdictStep
 
 if TYPE_CHECKING:
+    _Kinds = argparse._SubParsersAction[argparse.ArgumentParser]
     from triage.bench.runner import Settings
     from triage.bench.scale import IndexFactory, LiveListFactory
 
@@ -75,7 +76,6 @@ def _index_names(text: str) -> list[str]:
     return names
 
 
-_Kinds = argparse._SubParsersAction[argparse.ArgumentParser]
 LimitsBench = Callable[[ServiceSettings, Path, Path, frozenset[str], int | None], int]
 LIMITS_INPUTS = ("40mp-jpeg", "20min-4k", "2h-1080p")
 
