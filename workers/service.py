@@ -122,13 +122,14 @@ class WorkerService:
         )
 
     def readiness(self) -> dict[str, ReadinessCheck]:
-        """The checks `/readyz` adds to the store's: the index, the hashing processes, free
-        space in data_dir, and the webhook destination."""
+        """The checks `/readyz` adds to the store's: the index, the hashing processes (when this
+        process runs jobs), free space in data_dir, and the webhook destination."""
         checks: dict[str, ReadinessCheck] = {
             "index": self._index_problem,
-            "hashing": self._hashing_problem,
             "disk": self.disk.problem,
         }
+        if self.slots > 0:  # an API-only process hashes nothing
+            checks["hashing"] = self._hashing_problem
         if self.relay is not None:
             relay = self.relay
             checks["webhook"] = lambda: relay.problem

@@ -21,8 +21,10 @@ from triage.store.schema import head_revision
 
 def _leaves(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, Any]]:
     subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subparsers:
+    # A command runs on its own when it has a handler, even with optional subcommands.
+    if not subparsers or parser.get_default("handler") is not None:
         yield path, parser
+    if not subparsers:
         return
     for action in subparsers:
         for name, child in action.choices.items():

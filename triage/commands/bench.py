@@ -149,6 +149,12 @@ def register(
     builder.set_defaults(handler=devset_build_command)
 
 
+SCALE_EXAMPLES = """\
+examples:
+  triage bench scale --hours 1                       one hour of fillers, the exact index
+  triage bench scale --hours 0.25,1 --index exact,multihash --json"""
+
+
 def _register_scale(kinds: _Kinds, live_list: LiveListFactory) -> None:
     scale = kinds.add_parser(
         "scale",
@@ -157,6 +163,8 @@ def _register_scale(kinds: _Kinds, live_list: LiveListFactory) -> None:
         "cards and flat frames, masked copies, near sequences), load the list from a store "
         "as a worker does, match every bench query, and print rows, memory, load time, "
         "matching CPU, cost against the decode floor and the bench's quality.",
+        epilog=SCALE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scale.add_argument("--hours", type=_hours, default=[1.0], metavar="H[,H...]",
                        help="list sizes in hours of filler video (default: 1)")  # fmt: skip
@@ -170,9 +178,16 @@ def _register_scale(kinds: _Kinds, live_list: LiveListFactory) -> None:
                        help="multihash: bits flipped a chunk in probes (default: 1)")  # fmt: skip
     scale.add_argument("--seed", type=int, default=0, help="filler seed")
     scale.add_argument("--config", type=Path, metavar="FILE", help="settings file")
-    scale.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_progress(scale)
     scale.set_defaults(handler=functools.partial(scale_command, live_list=live_list),
                        confirm_at=None, review_at=None)  # fmt: skip
+
+
+LIMITS_EXAMPLES = """\
+examples:
+  triage bench limits                                all three inputs (hours on a slow machine)
+  triage bench limits --only 40mp-jpeg --only 20min-4k
+  triage bench limits --excerpt-seconds 180          the first 3 minutes of each video"""
 
 
 def _register_limits(kinds: _Kinds, limits_bench: LimitsBench) -> None:
@@ -183,6 +198,8 @@ def _register_limits(kinds: _Kinds, limits_bench: LimitsBench) -> None:
         "40-megapixel JPEG and a 20-minute 4K video, run each through the pipeline under the "
         "configured hashing limits, and print per input: time, the hashing child's peak "
         "memory and the verdict. Exit 1 unless all are confirmed.",
+        epilog=LIMITS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     limits.add_argument("--config", type=Path, metavar="FILE", help="settings file")
     limits.add_argument("--sources", type=Path, default=DEFAULT_SOURCES_DIR, metavar="DIR")
@@ -275,7 +292,7 @@ def scale_command(args: argparse.Namespace, *, live_list: LiveListFactory) -> in
     try:
         results = run_scale(
             manifest, settings, args.hours, live_list, indexes=_index_factories(args),
-            seed=args.seed, progress=not args.no_progress,
+            seed=args.seed, progress=show_progress(args),
         )  # fmt: skip
     except (HashError, OSError) as exc:
         print(f"triage bench scale: {exc}", file=sys.stderr)

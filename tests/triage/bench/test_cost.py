@@ -66,7 +66,9 @@ def test_cpu_of_live_descendants_is_counted_once(
     after_reaping = cpu_seconds_now() - before
     assert while_alive >= BURN_SECONDS - SLACK_SECONDS
     # Reaped, it moves from the live walk to this process's children: counted once, not twice.
-    assert BURN_SECONDS - SLACK_SECONDS <= after_reaping <= while_alive + SLACK_SECONDS
+    # The upper bound leaves room for the worker's own work around the burn (forking, waiting,
+    # reaping: 0.06 s seen on a busy machine) and still fails on a burn counted twice.
+    assert BURN_SECONDS - SLACK_SECONDS <= after_reaping <= while_alive + BURN_SECONDS / 2
 
 
 def test_stopwatch_accumulates_blocks() -> None:

@@ -16,7 +16,8 @@ class MemoryParked(MemoryOutbox):
     def _referral_by_id(self, referral_id: str) -> Referral:
         for referral in self._referrals:
             if referral.id == referral_id:
-                return referral
+                # With the report it is tied to, as `list_referrals` gives it.
+                return referral.model_copy(update=self._context(referral.media_id))
         raise NotFound(f"no referral {referral_id}")
 
     async def park_referral(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from triage.errors import NotFound
 from triage.models import ParkedReferral, ParkedState, Referral
 from triage.store import rows, rules
+from triage.store.sql.base import first_submission_columns
 from triage.store.sql.outbox import SqlOutbox
 from triage.store.tables import parked_referrals, referrals, sink_cursors
 
@@ -20,7 +21,9 @@ class SqlParked(SqlOutbox):
 
     @staticmethod
     async def _referral_by_id(conn: AsyncConnection, referral_id: str) -> Referral:
-        row = (await conn.execute(select(referrals).where(referrals.c.id == referral_id))).first()
+        # With the report it is tied to, as `list_referrals` gives it.
+        query = select(referrals, *first_submission_columns(referrals.c.media_id))
+        row = (await conn.execute(query.where(referrals.c.id == referral_id))).first()
         if row is None:
             raise NotFound(f"no referral {referral_id}")
         return rows.referral(row._mapping)
@@ -85,7 +88,7 @@ class SqlParked(SqlOutbox):
     ) -> list[ParkedReferral]:
         wanted = rules.WAITING_PARKED_STATES if states is None else frozenset(states)
         query = (
-            select(parked_referrals, referrals)
+            select(parked_referrals, referrals, *first_submission_columns(referrals.c.media_id))
             .join(referrals, referrals.c.seq == parked_referrals.c.referral_seq)
             .where(parked_referrals.c.state.in_([s.value for s in wanted]))
             .order_by(parked_referrals.c.referral_seq, parked_referrals.c.sink)
