@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 from hashes.matcher import MatchParams
 from hashes.types import VideoHashes, VideoMatch
-from hashes.video import FirstLook, QueryParams, closer_look, complete_look, first_look
+from hashes.video.looks import FirstLook, closer_look, complete_look, first_look
+from hashes.video.params import QueryParams
 
 
 class Look(StrEnum):

@@ -133,16 +133,17 @@ def read_image(path: Path, max_side: int | None = None) -> LumaFrame:
         grey = cv2.imdecode(data, _REDUCED_GRAYSCALE[factor])
         if grey is None:
             raise MediaError(f"{path}: not a readable image")
-        return LumaFrame(0.0, _shrunk(np.asarray(grey, dtype=np.uint8), max_side))
+        return LumaFrame(0.0, shrunk(np.asarray(grey, dtype=np.uint8), max_side))
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise MediaError(f"{path}: not a readable image")
     # Meta's BT.601 luma weights; cv2 gives BGR order.
     luma = (bgr.astype(np.float32) @ np.array([0.114, 0.587, 0.299], dtype=np.float32)).round()
-    return LumaFrame(0.0, _shrunk(np.clip(luma, 0, 255).astype(np.uint8), max_side))
+    return LumaFrame(0.0, shrunk(np.clip(luma, 0, 255).astype(np.uint8), max_side))
 
 
-def _shrunk(image: npt.NDArray[np.uint8], max_side: int | None) -> npt.NDArray[np.uint8]:
+def shrunk(image: npt.NDArray[np.uint8], max_side: int | None) -> npt.NDArray[np.uint8]:
+    """`image` area-averaged down to `max_side` pixels on its long side, if it is larger."""
     width, height = _target_size(image.shape[1], image.shape[0], max_side)
     if (width, height) == (image.shape[1], image.shape[0]):
         return image

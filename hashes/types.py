@@ -91,7 +91,9 @@ class View(StrEnum):
     ACTIVE = "active"  # inside black borders (letterbox, pillarbox, padding), if any
     INNER = "inner"  # the sharp picture over a blurred, zoomed copy of itself
     REGION = "region"  # a candidate sub-region: detected rectangle, half, centre crop
-    FLIP = "flip"  # a dihedral variant (mirror, 90° rotations) of one of the views above
+    # A dihedral variant (mirrored, or turned by quarter turns) of one of the views above;
+    # stored as "flip", the name hash lists and evidence have carried from the start.
+    DIHEDRAL = "flip"
     TILT = "tilt"  # the picture turned back a few degrees, as a filmed screen is turned
     SIDE = "side"  # a picture of a common shape flush with one side (a split screen's pane)
     ZOOM = "zoom"  # a part of the picture, zoomed into on a closer look (`ZOOM_SHARES`)

@@ -37,7 +37,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
-from hashes.video import hash_query, hash_reference
+from hashes.video.query import hash_query
+from hashes.video.reference import hash_reference
 from tests.conftest import REPO_ROOT
 from tests.workers.media_server import MediaServer
 from triage.store.engine import driver_url

@@ -34,7 +34,7 @@ from pydantic_settings import (
 )
 
 from hashes.matcher import MatchParams
-from hashes.video import QueryParams, ReferenceParams
+from hashes.video.params import QueryParams, ReferenceParams
 from triage.errors import ConfigError
 from triage.models import JobLane
 

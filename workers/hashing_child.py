@@ -96,7 +96,7 @@ def _media_seconds(argument: object) -> float:
     first looks carry it."""
     from hashes.decode import is_image, video_info
     from hashes.types import MediaError, VideoHashes
-    from hashes.video import FirstLook
+    from hashes.video.looks import FirstLook
 
     if isinstance(argument, Path):
         if is_image(argument):
@@ -164,7 +164,9 @@ def main(argv: list[str]) -> int:
             max_frame_rate=limits.max_frame_rate,
         )
     )
-    import hashes.video  # noqa: F401  (loaded once here, not in the first job's time)
+    # The hashing code, loaded once here, not in the first job's time.
+    import hashes.video.looks
+    import hashes.video.reference  # noqa: F401
 
     connection.send(("ready", os.getpid()))
     _serve(connection, limits)

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from hashes.cascade import Hashing, QueryOutcome, query_cascade
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.types import HashError, MediaError, VideoHashes
-from hashes.video import QueryParams
+from hashes.video.params import QueryParams
 from triage import metrics
 from triage.config import Settings
 from triage.logs import FIELDS_KEY

@@ -10,7 +10,7 @@ from types import TracebackType
 
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
-from hashes.video import hash_reference
+from hashes.video.reference import hash_reference
 from triage import metrics
 from triage.api.context import ReadinessCheck
 from triage.config import Settings

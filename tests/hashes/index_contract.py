@@ -23,7 +23,7 @@ BLACK = np.zeros(PDQ_BYTES, dtype=np.uint8)
 # A flat wall: a hash with a few bits set, the same in every list.
 FLAT = np.zeros(PDQ_BYTES, dtype=np.uint8)
 FLAT[:3] = (0x80, 0x01, 0x10)
-_VIEW_CYCLE = (View.FULL, View.ACTIVE, View.REGION, View.FLIP)
+_VIEW_CYCLE = (View.FULL, View.ACTIVE, View.REGION, View.DIHEDRAL)
 
 
 def flipped(

@@ -10,12 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import hashes.video as video
+import hashes.video.looks as looks
 from hashes.cascade import Hashing, Look, Searching, match_query, query_cascade, wants_closer_look
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.types import VideoHashes, VideoMatch, View
-from hashes.video import QueryParams, complete_look, first_look, hash_query, hash_reference
+from hashes.video.looks import complete_look, first_look
+from hashes.video.params import QueryParams
+from hashes.video.query import hash_query
+from hashes.video.reference import hash_reference
 
 CHAIR = "te-chair-22-sd-grey-bar.mp4"
 REFERENCE = "te-chair-orig-22-sd-bar.mp4"
@@ -55,7 +58,7 @@ def test_the_second_look_hashes_what_one_look_would(shared_data: Path) -> None:
 def test_a_video_longer_than_the_frames_kept_is_hashed_in_every_view_at_once(
     shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(video, "MAX_KEPT_FRAMES", 10)
+    monkeypatch.setattr(looks, "MAX_KEPT_FRAMES", 10)
     path = shared_data / "sources" / CHAIR
     look = first_look(path)
     assert look.complete and look.frames is None

@@ -17,7 +17,8 @@ from hashes.cascade import match_query
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.types import VideoMatch
-from hashes.video import QueryParams, hash_reference
+from hashes.video.params import QueryParams
+from hashes.video.reference import hash_reference
 from triage.config import load_settings
 from triage.devset import footage, images
 from triage.devset.ffmpeg import Clip, run

@@ -10,7 +10,8 @@ from hashes.formats.vpdq import read_vpdq
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.types import MediaError
-from hashes.video import hash_query, hash_reference
+from hashes.video.query import hash_query
+from hashes.video.reference import hash_reference
 from tests.conftest import SHARED_DATA_DIR
 from triage.config import load_settings
 from triage.models import Verdict

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from hashes.formats.vpdq import read_vpdq
-from hashes.video import ReferenceParams, hash_reference
+from hashes.video.params import ReferenceParams
+from hashes.video.reference import hash_reference
 from tests.conftest import SHARED_DATA_DIR
 
 pytestmark = pytest.mark.media

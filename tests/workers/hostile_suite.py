@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import pytest
 
 from hashes.formats.jsonl import HashListEntry, dumps_record
-from hashes.video import hash_reference
+from hashes.video.reference import hash_reference
 from tests.workers import hostile_inputs
 from tests.workers.hostile_hooks import file_sha256, misbehaving_step
 from tests.workers.media_server import MediaServer

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hashes.formats.jsonl import HashListEntry, dumps_record, loads_record
-from hashes.video import hash_reference
+from hashes.video.reference import hash_reference
 from tests.workers.media_server import MediaServer
 from triage import metrics
 from triage.config import Settings, load_settings

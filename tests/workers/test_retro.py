@@ -12,7 +12,7 @@ import pytest
 
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.formats.vpdq import read_vpdq
-from hashes.video import hash_query
+from hashes.video.query import hash_query
 from triage.config import load_settings
 from triage.models import JobKind, JobState, ReferenceStatus, ReviewDecision, Verdict
 from triage.retro import RETRO_DELAY_SECONDS, schedule_retro_match

@@ -18,7 +18,8 @@ from hashes.cascade import match_query
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher, MatchParams
 from hashes.types import HashError
-from hashes.video import QueryParams, ReferenceParams, hash_reference
+from hashes.video.params import QueryParams, ReferenceParams
+from hashes.video.reference import hash_reference
 from triage.bench.ablation import BASELINE_NAME, variants
 from triage.bench.cost import Cost, Stopwatch, decode_floor
 from triage.bench.manifest import Manifest

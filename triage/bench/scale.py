@@ -33,7 +33,7 @@ from hashes.index import ExactIndex, HashIndex
 from hashes.index_multihash import MultiHashIndex
 from hashes.matcher import Matcher, MatchParams
 from hashes.types import HashError, VideoHashes, VideoMatch
-from hashes.video import hash_reference
+from hashes.video.reference import hash_reference
 from triage.bench.cost import Cost, Stopwatch, decode_floor
 from triage.bench.fillers import FillerGenerator, FillerMix, FillerShape
 from triage.bench.manifest import Manifest

@@ -16,7 +16,7 @@ from hashes.formats.jsonl import HashListEntry, read_list, write_list
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher, MatchParams
 from hashes.types import HashError, VideoMatch
-from hashes.video import hash_reference
+from hashes.video.reference import hash_reference
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE, input_failed
 from triage.commands.progress import add_progress, progress_bar, show_progress
 from triage.config import load_settings

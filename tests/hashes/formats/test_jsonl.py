@@ -93,7 +93,7 @@ def test_record_keeps_only_full_frame_rows() -> None:
         (0.0, 100, HASH_A),
         (0.0, 90, HASH_B),
         (1.0, 70, HASH_B),
-        views=(View.FULL, View.FLIP, View.FULL),
+        views=(View.FULL, View.DIHEDRAL, View.FULL),
     )
     record = json.loads(dumps_record(HashListEntry("r", hashes)))
     assert record["frames"] == [[0.0, 100, HASH_A], [1.0, 70, HASH_B]]

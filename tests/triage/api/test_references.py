@@ -11,7 +11,7 @@ from hashes.formats.jsonl import HashListEntry, loads_record, write_list
 from hashes.formats.vpdq import write_vpdq
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
-from hashes.video import hash_reference
+from hashes.video.reference import hash_reference
 from tests.triage.api.conftest import Api
 from tests.triage.api.test_app import assert_problem, form
 

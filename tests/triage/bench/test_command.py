@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hashes.matcher import MatchParams
-from hashes.video import QueryParams, ReferenceParams
+from hashes.video.params import QueryParams, ReferenceParams
 from triage.bench.ablation import switches
 from triage.commands import bench, exit_codes
 from triage.devset import footage, images

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from hashes.insets import InsetTracker
+from hashes.views.insets import InsetTracker
 
 ROWS, COLS = 180, 320
 INSET = (40, 112, 150, 278)  # top, bottom, left, right

@@ -1,4 +1,5 @@
-"""Query views of `hashes.video`: the tilted views turned in grid space."""
+"""Query hashing (`hashes.video.query`): the tilted views turned in grid space, the halves of a
+split screen."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import numpy.typing as npt
 import pytest
 
 from hashes import pdq
-from hashes.decode import DecodeOptions, LumaFrame, iter_frames
+from hashes.decode import iter_frames
 from hashes.types import VideoHashes, View
-from hashes.video import TILT_DEGREES, QueryParams, _observed, hash_query
+from hashes.video.params import QueryParams
+from hashes.video.query import hash_query
+from hashes.views.tilt import TILT_DEGREES
 from triage.devset import images
 from triage.devset.ffmpeg import run
 
@@ -84,24 +87,6 @@ def test_tilted_rows_turn_the_picture_inside_its_borders(tmp_path: Path) -> None
         assert same <= 16, f"{degrees} degrees: {same} bits from the picture inside the bars"
 
 
-def test_with_look_ahead_each_chunk_is_hashed_after_the_next_is_observed() -> None:
-    seen: list[int] = []
-    order: list[tuple[int, list[int]]] = []
-    chunks = [[LumaFrame(float(n), np.zeros((2, 2), np.uint8))] for n in range(3)]
-
-    def observe(chunk: list[LumaFrame]) -> None:
-        seen.append(int(chunk[0].timestamp))
-
-    for chunk in _observed(iter(chunks), observe, ahead=True):
-        order.append((int(chunk[0].timestamp), list(seen)))
-    assert order == [(0, [0, 1]), (1, [0, 1, 2]), (2, [0, 1, 2])]
-    seen.clear()
-    plain = [
-        (int(c[0].timestamp), list(seen)) for c in _observed(iter(chunks), observe, ahead=False)
-    ]
-    assert plain == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]
-
-
 @pytest.mark.media
 def test_halves_stay_on_the_frame_when_a_flat_band_runs_along_one_side(tmp_path: Path) -> None:
     """A split screen whose right pane pans onto a flat wall: in those frames the wall looks
@@ -119,8 +104,7 @@ def test_halves_stay_on_the_frame_when_a_flat_band_runs_along_one_side(tmp_path:
          "-loop", "1", "-t", "2", "-i", str(stills[1]), "-filter_complex", "concat=n=2:v=1:a=0",
          "-r", "30", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-y", str(path)])  # fmt: skip
     params = QueryParams()
-    options = DecodeOptions(fps=params.fps, max_side=params.max_side, fast=params.use_fast_decode)
-    frame = next(f for f in iter_frames(path, options) if f.timestamp >= 2.0)
+    frame = next(f for f in iter_frames(path, params.decode_options()) if f.timestamp >= 2.0)
     half = frame.luma[:, frame.luma.shape[1] // 2 :]
     pane, _ = pdq.hash_grids(pdq.downsample_64_fast(half)[None])
     query = hash_query(path, params)

@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from hashes.regions import Box, Region
 from hashes.types import View
+from hashes.views.boxes import Box, Region
 
 EDGE_CONTRAST = 24.0  # Sobel response of a step of about six grey levels
 EDGE_PERSISTENCE = 0.75  # share of sampled frames in which a pixel must be on an edge
