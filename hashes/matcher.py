@@ -6,7 +6,7 @@
    and detail (flat frames count only when nearly identical to flat ones, uniform ones
    never); drop query frames that match many references (title cards, black, test patterns
    match everything).
-3. Temporal alignment per reference: matched frames must lie on a line
+3. Temporal alignment per reference (`hashes.alignment`): matched frames must lie on a line
    `reference_time = speed * query_time + offset`, found by voting over a grid of speeds
    (0.8x-1.25x) and offsets. Several lines per reference cover compilations and repeats.
 4. The score counts well-matched query seconds on those lines, weighted by closeness, each
@@ -24,6 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from hashes.alignment import (
+    Pairs,
+    best_line,
+    fresh_strength,
+    line_inliers,
+    line_segments,
+    union_length,
+)
 from hashes.index import HashIndex, Neighbours, code_of_view, view_codes, view_of_code
 from hashes.signal import PDQ, FrameSignal
 from hashes.types import Segment, VideoHashes, VideoMatch, View
@@ -82,19 +90,6 @@ class MatchParams:
     use_quality_filter: bool = True
     use_early_accept: bool = True
     use_still_moments: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class _Pairs:
-    """Candidate pairs for one reference: query time, reference time, weight, distance, and
-    the query view that made the pair."""
-
-    query_times: npt.NDArray[np.float64]
-    reference_times: npt.NDArray[np.float64]
-    weights: npt.NDArray[np.float64]
-    distances: npt.NDArray[np.int32]
-    views: npt.NDArray[np.int8]
-    moments: npt.NDArray[np.int64]  # which still moment of the query each pair's frame is in
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +273,7 @@ class Matcher:
         moments: npt.NDArray[np.int64],
         neighbours: Neighbours,
         selected: npt.NDArray[np.bool_],
-    ) -> _Pairs:
+    ) -> Pairs:
         """One pair per (query time, reference time), with the query view that made it."""
         distances = neighbours.distances[selected]
         reference_times = neighbours.reference_times[selected]
@@ -291,7 +286,7 @@ class Matcher:
         first = np.ones(len(times), dtype=bool)
         first[1:] = (np.diff(times) != 0) | (np.diff(reference_times) != 0)
         useful = first & (weights > 0)
-        return _Pairs(
+        return Pairs(
             times[useful],
             reference_times[useful],
             weights[useful],
@@ -319,7 +314,7 @@ class Matcher:
         return ids[np.clip(np.searchsorted(stamps, query.timestamps), 0, len(stamps) - 1)]
 
     def _match_reference(
-        self, reference_id: str, pairs: _Pairs, query_step: float, query_duration: float
+        self, reference_id: str, pairs: Pairs, query_step: float, query_duration: float
     ) -> VideoMatch | None:
         p = self.params
         info = self.index.info(reference_id)
@@ -334,13 +329,26 @@ class Matcher:
         for _ in range(p.max_lines if p.use_alignment else 1):
             if not remaining.any():
                 break
-            line = self._best_line(pairs, remaining) if p.use_alignment else None
-            inliers = self._inliers(pairs, remaining, line)
+            line = (
+                best_line(
+                    pairs, remaining, speeds=p.speeds, offset_bin_seconds=p.offset_bin_seconds
+                )
+                if p.use_alignment
+                else None
+            )
+            inliers = line_inliers(pairs, remaining, line, inlier_seconds=p.inlier_seconds)
             frame_count = len(np.unique(pairs.query_times[inliers]))
             if frame_count < min(p.min_line_frames, _max_frames(query_duration, query_step)):
                 break
             speed = line[0] if line is not None else 1.0
-            new_segments = self._segments(pairs, inliers, query_step, speed)
+            new_segments = line_segments(
+                pairs,
+                inliers,
+                query_step,
+                speed,
+                max_gap_seconds=p.max_gap_seconds,
+                min_progress=p.min_progress,
+            )
             if not segments and line is not None:
                 speed_of_best = line[0]
             segments.extend(new_segments)
@@ -352,12 +360,12 @@ class Matcher:
         if not segments:
             return None
         matched_seconds = sum(s.query_end - s.query_start for s in segments)
-        strength = _fresh_strength(segments)
+        strength = fresh_strength(segments)
         possible = min(query_duration, informative_reference)
         required = float(
             np.clip(p.required_fraction * possible, p.required_seconds_min, p.required_seconds_max)
         )
-        reference_seconds = _union_length([(s.reference_start, s.reference_end) for s in segments])
+        reference_seconds = union_length([(s.reference_start, s.reference_end) for s in segments])
         segments.sort(key=lambda s: s.query_start)
         return VideoMatch(
             reference_id=reference_id,
@@ -369,101 +377,6 @@ class Matcher:
             speed=speed_of_best,
             views=tuple(sorted(matched_views)),
         )
-
-    def _best_line(self, pairs: _Pairs, remaining: npt.NDArray[np.bool_]) -> tuple[float, float]:
-        """The (speed, offset) whose line collects the most weight, one vote per query frame."""
-        p = self.params
-        q = pairs.query_times[remaining]
-        r = pairs.reference_times[remaining]
-        w = pairs.weights[remaining]
-        speeds = np.asarray(p.speeds, dtype=np.float64)
-        offsets = r[None, :] - speeds[:, None] * q[None, :]  # (speeds, pairs)
-        bins = np.floor(offsets / p.offset_bin_seconds).astype(np.int64)
-        best_score, best = -1.0, (1.0, 0.0)
-        query_ids = np.unique(q, return_inverse=True)[1]
-        for s_index, speed in enumerate(speeds):
-            # Soft binning: a pair votes for its bin and its neighbour, so lines near a bin
-            # edge are not split.
-            for shift in (0, 1):
-                b = (bins[s_index] + shift) // 2
-                key = b * (len(q) + 1) + query_ids
-                # max weight per (bin, query frame), then sum per bin
-                order = np.lexsort((-w, key))
-                first = np.ones(len(key), dtype=bool)
-                first[1:] = np.diff(key[order]) != 0
-                chosen = order[first]
-                _, bin_index = np.unique(b[chosen], return_inverse=True)
-                totals = np.bincount(bin_index, weights=w[chosen])
-                top = int(np.argmax(totals))
-                # Prefer speed 1.0 on ties: most copies are not sped up.
-                total = float(totals[top]) - 1e-6 * abs(speed - 1.0)
-                if total > best_score:
-                    best_score = total
-                    members = chosen[bin_index == top]
-                    offset = float(np.median(r[members] - speed * q[members]))
-                    best = (float(speed), offset)
-        return best
-
-    def _inliers(
-        self,
-        pairs: _Pairs,
-        remaining: npt.NDArray[np.bool_],
-        line: tuple[float, float] | None,
-    ) -> npt.NDArray[np.bool_]:
-        """Pairs on the line, the best one per query frame."""
-        candidates = remaining.copy()
-        if line is not None:
-            speed, offset = line
-            predicted = speed * pairs.query_times + offset
-            candidates &= np.abs(pairs.reference_times - predicted) <= self.params.inlier_seconds
-        index = np.flatnonzero(candidates)
-        if len(index) == 0:
-            return candidates
-        # Closest first among equal weights: the evidence shows the best pair of each frame.
-        order = index[
-            np.lexsort((pairs.distances[index], -pairs.weights[index], pairs.query_times[index]))
-        ]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = np.diff(pairs.query_times[order]) != 0
-        result = np.zeros(len(candidates), dtype=bool)
-        result[order[first]] = True
-        return result
-
-    def _segments(
-        self, pairs: _Pairs, inliers: npt.NDArray[np.bool_], query_step: float, speed: float
-    ) -> list[Segment]:
-        index = np.flatnonzero(inliers)
-        index = index[np.argsort(pairs.query_times[index])]
-        q = pairs.query_times[index]
-        splits = np.flatnonzero(np.diff(q) > self.params.max_gap_seconds) + 1
-        segments = []
-        for part in np.split(np.arange(len(index)), splits):
-            rows = index[part]
-            if len(rows) == 0:
-                continue
-            qs, rs = pairs.query_times[rows], pairs.reference_times[rows]
-            weights, distances = pairs.weights[rows], pairs.distances[rows]
-            # Query frames piling onto one stretch of a still reference are not a copy playing
-            # along: count the evidence only as far as the reference advances with the query.
-            query_span = float(qs.max() - qs.min()) + query_step
-            reference_span = float(rs.max() - rs.min()) + query_step
-            progress = min(1.0, reference_span / (speed * query_span * self.params.min_progress))
-            # A still picture shown for seconds is one frame of evidence, however long it lasts.
-            moments = pairs.moments[rows]
-            starts = np.flatnonzero(np.r_[True, np.diff(moments) != 0])
-            evidence = float(np.maximum.reduceat(weights, starts).sum())
-            segments.append(
-                Segment(
-                    query_start=round(float(qs.min()), 3),
-                    query_end=round(float(qs.max()) + query_step, 3),
-                    reference_start=round(float(rs.min()), 3),
-                    reference_end=round(float(rs.max()) + query_step, 3),
-                    score=round(evidence * query_step * progress, 4),
-                    matched_frames=len(rows),
-                    mean_distance=round(float(distances.mean()), 2),
-                )
-            )
-        return segments
 
 
 def _sample_step(query: VideoHashes) -> float:
@@ -499,30 +412,3 @@ def _balanced(hashes: npt.NDArray[np.uint8], signal: FrameSignal) -> npt.NDArray
 
 def _max_frames(duration: float, step: float) -> int:
     return max(1, int(duration / step + 0.5))
-
-
-def _fresh_strength(segments: list[Segment]) -> float:
-    """Summed segment scores, each counting only for the part of the reference that stronger
-    lines have not shown yet: a still query lines up with one stretch of a reference at every
-    speed, and that stretch must not count once per line."""
-    total = 0.0
-    shown: list[tuple[float, float]] = []
-    for segment in sorted(segments, key=lambda s: -s.score):
-        span = segment.reference_end - segment.reference_start
-        if span <= 0:
-            continue
-        new = _union_length([*shown, (segment.reference_start, segment.reference_end)])
-        fresh = (new - _union_length(shown)) / span
-        total += segment.score * fresh
-        shown.append((segment.reference_start, segment.reference_end))
-    return total
-
-
-def _union_length(ranges: list[tuple[float, float]]) -> float:
-    total, end = 0.0, -np.inf
-    for start, stop in sorted(ranges):
-        if stop <= end:
-            continue
-        total += stop - max(start, end)
-        end = stop
-    return total

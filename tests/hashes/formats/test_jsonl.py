@@ -120,6 +120,26 @@ def test_derived_rows_of_views_this_version_does_not_know_are_left_out() -> None
     assert bytes(read.hashes.hashes[1]).hex() == HASH_A
 
 
+# A record with derived rows as the service has written it since derived rows were exported:
+# the dihedral variants are stored under the view name "flip".
+_STORED_WITH_DIHEDRAL_ROWS = (
+    '{"format":"triage.hashlist","version":1,"id":"attack-1","label":"","source":"",'
+    '"algorithm":"pdq","duration_seconds":1.0,"frame_count":2,"frames":[[0.0,100,'
+    '"e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c"],[0.5,80,'
+    '"c0f11178372c6aaccddea259648fbfd62f434c89c9e99b249772be216c8d055c"]],"metadata":{},'
+    '"derived_frames":{"views":["flip","tilt"],"timestamps":[0.0,0.5],"qualities":[90,80],'
+    '"hashes_base64":"wPEReDcsaqzN3qJZZI+/1i9DTInJ6Zskl3K+IWyNBVzicQF4NyRqrM3eollkj7fWL0Nc'
+    'idnpmySXdj4hbI0FXA=="}}'
+)
+
+
+def test_stored_dihedral_rows_load_as_that_view_and_are_written_back_unchanged() -> None:
+    read = loads_record(_STORED_WITH_DIHEDRAL_ROWS)
+    assert read.hashes.views == (View.FULL, View.DIHEDRAL, View.FULL, View.TILT)
+    assert bytes(read.hashes.hashes[1]).hex() == HASH_B
+    assert dumps_record(read, derived=True) == _STORED_WITH_DIHEDRAL_ROWS + "\n"
+
+
 def test_record_round_trips() -> None:
     entry = _entry(label="l ☃ \u2028", source="s\n", metadata={"k": "v", "é": "\t"})
     _assert_same(loads_record(dumps_record(entry)), entry)
