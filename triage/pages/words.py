@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-# What each query view means for the copy (see `hashes.types.View`).
-VIEW_WORDS = {
-    "full": "the whole picture",
-    "active": "inside a frame or borders",
-    "inner": "over a blurred copy of itself",
-    "region": "cropped, or a picture inside the picture",
-    "side": "one side of a split screen",
-    "flip": "mirrored or turned sideways",
-    "tilt": "filmed off a screen",
-    "zoom": "a zoomed-in part of the picture",
+from hashes.types import View
+
+# What each query view means for the copy.
+VIEW_WORDS: dict[str, str] = {
+    View.FULL: "the whole picture",
+    View.ACTIVE: "inside a frame or borders",
+    View.INNER: "over a blurred copy of itself",
+    View.REGION: "cropped, or a picture inside the picture",
+    View.SIDE: "one side of a split screen",
+    View.DIHEDRAL: "mirrored or turned sideways",
+    View.TILT: "filmed off a screen",
+    View.ZOOM: "a zoomed-in part of the picture",
 }
 
 
