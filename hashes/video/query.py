@@ -95,47 +95,51 @@ def hash_query_frames(frames: Iterator[LumaFrame], params: QueryParams) -> Video
 def _frame_rows(
     frame: LumaFrame, lines: LineSpread | None, layout: _ChunkLayout, params: QueryParams
 ) -> _FrameRows:
+    """The rows of `frame` in every enabled view; `lines` are its `line_spread`, `layout` what
+    the trackers read around its chunk."""
     luma, timestamp = frame.luma, frame.timestamp
     active = layout.active
-    picture = active or (0, luma.shape[0], 0, luma.shape[1])
-    wholes: list[tuple[View, Box]] = [(View.FULL, (0, luma.shape[0], 0, luma.shape[1]))]
+    whole_frame = (0, luma.shape[0], 0, luma.shape[1])
+    picture = active or whole_frame  # where the parts are cut from
+    whole_boxes: list[tuple[View, Box]] = [(View.FULL, whole_frame)]
     if active is not None:
-        wholes.append((View.ACTIVE, active))
+        whole_boxes.append((View.ACTIVE, active))
     if params.use_active:
         own = frame_active_box(luma, lines)
         if own is not None and own != active:
-            wholes.append((View.ACTIVE, own))
+            whole_boxes.append((View.ACTIVE, own))
             # Sub-regions follow this frame's borders only when they centre it, as a shot
             # padded in a compilation: a flat wall along one side of a split screen's pane is
             # no border, and would shift the halves off the pane.
             if is_centred(own, *luma.shape):
                 picture = own
-    parts: list[tuple[View, Box]] = []
+    part_boxes: list[tuple[View, Box]] = []
     if layout.inner is not None and layout.inner != active:
-        parts.append((View.INNER, layout.inner))
+        part_boxes.append((View.INNER, layout.inner))
     if params.use_inner:
-        parts.extend((region.view, region.box) for region in template_bands(picture))
+        part_boxes.extend((region.view, region.box) for region in template_bands(picture))
     if params.use_regions:
-        parts.extend((region.view, region.box) for region in sub_regions(picture))
-    parts.extend((region.view, region.box) for region in layout.insets)
+        part_boxes.extend((region.view, region.box) for region in sub_regions(picture))
+    part_boxes.extend((region.view, region.box) for region in layout.insets)
 
     def cut(view: View, box: Box, of: npt.NDArray[np.uint8] = luma) -> GridRow:
         return GridRow(pdq.downsample_64_fast(crop(of, box)), timestamp, view)
 
-    whole = [cut(view, box) for view, box in wholes]
-    rest = [cut(view, box) for view, box in parts]
+    whole = [cut(view, box) for view, box in whole_boxes]
+    parts = [cut(view, box) for view, box in part_boxes]
     if params.use_side_panes:
-        rest.extend(GridRow(grid, timestamp, View.SIDE) for grid in side_pane_grids(luma, picture))
+        panes = side_pane_grids(luma, picture)
+        parts.extend(GridRow(grid, timestamp, View.SIDE) for grid in panes)
     if params.use_framed_panes:
         inside = crop(luma, picture)
-        rest.extend(cut(View.SIDE, region.box, inside) for region in framed_panes(inside))
+        parts.extend(cut(View.SIDE, region.box, inside) for region in framed_panes(inside))
     if params.use_tilt:
         # The last whole picture is the one the frame shows: inside this frame's own borders,
         # else the video's, else the frame.
-        top, bottom, left, right = wholes[-1][1]
+        top, bottom, left, right = whole_boxes[-1][1]
         turned = tilted_grids(whole[-1].grid, bottom - top, right - left)
-        rest.extend(GridRow(grid, timestamp, View.TILT) for grid in turned)
-    return _FrameRows(whole, rest)
+        parts.extend(GridRow(grid, timestamp, View.TILT) for grid in turned)
+    return _FrameRows(whole, parts)
 
 
 def _hash_chunk(rows: list[GridRow], turnable: list[int], params: QueryParams) -> list[HashedRows]:
