@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 # What each query view means for the copy (see `hashes.types.View`).
 VIEW_WORDS = {
     "full": "the whole picture",
@@ -15,8 +17,9 @@ VIEW_WORDS = {
 }
 
 
-def view_words(views: tuple[str, ...] | list[str]) -> list[str]:
-    """Plain words for the views that matched, unknown ones named as they are."""
+def view_words(views: Iterable[str]) -> list[str]:
+    """Plain words for the views that matched (`MatchEvidence.views`), unknown ones named as
+    they are."""
     return [VIEW_WORDS.get(v, v) for v in views]
 
 
