@@ -449,11 +449,12 @@ class ParkedState(StrEnum):
 class ParkedReferral(Frozen):
     """A referral one sink set aside so it stops blocking the referrals behind it."""
 
-    sink: str
+    sink: str = Field(description="The delivery sink that parked it (e.g. `webhook`).")
     referral: Referral
     state: ParkedState
-    refusals: int
-    """Refusals in a row that parked it (the last run of them, after a retry)."""
+    refusals: int = Field(
+        description="Refusals in a row that parked it (the last run of them, after a retry)."
+    )
     last_error: str
     parked_at: datetime
     updated_at: datetime
