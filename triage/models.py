@@ -2,7 +2,9 @@
 
 Every model is a frozen pydantic model: validated where it enters (API, store rows), immutable
 inside. Times are timezone-aware UTC. Hash data stays an opaque text blob here: one JSONL record
-line per reference or per media, written and read by `hashes.formats.jsonl`.
+line per reference or per media, written and read by `hashes.formats.jsonl`. The evidence a
+result, a referral and a media carry is `triage.evidence`'s. A field's `description` is what
+the API document says of it: the API's views of these records derive from them.
 """
 
 from __future__ import annotations
