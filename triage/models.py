@@ -2,7 +2,9 @@
 
 Every model is a frozen pydantic model: validated where it enters (API, store rows), immutable
 inside. Times are timezone-aware UTC. Hash data stays an opaque text blob here: one JSONL record
-line per reference or per media, written and read by `hashes.formats.jsonl`.
+line per reference or per media, written and read by `hashes.formats.jsonl`. The evidence a
+result, a referral and a media carry is `triage.evidence`'s. A field's `description` is what
+the API document says of it: the API's views of these records derive from them.
 """
 
 from __future__ import annotations
@@ -11,21 +13,22 @@ import hashlib
 import secrets
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from triage.evidence import FetchEvidence, MatchEvidence
 
 __all__ = [
     "ApiKey",
     "AuditEntry",
-    "FetchEvidence",
+    "FirstReport",
     "Job",
     "JobKind",
     "JobLane",
     "JobState",
     "Keyframe",
     "KeyframeInfo",
-    "MatchEvidence",
     "MatchRecord",
     "Media",
     "ParkedReferral",
@@ -42,7 +45,6 @@ __all__ = [
     "ReviewItem",
     "ReviewState",
     "Scope",
-    "SegmentEvidence",
     "Submission",
     "SubmissionDetail",
     "SubmissionFilter",
@@ -271,20 +273,6 @@ class QueueStat(Frozen):
 # --- media, submissions, results ---------------------------------------------------------------
 
 
-class FetchEvidence(Frozen):
-    """What the fetcher saw: kept as evidence of what was hashed."""
-
-    final_url: str | None
-    """The URL the bytes came from, after redirects and post-page resolution (None: upload)."""
-    sha256: str
-    size_bytes: int
-    content_type: str | None
-    """The media type sniffed from the bytes."""
-    fetched_at: datetime
-    resolver: dict[str, Any] | None = None
-    """Metadata from resolving a post page (extractor, title, uploader, ...)."""
-
-
 class Media(Frozen):
     """The shared unit of work: one per URL and one per uploaded content.
 
@@ -301,40 +289,6 @@ class Media(Frozen):
     evidence: FetchEvidence | None = None
     same_as: str | None = None
     created_at: datetime
-
-
-class StoredEvidence(BaseModel):
-    """Evidence kept in the store as JSON: fields a later build adds are ignored on reading,
-    so rows written after an upgrade still load after a rollback."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class SegmentEvidence(StoredEvidence):
-    query_start: float
-    query_end: float
-    reference_start: float
-    reference_end: float
-    score: float
-    matched_frames: int = 0
-    """Query samples paired with reference frames along this stretch (0: not recorded)."""
-    mean_distance: float | None = None
-    """Mean PDQ distance (bits of 256) of those pairs (None: not recorded)."""
-
-
-class MatchEvidence(StoredEvidence):
-    reference_id: str
-    label: str
-    score: float
-    query_coverage: float
-    reference_coverage: float
-    matched_seconds: float
-    segments: tuple[SegmentEvidence, ...] = Field(default_factory=tuple)
-    speed: float = 1.0
-    """Reference seconds per query second on the best segment (1.0: same speed)."""
-    views: tuple[str, ...] = ()
-    """The query views whose frames made the evidence (`full`, `flip`, `side`, `tilt`...):
-    what a moderator looks for (a mirror image, a split screen's pane, a filmed screen)."""
 
 
 class Result(Frozen):
@@ -433,28 +387,56 @@ class SubmitOutcome(Frozen):
 # --- after the verdict: referrals, the match feed, review, suppression, audit ------------------
 
 
-class Referral(Frozen):
+class FirstReport(Frozen):
+    """The first submission that reported a media, as its referral and its match-feed entry
+    carry it (all None for media nobody submitted)."""
+
+    submission_id: str | None = Field(
+        default=None, description="The first submission that reported this content."
+    )
+    external_id: str | None = Field(
+        default=None, description="That submission's external_id (the reporter's own id)."
+    )
+    note: str | None = Field(
+        default=None,
+        description="That submission's note; sent only when referrals.share_notes is set.",
+    )
+
+    def as_shared(self, *, share_notes: bool) -> Self:
+        """As platforms see it: the note only when `referrals.share_notes` is set."""
+        return self if share_notes else self.model_copy(update={"note": None})
+
+
+class Referral(FirstReport):
     """One URL to take down (for an upload without URL: its content), referred once.
 
-    `id` is the event id every delivery of it carries; `cursor` orders the outbox.
+    `cursor` orders the outbox.
     """
 
     cursor: int
-    id: str
+    id: str = Field(description="The event id every delivery of this referral carries.")
     media_id: str
-    url: str | None
+    url: str | None = Field(description="The URL to take down; null for an upload.")
     host: str | None
     sha256: str | None
     reference_id: str
     label: str
     evidence: MatchEvidence
     created_at: datetime
-    submission_id: str | None = None
-    """The first submission that reported this media (None for media nobody submitted)."""
-    external_id: str | None = None
-    """That submission's `external_id`: the reporter's own reference for the case."""
-    note: str | None = None
-    """That submission's note; shown to platforms only with `referrals.share_notes`."""
+
+
+class MatchRecord(FirstReport):
+    """A result in the match feed, with the media it is about."""
+
+    cursor: int
+    media_id: str
+    url: str | None
+    host: str | None
+    sha256: str | None
+    verdict: Verdict
+    matches: tuple[MatchEvidence, ...]
+    suppressed: bool
+    created_at: datetime
 
 
 class ParkedState(StrEnum):
@@ -469,32 +451,15 @@ class ParkedState(StrEnum):
 class ParkedReferral(Frozen):
     """A referral one sink set aside so it stops blocking the referrals behind it."""
 
-    sink: str
+    sink: str = Field(description="The delivery sink that parked it (e.g. `webhook`).")
     referral: Referral
     state: ParkedState
-    refusals: int
-    """Refusals in a row that parked it (the last run of them, after a retry)."""
+    refusals: int = Field(
+        description="Refusals in a row that parked it (the last run of them, after a retry)."
+    )
     last_error: str
     parked_at: datetime
     updated_at: datetime
-
-
-class MatchRecord(Frozen):
-    """A result in the match feed, with the media it is about."""
-
-    cursor: int
-    media_id: str
-    url: str | None
-    host: str | None
-    sha256: str | None
-    verdict: Verdict
-    matches: tuple[MatchEvidence, ...]
-    suppressed: bool
-    created_at: datetime
-    submission_id: str | None = None
-    external_id: str | None = None
-    note: str | None = None
-    """As on `Referral`: the first submission of the media, its external id and note."""
 
 
 class ReviewState(StrEnum):
@@ -522,17 +487,22 @@ class ReviewItem(Frozen):
     created_at: datetime
     decided_by: str | None = None
     decided_at: datetime | None = None
-    note: str | None = None
-    """The reviewer's note on the decision."""
-    claimed_by: str | None = None
-    """The key whose holder is working on the item, until `claim_expires_at`."""
+    note: str | None = Field(default=None, description="The reviewer's note on the decision.")
+    claimed_by: str | None = Field(
+        default=None,
+        description="The key id of the reviewer working on it, if any (until claim_expires_at).",
+    )
     claim_expires_at: datetime | None = None
-    submission_id: str | None = None
-    """The first submission that reported the media, its external id and its note."""
-    external_id: str | None = None
-    submission_note: str | None = None
-    upload_filename: str | None = None
-    """For an upload (no URL): the file name it was sent under."""
+    submission_id: str | None = Field(
+        default=None, description="The first submission that reported this content."
+    )
+    external_id: str | None = Field(default=None, description="That submission's external_id.")
+    submission_note: str | None = Field(
+        default=None, description="That submission's note, for the reviewers."
+    )
+    upload_filename: str | None = Field(
+        default=None, description="For an upload: the name of the file sent."
+    )
 
     def claimed_by_other(self, key_id: str, now: datetime) -> bool:
         """True while another key holds an unexpired claim on the item."""

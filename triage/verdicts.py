@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from hashes.types import VideoMatch
 from triage.config import Settings
 from triage.errors import ConfigError
-from triage.models import MatchEvidence, SegmentEvidence, Verdict
+from triage.evidence import MatchEvidence, SegmentEvidence
+from triage.models import Verdict
 
 # Evidence kept per result: the best matches; more would only repeat chance neighbours.
 MAX_EVIDENCE_MATCHES = 10
@@ -54,7 +55,8 @@ class Decision:
 
 
 def evidence_of(match: VideoMatch, label: str) -> MatchEvidence:
-    """What the store keeps of a match: scores, coverage and every aligned segment."""
+    """What the store keeps, the API sends and the pages show of a match: scores, coverage
+    and every aligned segment. The one place a `hashes` match becomes evidence."""
     return MatchEvidence(
         reference_id=match.reference_id,
         label=label,

@@ -18,7 +18,8 @@ from hashes.keyframes import CutFrame, cut_keyframes, grid_timestamps
 from hashes.types import HashError
 from triage.config import KeyframeSettings
 from triage.errors import TriageError
-from triage.models import Keyframe, MatchEvidence, Verdict
+from triage.evidence import MatchEvidence
+from triage.models import Keyframe, Verdict
 from triage.store.protocol import Store
 from triage.store.rules import utc_now
 

@@ -30,8 +30,9 @@ from hashes.types import HashError, MediaError, VideoHashes
 from hashes.video.params import QueryParams
 from triage import metrics
 from triage.config import Settings
+from triage.evidence import FetchEvidence
 from triage.logs import FIELDS_KEY
-from triage.models import FetchEvidence, JobKind, JobState, Media, Verdict
+from triage.models import JobKind, JobState, Media, Verdict
 from triage.retro import schedule_retro_match
 from triage.store.protocol import Store
 from triage.verdicts import Decision, VerdictStep

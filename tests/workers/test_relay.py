@@ -11,7 +11,8 @@ from prometheus_client import REGISTRY
 
 from triage import metrics
 from triage.errors import StoreError
-from triage.models import MatchEvidence, Referral, Verdict
+from triage.evidence import MatchEvidence
+from triage.models import Referral, Verdict
 from triage.store import Store, open_store
 from triage.store.memory import MemoryStore
 from triage.store.rules import backoff_seconds

@@ -1,8 +1,10 @@
-"""Reading and writing JSON bodies through the pydantic models."""
+"""Request bodies read through the pydantic models, JSON and multipart forms alike (the same
+limits, the same 422 messages); responses written from them."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TypeVar
 
 from aiohttp import web
@@ -48,6 +50,17 @@ async def read_json(
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise Problem(400, f"the body is not valid JSON: {exc}") from exc
+    return validated(model, data)
+
+
+def form_fields(fields: Mapping[str, str], model: type[_M]) -> _M:
+    """A form's text fields (read and capped by the multipart reader) as `model`; an empty or
+    blank field counts as absent, as a form sends every input, filled in or not."""
+    return validated(model, {name: value for name, value in fields.items() if value.strip()})
+
+
+def validated(model: type[_M], data: object) -> _M:
+    """`data` as `model`, or a 422 problem naming each field that fails."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:

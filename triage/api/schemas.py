@@ -1,20 +1,30 @@
 """Request and response bodies of the HTTP API (pydantic): the OpenAPI spec is generated from
-these, so what is documented is what is validated and sent."""
+these, so what is documented is what is validated and sent.
+
+Responses that show a domain record as it is derive from its model (`ReferralView` is a
+`Referral`; evidence is sent as `triage.evidence` models); requests use the field types of
+`triage.api.fields`, whether they come as JSON or as a multipart form.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, BeforeValidator, ConfigDict, Field
 
+from triage.api.fields import ExternalId, Label, Note, ReferenceId, UploadedFile
+from triage.evidence import FetchEvidence, MatchEvidence
 from triage.models import (
+    AuditEntry,
     JobKind,
     JobLane,
     JobState,
+    MatchRecord,
     ReferenceStatus,
+    Referral,
     ReviewDecision,
-    ReviewState,
+    ReviewItem,
     SubmissionStatus,
     Verdict,
 )
@@ -36,61 +46,14 @@ class ProblemBody(BaseModel):
 
 class SubmissionCreate(_Body):
     url: AnyHttpUrl = Field(description="The link to check: a media file or a post page.")
-    note: str | None = Field(default=None, max_length=2000)
-    external_id: str | None = Field(default=None, max_length=200)
+    note: Note | None = None
+    external_id: ExternalId | None = None
 
 
 class SubmissionAccepted(BaseModel):
     id: str
     status: SubmissionStatus
     status_url: str
-
-
-class SegmentView(BaseModel):
-    query_start: float
-    query_end: float
-    reference_start: float
-    reference_end: float
-    score: float
-    matched_frames: int = Field(
-        description="Query samples paired with reference frames along this stretch "
-        "(0 for results stored before it was recorded)."
-    )
-    mean_distance: float | None = Field(
-        description="Mean PDQ distance of those pairs, in bits of 256 (lower is closer)."
-    )
-
-
-class MatchEvidence(BaseModel):
-    reference_id: str
-    label: str
-    score: float
-    matched_seconds: float
-    query_coverage: float
-    reference_coverage: float
-    speed: float = Field(
-        description="Reference seconds per query second on the best segment: 1.0 is the "
-        "original speed, 1.25 a sped-up copy."
-    )
-    views: list[str] = Field(
-        description="Which views of the query frames matched: `full`, `active` (inside "
-        "borders), `inner` (over a blurred copy), `region` (a crop or inset), `side` (a "
-        "split screen's pane), `flip` (mirrored or turned 90°), `tilt` (a filmed screen), "
-        "`zoom` (a part of the picture, zoomed into on a closer look at a lead). "
-        "Empty for results stored before it was recorded."
-    )
-    segments: list[SegmentView]
-
-
-class FetchEvidence(BaseModel):
-    final_url: str | None = None
-    sha256: str
-    size_bytes: int
-    content_type: str | None = None
-    fetched_at: datetime | None = None
-    resolver: dict[str, Any] | None = Field(
-        default=None, description="Metadata of the post-page resolver, when one was used."
-    )
 
 
 class ErrorInfo(BaseModel):
@@ -157,22 +120,38 @@ class ReferenceList(BaseModel):
     items: list[ReferenceView]
 
 
-class ReferenceUploadForm(BaseModel):
+def _choice_word(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class ReferenceUploadFields(BaseModel):
+    """The text fields of a reference upload (surrounding blanks dropped)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    format: Annotated[Literal["video", "vpdq", "jsonl"], BeforeValidator(_choice_word)] = "video"
+    label: Label | None = None
+    id: ReferenceId | None = Field(default=None, description="Id for a single entry.")
+
+
+class ReferenceUploadForm(ReferenceUploadFields):
     """multipart/form-data: a video in `file` (hashed by a worker), or hash files in `file`
     with `format` set to `vpdq` or `jsonl`."""
 
-    file: bytes = Field(json_schema_extra={"format": "binary"})
-    format: Literal["video", "vpdq", "jsonl"] = "video"
-    label: str | None = Field(default=None, max_length=200)
-    id: str | None = Field(default=None, max_length=100, description="Id for a single entry.")
+    file: UploadedFile
 
 
-class SubmissionUploadForm(BaseModel):
+class SubmissionUploadFields(BaseModel):
+    """The text fields of a media upload."""
+
+    note: Note | None = None
+    external_id: ExternalId | None = None
+
+
+class SubmissionUploadForm(SubmissionUploadFields):
     """multipart/form-data: the media in `file`, streamed to disk."""
 
-    file: bytes = Field(json_schema_extra={"format": "binary"})
-    note: str | None = Field(default=None, max_length=2000)
-    external_id: str | None = Field(default=None, max_length=200)
+    file: UploadedFile
 
 
 class JobView(BaseModel):
@@ -197,27 +176,8 @@ class HealthView(BaseModel):
     )
 
 
-class ReferralView(BaseModel):
-    cursor: int
-    id: str = Field(description="The event id every delivery of this referral carries.")
-    media_id: str
-    url: str | None = Field(description="The URL to take down; null for an upload.")
-    host: str | None
-    sha256: str | None
-    reference_id: str
-    label: str
-    evidence: MatchEvidence
-    created_at: datetime
-    submission_id: str | None = Field(
-        default=None, description="The first submission that reported this content."
-    )
-    external_id: str | None = Field(
-        default=None, description="That submission's external_id (the reporter's own id)."
-    )
-    note: str | None = Field(
-        default=None,
-        description="That submission's note; sent only when referrals.share_notes is set.",
-    )
+class ReferralView(Referral):
+    """A referral as the API sends it (the note only with `referrals.share_notes`)."""
 
 
 class ReferralPage(BaseModel):
@@ -225,26 +185,8 @@ class ReferralPage(BaseModel):
     next_cursor: int = Field(description="Pass as `after` to get what follows.")
 
 
-class MatchView(BaseModel):
-    cursor: int
-    media_id: str
-    url: str | None
-    host: str | None
-    sha256: str | None
-    verdict: Verdict
-    matches: list[MatchEvidence]
-    suppressed: bool
-    created_at: datetime
-    submission_id: str | None = Field(
-        default=None, description="The first submission that reported this content."
-    )
-    external_id: str | None = Field(
-        default=None, description="That submission's external_id (the reporter's own id)."
-    )
-    note: str | None = Field(
-        default=None,
-        description="That submission's note; sent only when referrals.share_notes is set.",
-    )
+class MatchView(MatchRecord):
+    """A result in the match feed as the API sends it (the note as on referrals)."""
 
 
 class MatchPage(BaseModel):
@@ -264,33 +206,8 @@ class LookupResult(BaseModel):
     matches: list[MatchEvidence]
 
 
-class ReviewItemView(BaseModel):
-    id: str
-    media_id: str
-    url: str | None
-    sha256: str | None
-    reference_id: str | None
-    label: str | None
-    score: float | None
-    state: ReviewState
-    created_at: datetime
-    decided_by: str | None = None
-    decided_at: datetime | None = None
-    note: str | None = Field(default=None, description="The reviewer's note on the decision.")
-    claimed_by: str | None = Field(
-        default=None, description="The key id of the reviewer working on it, if any."
-    )
-    claim_expires_at: datetime | None = None
-    submission_id: str | None = Field(
-        default=None, description="The first submission that reported this content."
-    )
-    external_id: str | None = Field(default=None, description="That submission's external_id.")
-    submission_note: str | None = Field(
-        default=None, description="That submission's note, for the reviewers."
-    )
-    upload_filename: str | None = Field(
-        default=None, description="For an upload: the name of the file sent."
-    )
+class ReviewItemView(ReviewItem):
+    """A review item as the API sends it."""
 
 
 class ReviewList(BaseModel):
@@ -299,16 +216,11 @@ class ReviewList(BaseModel):
 
 class ReviewDecisionIn(_Body):
     decision: ReviewDecision
-    note: str | None = Field(default=None, max_length=2000)
+    note: Note | None = None
 
 
-class AuditEntryView(BaseModel):
-    cursor: int
-    at: datetime
-    actor: str
-    action: str
-    target: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+class AuditEntryView(AuditEntry):
+    """An audit-log line as the API sends it."""
 
 
 class AuditPage(BaseModel):

@@ -61,7 +61,8 @@ def _check_body_size(request: web.Request, limits: FormLimits) -> None:
         raise _body_too_large(limits)
 
 
-async def _read_field(part: BodyPartReader, name: str, max_bytes: int) -> str:
+async def read_field(part: BodyPartReader, name: str, max_bytes: int) -> str:
+    """A text part, whole, as UTF-8: 413 past `max_bytes`, 400 if it is not UTF-8."""
     # Read to the part's end: one read_chunk may stop at a chunk boundary, not the field's end.
     chunks: list[bytes] = []
     size = 0
@@ -76,9 +77,10 @@ async def _read_field(part: BodyPartReader, name: str, max_bytes: int) -> str:
         raise Problem(400, f"form field {name!r} is not UTF-8 text") from exc
 
 
-async def _stream_to(
+async def stream_to_file(
     request: web.Request, part: BodyPartReader, dest: Path, limits: FormLimits
 ) -> tuple[int, str]:
+    """A file part written to `dest` within the form's caps: (its size in bytes, SHA-256)."""
     digest = hashlib.sha256()
     size = 0
     max_bytes = limits.max_file_bytes
@@ -137,14 +139,14 @@ async def receive_upload(
             if name == file_field:
                 if found is not None:
                     raise Problem(400, f"only one {file_field!r} part is allowed")
-                size, sha256 = await _stream_to(request, part, dest, limits)
+                size, sha256 = await stream_to_file(request, part, dest, limits)
                 found = (size, sha256, part.filename)
                 continue
             if name in fields:
                 raise Problem(400, f"form field {name!r} is given twice")
             if len(fields) >= limits.max_fields:
                 raise Problem(413, f"a form may hold at most {limits.max_fields} text fields")
-            fields[name] = await _read_field(part, name, limits.max_field_bytes)
+            fields[name] = await read_field(part, name, limits.max_field_bytes)
         _check_body_size(request, limits)
         if found is None:
             raise Problem(422, f"the form has no {file_field!r} part")

@@ -8,18 +8,19 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from triage.api.bodies import form_fields
 from triage.api.context import context
+from triage.api.fields import NOTE_MAX_CHARS
 from triage.api.problems import Problem
+from triage.api.schemas import ReviewDecisionIn
 from triage.errors import NotFound
+from triage.evidence import MatchEvidence
 from triage.models import (
     KeyframeInfo,
-    MatchEvidence,
     Media,
-    ReviewDecision,
     ReviewItem,
     ReviewState,
     Scope,
-    SegmentEvidence,
     SubmissionDetail,
     SubmissionFilter,
     WebSession,
@@ -33,7 +34,6 @@ from triage.store.rules import utc_now
 QUEUE_PAGE = 50
 PAIRS_PER_MATCH = 6
 MATCHES_SHOWN = 3
-MAX_NOTE_CHARS = 2000
 
 # --- the queue --------------------------------------------------------------------------------
 
@@ -137,16 +137,13 @@ async def release(request: web.Request, session: WebSession) -> web.StreamRespon
 async def decide(request: web.Request, session: WebSession) -> web.StreamResponse:
     form = await request.post()
     check_csrf(request, session, form)
-    raw = str(form.get("decision", ""))
-    try:
-        decision = ReviewDecision(raw)
-    except ValueError as exc:
-        raise Problem(422, f"decision must be confirm or reject, got {raw!r}") from exc
-    note = str(form.get("note", "")).strip()[:MAX_NOTE_CHARS] or None
+    # The API's decision body, from the form's two fields (an error page on a bad one).
+    sent = {name: str(form.get(name, "")).strip() for name in ("decision", "note")}
+    body = form_fields(sent, ReviewDecisionIn)
     await context(request).store.decide_review(
-        request.match_info["id"], decision, decided_by=session.key.id, note=note
+        request.match_info["id"], body.decision, decided_by=session.key.id, note=body.note
     )
-    return redirect(f"/review?decided={decision.value}")
+    return redirect(f"/review?decided={body.decision.value}")
 
 
 # --- one item ---------------------------------------------------------------------------------
@@ -154,13 +151,6 @@ async def decide(request: web.Request, session: WebSession) -> web.StreamRespons
 
 def keyframe_src(owner_id: str, millis: int) -> str:
     return "/pages/keyframe?" + urlencode({"owner": owner_id, "ms": str(millis)})
-
-
-def _segment_speed(segment: SegmentEvidence) -> float:
-    query_span = segment.query_end - segment.query_start
-    if query_span <= 0:
-        return 1.0
-    return (segment.reference_end - segment.reference_start) / query_span
 
 
 def keyframe_pairs(
@@ -176,9 +166,7 @@ def keyframe_pairs(
         )
         if segment is None:
             continue
-        aligned = segment.reference_start + (seconds - segment.query_start) * _segment_speed(
-            segment
-        )
+        aligned = segment.reference_seconds_at(seconds)
         nearest = min(
             reference, key=lambda r: abs(r.timestamp_millis / 1000 - aligned), default=None
         )
@@ -403,7 +391,8 @@ def _decision(item: ReviewItem, session: WebSession) -> Html:
     return fill(
         '<form id="decide" method="post" action="/review/$id/decide">'
         '<input type="hidden" name="csrf_token" value="$csrf">'
-        '<label for="note">Note (optional)</label><input id="note" name="note" maxlength="2000">'
+        '<label for="note">Note (optional)</label>'
+        '<input id="note" name="note" maxlength="$note_max">'
         '<div class="buttons"><button class="confirm" type="submit" name="decision" '
         'value="confirm" data-key="c"><kbd>C</kbd> Confirm: it is this video</button>'
         '<button class="reject" type="submit" name="decision" value="reject" data-key="r">'
@@ -415,6 +404,7 @@ def _decision(item: ReviewItem, session: WebSession) -> Html:
         "hide every picture. You hold this item until $until UTC.</p>",
         id=item.id,
         csrf=session.csrf_token,
+        note_max=NOTE_MAX_CHARS,
         until=f"{item.claim_expires_at:%H:%M}" if item.claim_expires_at else "",
     )
 

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
-from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
+from pydantic import AnyHttpUrl, ConfigDict, TypeAdapter, ValidationError
 
+from triage.api.bodies import form_fields
 from triage.api.context import context
+from triage.api.fields import EXTERNAL_ID_MAX_CHARS, NOTE_MAX_CHARS
 from triage.api.problems import Problem
-from triage.api.uploads import FormLimits, _read_field, _stream_to
+from triage.api.schemas import SubmissionUploadFields
+from triage.api.uploads import FormLimits, read_field, stream_to_file
 from triage.metrics import submissions_total
 from triage.models import Scope, SubmitOutcome, WebSession
 from triage.pages.guard import guarded
@@ -21,8 +24,6 @@ from triage.pages.sessions import check_csrf
 
 MAX_LINKS = 100
 MAX_FILES = 20
-MAX_NOTE_CHARS = 2000
-MAX_EXTERNAL_ID_CHARS = 200
 _URL = TypeAdapter(AnyHttpUrl)
 
 _FORM = """<form class="card" method="post" action="/submit" enctype="multipart/form-data">
@@ -33,14 +34,23 @@ $error
 <label for="files">Or files (videos or images)</label>
 <input id="files" name="file" type="file" multiple accept="video/*,image/*">
 <label for="note">Note for your colleagues</label>
-<textarea id="note" name="note" rows="2" maxlength="2000">$note</textarea>
+<textarea id="note" name="note" rows="2" maxlength="$note_max">$note</textarea>
 <p class="hint">Reviewers see the note; platforms see it only if your service shares notes.</p>
 <label for="external_id">Your case id (optional)</label>
-<input id="external_id" name="external_id" maxlength="200" value="$external_id">
+<input id="external_id" name="external_id" maxlength="$external_id_max" value="$external_id">
 <p class="hint">Your own reference for this report: you can search for it, and platforms
 receive it with any referral, so they can tie a takedown back to your case.</p>
 <button type="submit" class="primary">Submit</button>
 </form>"""
+
+
+class _SubmitForm(SubmissionUploadFields):
+    """The page's text fields, surrounding blanks dropped: links one per line, and the note
+    and case id every submission made from them carries (with the API's limits)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    links: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +75,9 @@ def _form_page(
         csrf=session.csrf_token,
         links=links,
         note=note,
+        note_max=NOTE_MAX_CHARS,
         external_id=external_id,
+        external_id_max=EXTERNAL_ID_MAX_CHARS,
     )
     return page("Submit", body, session=session, status=422 if error else 200)
 
@@ -87,7 +99,7 @@ async def _read_form(
                 if len(files) == MAX_FILES:
                     raise Problem(413, f"at most {MAX_FILES} files at once")
                 dest = upload_dir / f"upload-{secrets.token_hex(12)}"
-                size, sha256 = await _stream_to(request, part, dest, limits)
+                size, sha256 = await stream_to_file(request, part, dest, limits)
                 if size == 0:  # the empty part of a form sent without files
                     dest.unlink()
                     continue
@@ -95,13 +107,18 @@ async def _read_form(
             elif part.name:
                 if len(fields) >= limits.max_fields:
                     raise Problem(413, f"a form may hold at most {limits.max_fields} fields")
-                fields[part.name] = await _read_field(part, part.name, limits.max_field_bytes)
+                fields[part.name] = await read_field(part, part.name, limits.max_field_bytes)
     except BaseException:
         for sent in files:
             with contextlib.suppress(FileNotFoundError):
                 sent.path.unlink()
         raise
     return fields, files
+
+
+def _drop(files: list[_SentFile]) -> None:
+    for sent in files:
+        sent.path.unlink(missing_ok=True)
 
 
 def _links(text: str) -> tuple[list[str], list[str]]:
@@ -119,6 +136,21 @@ def _links(text: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(good)), bad
 
 
+def _what_to_submit(
+    fields: dict[str, str], files: list[_SentFile]
+) -> tuple[_SubmitForm, list[str]]:
+    """The form's fields and its links (without repeats), or a 422 saying what to fix."""
+    form = form_fields(fields, _SubmitForm)
+    links, bad = _links(form.links)
+    if bad:
+        raise Problem(422, "Not a web link: " + ", ".join(bad[:5]) + (" …" if len(bad) > 5 else ""))
+    if len(links) > MAX_LINKS:
+        raise Problem(422, f"At most {MAX_LINKS} links at once.")
+    if not links and not files:
+        raise Problem(422, "Give at least one link or file.")
+    return form, links
+
+
 @guarded(Scope.SUBMIT)
 async def submit(request: web.Request, session: WebSession) -> web.StreamResponse:
     ctx = context(request)
@@ -129,29 +161,21 @@ async def submit(request: web.Request, session: WebSession) -> web.StreamRespons
     )
     try:
         check_csrf(request, session, fields)
-        note = fields.get("note", "").strip()[:MAX_NOTE_CHARS] or None
-        external_id = fields.get("external_id", "").strip()[:MAX_EXTERNAL_ID_CHARS] or None
-        links, bad = _links(fields.get("links", ""))
-        error = None
-        if bad:
-            error = "Not a web link: " + ", ".join(bad[:5]) + (" …" if len(bad) > 5 else "")
-        elif len(links) > MAX_LINKS:
-            error = f"At most {MAX_LINKS} links at once."
-        elif not links and not files:
-            error = "Give at least one link or file."
-        if error is not None:
-            for sent in files:
-                sent.path.unlink(missing_ok=True)
-            return _form_page(
-                session,
-                links=fields.get("links", ""),
-                note=note or "",
-                external_id=external_id or "",
-                error=error,
-            )
+        form, links = _what_to_submit(fields, files)
+    except Problem as exc:
+        _drop(files)
+        if exc.status != 422:
+            raise
+        # Shown on the form, with what was typed, to be fixed and sent again.
+        return _form_page(
+            session,
+            links=fields.get("links", ""),
+            note=fields.get("note", "").strip(),
+            external_id=fields.get("external_id", "").strip(),
+            error=exc.detail,
+        )
     except BaseException:
-        for sent in files:
-            sent.path.unlink(missing_ok=True)
+        _drop(files)
         raise
     max_attempts = ctx.settings.jobs.max_attempts
     outcomes: list[SubmitOutcome] = []
@@ -160,8 +184,8 @@ async def submit(request: web.Request, session: WebSession) -> web.StreamRespons
             await ctx.store.create_submission(
                 url=url,
                 key_id=session.key.id,
-                note=note,
-                external_id=external_id,
+                note=form.note,
+                external_id=form.external_id,
                 max_attempts=max_attempts,
             )
         )
@@ -171,8 +195,8 @@ async def submit(request: web.Request, session: WebSession) -> web.StreamRespons
             sha256=sent.sha256,
             upload_filename=sent.filename,
             key_id=session.key.id,
-            note=note,
-            external_id=external_id,
+            note=form.note,
+            external_id=form.external_id,
             max_attempts=max_attempts,
         )
         if outcome.deduplicated:

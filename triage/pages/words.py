@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from hashes.types import View
 
 # What each query view means for the copy.
@@ -17,8 +19,9 @@ VIEW_WORDS: dict[str, str] = {
 }
 
 
-def view_words(views: tuple[str, ...] | list[str]) -> list[str]:
-    """Plain words for the views that matched, unknown ones named as they are."""
+def view_words(views: Iterable[str]) -> list[str]:
+    """Plain words for the views that matched (`MatchEvidence.views`), unknown ones named as
+    they are."""
     return [VIEW_WORDS.get(v, v) for v in views]
 
 

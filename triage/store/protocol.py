@@ -16,17 +16,16 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from triage.evidence import FetchEvidence, MatchEvidence
 from triage.models import (
     ApiKey,
     AuditEntry,
-    FetchEvidence,
     Job,
     JobKind,
     JobLane,
     JobState,
     Keyframe,
     KeyframeInfo,
-    MatchEvidence,
     MatchRecord,
     Media,
     ParkedReferral,

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from triage.evidence import FetchEvidence, MatchEvidence
 from triage.models import (
     ApiKey,
     AuditEntry,
-    FetchEvidence,
     Job,
-    MatchEvidence,
     MatchRecord,
     Media,
     Reference,

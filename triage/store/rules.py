@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from triage.errors import Conflict, InvalidInput, LeaseLost
+from triage.evidence import MatchEvidence
 from triage.models import (
     Job,
     JobState,
-    MatchEvidence,
     ParkedReferral,
     ParkedState,
     Reference,

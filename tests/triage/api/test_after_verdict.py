@@ -19,7 +19,8 @@ from hashes.types import VideoHashes
 from tests.triage.api.conftest import Api, make_api
 from tests.triage.api.test_app import assert_problem, form
 from triage.api.app import create_app
-from triage.models import ApiKey, MatchEvidence, Scope, SegmentEvidence, Verdict, new_api_key_token
+from triage.evidence import MatchEvidence, SegmentEvidence
+from triage.models import ApiKey, Scope, Verdict, new_api_key_token
 from triage.verdicts import Decision, VerdictStep
 
 VPDQ_NAME = "chair-orig-22-hd-no-bar.txt"

@@ -16,15 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.triage.store.backends import FakeClock
 from triage.api.app import create_app
 from triage.config import load_settings
-from triage.models import (
-    ApiKey,
-    FetchEvidence,
-    MatchEvidence,
-    Scope,
-    SegmentEvidence,
-    Verdict,
-    new_api_key_token,
-)
+from triage.evidence import FetchEvidence, MatchEvidence, SegmentEvidence
+from triage.models import ApiKey, Scope, Verdict, new_api_key_token
 from triage.store import Store
 
 KEYS: dict[str, tuple[set[Scope], tuple[str, ...] | None]] = {

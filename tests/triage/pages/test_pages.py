@@ -14,14 +14,9 @@ import pytest
 from aiohttp import FormData
 
 from tests.triage.api.conftest import Api, make_api
-from triage.models import (
-    FetchEvidence,
-    Keyframe,
-    MatchEvidence,
-    SegmentEvidence,
-    SubmissionFilter,
-    Verdict,
-)
+from triage.api.fields import EXTERNAL_ID_MAX_CHARS, NOTE_MAX_CHARS
+from triage.evidence import FetchEvidence, MatchEvidence, SegmentEvidence
+from triage.models import Keyframe, SubmissionFilter, Verdict
 from triage.pages.words import SCORE_EXPLAINED, view_words
 
 
@@ -177,6 +172,43 @@ async def test_the_submit_form_names_lines_that_are_not_links(api: Api) -> None:
     html = await response.text()
     assert "Not a web link: not a link" in html and "https://example.com/a" in html
     assert await api.store.list_submissions(SubmissionFilter()) == []
+
+
+async def test_the_submit_form_refuses_a_note_over_the_apis_limit_with_the_apis_words(
+    api: Api,
+) -> None:
+    await _sign_in(api, "submit")
+    page = await (await api.client.get("/submit")).text()
+    assert f'maxlength="{NOTE_MAX_CHARS}"' in page
+    assert f'maxlength="{EXTERNAL_ID_MAX_CHARS}"' in page
+    note = "n" * (NOTE_MAX_CHARS + 1)
+    fields = {"csrf_token": _hidden(page, "csrf_token"), "links": "https://example.com/a"}
+    form = FormData({**fields, "note": note}, default_to_multipart=True)
+    form.add_field("file", b"\x00\x00\x00\x20ftypisom" * 10, filename="a.mp4")
+    response = await api.client.post("/submit", data=form)
+    assert response.status == 422
+    from_api = await api.client.post(
+        "/v1/submissions",
+        json={"url": "https://example.com/a", "note": note},
+        headers=api.auth("submit"),
+    )
+    detail = (await from_api.json(content_type=None))["detail"]
+    assert html_escape(detail) in await response.text()
+    assert await api.store.list_submissions(SubmissionFilter()) == []
+    assert list(api.settings.uploads_dir.iterdir()) == []
+
+
+async def test_a_decision_the_api_would_refuse_is_refused_on_the_page(api: Api) -> None:
+    item_id = await _review_item(api, views=("full",))
+    await _sign_in(api, "review")
+    csrf = _hidden(await (await api.client.get(f"/review/{item_id}")).text(), "csrf_token")
+    await api.client.post(f"/review/{item_id}/claim", data={"csrf_token": csrf})
+    for sent in ({"decision": "maybe"}, {"decision": "reject", "note": "n" * (NOTE_MAX_CHARS + 1)}):
+        response = await api.client.post(
+            f"/review/{item_id}/decide", data={"csrf_token": csrf, **sent}
+        )
+        assert response.status == 422
+        assert (await api.store.get_review_item(item_id)).state.value == "open"
 
 
 async def test_submitted_links_and_files_belong_to_the_signed_in_key(api: Api) -> None:

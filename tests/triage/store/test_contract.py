@@ -9,16 +9,14 @@ import pytest
 
 from tests.triage.store.backends import FakeClock
 from triage.errors import Conflict, InvalidInput, LeaseLost, NotFound
+from triage.evidence import FetchEvidence, MatchEvidence, SegmentEvidence
 from triage.models import (
     OPEN_STATES,
     ApiKey,
-    FetchEvidence,
     JobKind,
     JobState,
-    MatchEvidence,
     ReferenceStatus,
     Scope,
-    SegmentEvidence,
     SubmissionStatus,
     Verdict,
     new_api_key_token,

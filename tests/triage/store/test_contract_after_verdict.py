@@ -9,16 +9,8 @@ import pytest
 
 from tests.triage.store.backends import FakeClock
 from triage.errors import Conflict, NotFound
-from triage.models import (
-    FetchEvidence,
-    MatchEvidence,
-    ReviewDecision,
-    ReviewState,
-    SegmentEvidence,
-    SubmitOutcome,
-    Verdict,
-    text_sha256,
-)
+from triage.evidence import FetchEvidence, MatchEvidence, SegmentEvidence
+from triage.models import ReviewDecision, ReviewState, SubmitOutcome, Verdict, text_sha256
 from triage.store import Store
 
 LEASE = 30.0

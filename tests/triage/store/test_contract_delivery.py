@@ -7,7 +7,8 @@ import pytest
 
 from tests.triage.store.backends import FakeClock
 from triage.errors import Conflict, NotFound
-from triage.models import MatchEvidence, ParkedState, Referral, Verdict
+from triage.evidence import MatchEvidence
+from triage.models import ParkedState, Referral, Verdict
 from triage.store import Store
 
 MATCH = MatchEvidence(

@@ -10,13 +10,11 @@ import pytest
 
 from tests.triage.store.backends import FakeClock
 from triage.errors import Conflict, NotFound
+from triage.evidence import FetchEvidence, MatchEvidence, SegmentEvidence
 from triage.models import (
-    FetchEvidence,
     Keyframe,
-    MatchEvidence,
     ReviewDecision,
     Scope,
-    SegmentEvidence,
     SubmissionFilter,
     SubmissionStatus,
     SubmitOutcome,

@@ -17,7 +17,7 @@ async def list_audit(request: web.Request) -> web.Response:
     entries = await context(request).store.list_audit(after=after, limit=limit)
     return send(
         AuditPage(
-            items=[AuditEntryView.model_validate(e.model_dump()) for e in entries],
+            items=[AuditEntryView.model_validate(e, from_attributes=True) for e in entries],
             next_cursor=next_cursor([e.cursor for e in entries], after),
         )
     )

@@ -14,44 +14,18 @@ from triage.api.context import context
 from triage.api.operation import Operation, Param
 from triage.api.paging import PAGE_PARAMS, next_cursor, page_request
 from triage.api.query import query_choices, query_text
-from triage.api.routes.submissions import match_view
 from triage.api.schemas import MatchPage, MatchView, ReferralPage, ReferralView
 from triage.models import MatchRecord, Referral, Scope, Verdict
 
 
 def referral_view(referral: Referral, *, share_notes: bool) -> ReferralView:
-    return ReferralView(
-        submission_id=referral.submission_id,
-        external_id=referral.external_id,
-        note=referral.note if share_notes else None,
-        cursor=referral.cursor,
-        id=referral.id,
-        media_id=referral.media_id,
-        url=referral.url,
-        host=referral.host,
-        sha256=referral.sha256,
-        reference_id=referral.reference_id,
-        label=referral.label,
-        evidence=match_view(referral.evidence),
-        created_at=referral.created_at,
-    )
+    shown = referral.as_shared(share_notes=share_notes)
+    return ReferralView.model_validate(shown, from_attributes=True)
 
 
 def _match_record_view(record: MatchRecord, *, share_notes: bool) -> MatchView:
-    return MatchView(
-        submission_id=record.submission_id,
-        external_id=record.external_id,
-        note=record.note if share_notes else None,
-        cursor=record.cursor,
-        media_id=record.media_id,
-        url=record.url,
-        host=record.host,
-        sha256=record.sha256,
-        verdict=record.verdict,
-        matches=[match_view(m) for m in record.matches],
-        suppressed=record.suppressed,
-        created_at=record.created_at,
-    )
+    shown = record.as_shared(share_notes=share_notes)
+    return MatchView.model_validate(shown, from_attributes=True)
 
 
 async def list_referrals(request: web.Request) -> web.Response:

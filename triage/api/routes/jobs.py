@@ -23,17 +23,8 @@ class JobList(BaseModel):
 
 
 def job_view(job: Job) -> JobView:
-    return JobView(
-        id=job.id,
-        kind=job.kind,
-        target_id=job.target_id,
-        state=job.state,
-        attempts=job.attempts,
-        max_attempts=job.max_attempts,
-        last_error=job.last_error,
-        key_id=job.key_id,
-        lane=job.lane,
-    )
+    """The job's fields the API shows (not its lease)."""
+    return JobView.model_validate(job, from_attributes=True)
 
 
 async def list_jobs(request: web.Request) -> web.Response:

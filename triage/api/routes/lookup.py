@@ -28,7 +28,6 @@ from triage.api.bodies import describe_validation, read_capped, send
 from triage.api.context import context
 from triage.api.operation import Operation
 from triage.api.problems import Problem
-from triage.api.routes.submissions import match_view
 from triage.api.schemas import FrameHashIn, LookupResult
 from triage.metrics import lookups_total
 from triage.models import Scope
@@ -164,7 +163,7 @@ async def lookup(request: web.Request) -> web.Response:
         LookupResult(
             verdict=decision.verdict,
             score=best,
-            matches=[match_view(m) for m in decision.evidence],
+            matches=list(decision.evidence),
         )
     )
 

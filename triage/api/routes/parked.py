@@ -7,10 +7,8 @@ is fixed, asks for another try (recorded in the audit log).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from triage.api.auth import current_key
 from triage.api.bodies import send
@@ -24,13 +22,9 @@ from triage.models import ParkedReferral, ParkedState, Scope
 MAX_LIMIT = 1000
 
 
-class ParkedReferralView(BaseModel):
-    sink: str = Field(description="The delivery sink that parked it (e.g. `webhook`).")
-    state: ParkedState
-    refusals: int = Field(description="Refusals in a row that parked it.")
-    last_error: str
-    parked_at: datetime
-    updated_at: datetime
+class ParkedReferralView(ParkedReferral):
+    """A parked referral as the API sends it: its referral as the referral feed shows it."""
+
     referral: ReferralView
 
 
@@ -39,14 +33,9 @@ class ParkedReferralList(BaseModel):
 
 
 def parked_view(parked: ParkedReferral, *, share_notes: bool) -> ParkedReferralView:
-    return ParkedReferralView(
-        sink=parked.sink,
-        state=parked.state,
-        refusals=parked.refusals,
-        last_error=parked.last_error,
-        parked_at=parked.parked_at,
-        updated_at=parked.updated_at,
-        referral=referral_view(parked.referral, share_notes=share_notes),
+    shown = referral_view(parked.referral, share_notes=share_notes)
+    return ParkedReferralView.model_validate(
+        parked.model_copy(update={"referral": shown}), from_attributes=True
     )
 
 

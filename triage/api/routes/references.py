@@ -13,19 +13,22 @@ from hashes.formats.vpdq import read_vpdq, write_vpdq
 from hashes.types import FormatError
 from triage.api.after_commit import after_commit
 from triage.api.auth import current_key
-from triage.api.bodies import send
+from triage.api.bodies import form_fields, send
 from triage.api.context import context
-from triage.api.operation import Operation, Param
+from triage.api.operation import Handler, Operation, Param
 from triage.api.problems import Problem
 from triage.api.query import query_choice, query_choices
-from triage.api.schemas import ReferenceList, ReferenceUploadForm, ReferenceView
+from triage.api.schemas import (
+    ReferenceList,
+    ReferenceUploadFields,
+    ReferenceUploadForm,
+    ReferenceView,
+)
 from triage.api.uploads import FormLimits, Upload, receive_upload
 from triage.models import JobKind, JobState, Reference, ReferenceImport, ReferenceStatus, Scope
 from triage.retro import schedule_retro_match
 
 MAX_HASH_FILE_BYTES = 64 * 1024 * 1024
-MAX_LABEL = 200
-FORMATS = ("video", "vpdq", "jsonl")
 EXPORT_FORMATS = ("jsonl", "vpdq")
 
 
@@ -46,13 +49,6 @@ def reference_view(reference: Reference) -> ReferenceView:
     )
 
 
-def _field(upload: Upload, name: str) -> str | None:
-    value = upload.fields.get(name, "").strip()
-    if len(value) > MAX_LABEL:
-        raise Problem(422, f"{name}: at most {MAX_LABEL} characters")
-    return value or None
-
-
 def _read_text(upload: Upload) -> str:
     try:
         return upload.path.read_text(encoding="utf-8")
@@ -60,12 +56,12 @@ def _read_text(upload: Upload) -> str:
         raise Problem(422, f"the hash file is not UTF-8 text: {exc.reason}") from exc
 
 
-def _entries_from_upload(upload: Upload, fmt: str) -> list[HashListEntry]:
+def _entries_from_upload(upload: Upload, form: ReferenceUploadFields) -> list[HashListEntry]:
     stem = Path(upload.filename or "reference").stem
-    entry_id, label = _field(upload, "id"), _field(upload, "label")
+    entry_id, label = form.id, form.label
     text = _read_text(upload)
     try:
-        if fmt == "vpdq":
+        if form.format == "vpdq":
             hashes = read_vpdq(io.StringIO(text))
             return [
                 HashListEntry(
@@ -128,17 +124,16 @@ async def add_reference(request: web.Request) -> web.Response:
     )
     keep_file = False
     try:
-        fmt = (upload.fields.get("format") or "video").strip().lower()
-        if fmt not in FORMATS:
-            raise Problem(422, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        form = form_fields(upload.fields, ReferenceUploadFields)
+        fmt = form.format
         if fmt == "video":
             stem = Path(upload.filename or "upload").stem
             reference = await ctx.store.add_reference(
-                label=_field(upload, "label") or stem,
+                label=form.label or stem,
                 source=upload.filename or "upload",
                 added_by=key.id,
                 upload_path=str(upload.path.resolve()),
-                reference_id=_field(upload, "id"),
+                reference_id=form.id,
                 max_attempts=ctx.settings.jobs.max_attempts,
             )
             keep_file = True  # the hash_reference job reads and then deletes it
@@ -146,7 +141,7 @@ async def add_reference(request: web.Request) -> web.Response:
             return send(reference_view(reference), 202)
         if upload.size_bytes > MAX_HASH_FILE_BYTES:
             raise Problem(413, f"a hash file may not exceed {MAX_HASH_FILE_BYTES} bytes")
-        entries = _entries_from_upload(upload, fmt)
+        entries = _entries_from_upload(upload, form)
         _check_distinct_ids(entries)
         records = [_import_record(entry, fmt) for entry in entries]
         # One transaction: a clash or a store failure leaves none of the file stored.
@@ -280,6 +275,32 @@ async def delete_reference(request: web.Request) -> web.Response:
 _ID = Param("id", "path", "The reference id.")
 _TAG = "references"
 
+
+def _on_one(
+    method: str,
+    action: str,
+    handler: Handler,
+    summary: str,
+    *,
+    status: int = 200,
+    errors: tuple[int, ...] = (404, 409),
+) -> Operation:
+    """An operation on the reference at `/v1/references/{id}` + `action` that answers with
+    the reference."""
+    return Operation(
+        method,
+        f"/v1/references/{{id}}{action}",
+        handler,
+        summary,
+        Scope.ADMIN,
+        _TAG,
+        status=status,
+        response=ReferenceView,
+        params=(_ID,),
+        errors=errors,
+    )
+
+
 OPERATIONS = [
     Operation(
         "GET",
@@ -317,61 +338,21 @@ OPERATIONS = [
         params=(Param("status", "query", "Comma-separated statuses to keep."),),
         errors=(400,),
     ),
-    Operation(
-        "GET",
-        "/v1/references/{id}",
-        get_reference,
-        "One reference.",
-        Scope.ADMIN,
-        _TAG,
-        response=ReferenceView,
-        params=(_ID,),
-        errors=(404,),
-    ),
-    Operation(
+    _on_one("GET", "", get_reference, "One reference.", errors=(404,)),
+    _on_one(
         "POST",
-        "/v1/references/{id}/rehash",
+        "/rehash",
         rehash_reference,
         "Hash a reference again from its kept video (references.keep_source), with the views "
         "the matcher uses now.",
-        Scope.ADMIN,
-        _TAG,
         status=202,
-        response=ReferenceView,
-        params=(_ID,),
-        errors=(404, 409),
     ),
-    Operation(
-        "POST",
-        "/v1/references/{id}/disable",
-        disable_reference,
-        "Stop matching a reference (kept in the list).",
-        Scope.ADMIN,
-        _TAG,
-        response=ReferenceView,
-        params=(_ID,),
-        errors=(404, 409),
-    ),
-    Operation(
-        "POST",
-        "/v1/references/{id}/enable",
-        enable_reference,
-        "Match a disabled reference again.",
-        Scope.ADMIN,
-        _TAG,
-        response=ReferenceView,
-        params=(_ID,),
-        errors=(404, 409),
-    ),
-    Operation(
+    _on_one("POST", "/disable", disable_reference, "Stop matching a reference (kept in the list)."),
+    _on_one("POST", "/enable", enable_reference, "Match a disabled reference again."),
+    _on_one(
         "DELETE",
-        "/v1/references/{id}",
+        "",
         delete_reference,
         "Delete a reference: never matched again, kept for the record.",
-        Scope.ADMIN,
-        _TAG,
-        response=ReferenceView,
-        params=(_ID,),
-        errors=(404, 409),
     ),
 ]

@@ -14,8 +14,8 @@ from triage.api.context import context
 from triage.api.operation import Operation, Param
 from triage.api.paging import MAX_PAGE
 from triage.api.query import query_choice, query_choices, query_integer
-from triage.api.routes.submissions import match_view
-from triage.api.schemas import MatchEvidence, ReviewDecisionIn, ReviewItemView, ReviewList
+from triage.api.schemas import ReviewDecisionIn, ReviewItemView, ReviewList
+from triage.evidence import MatchEvidence
 from triage.models import ReviewItem, ReviewState, Scope
 
 
@@ -26,15 +26,15 @@ class ReviewItemDetail(ReviewItemView):
 
 
 def review_view(item: ReviewItem) -> ReviewItemView:
-    return ReviewItemView.model_validate(item.model_dump())
+    return ReviewItemView.model_validate(item, from_attributes=True)
 
 
 async def get_review(request: web.Request) -> web.Response:
     store = context(request).store
     item = await store.get_review_item(request.match_info["id"])
     result = await store.get_result(item.media_id)
-    matches = [match_view(m) for m in result.matches] if result is not None else []
-    return send(ReviewItemDetail(**review_view(item).model_dump(), matches=matches))
+    matches = list(result.matches) if result is not None else []
+    return send(ReviewItemDetail(**item.model_dump(), matches=matches))
 
 
 async def list_review(request: web.Request) -> web.Response:

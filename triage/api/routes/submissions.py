@@ -10,19 +10,17 @@ from aiohttp import web
 
 from triage.api.after_commit import after_commit
 from triage.api.auth import current_key
-from triage.api.bodies import read_json, send
+from triage.api.bodies import form_fields, read_json, send
 from triage.api.context import context
 from triage.api.operation import Operation, Param
 from triage.api.paging import DEFAULT_PAGE, MAX_PAGE
 from triage.api.problems import Problem
 from triage.api.schemas import (
     ErrorInfo,
-    FetchEvidence,
-    MatchEvidence,
-    SegmentView,
     SubmissionAccepted,
     SubmissionCreate,
     SubmissionPage,
+    SubmissionUploadFields,
     SubmissionUploadForm,
     SubmissionView,
 )
@@ -38,12 +36,9 @@ from triage.models import (
     SubmitOutcome,
     Verdict,
 )
-from triage.models import FetchEvidence as StoredFetchEvidence
-from triage.models import MatchEvidence as StoredMatch
 from triage.store.rules import host_allowed, url_host
 
 MAX_IDEMPOTENCY_KEY = 200
-MAX_TEXT_FIELD = 2000
 _REASON = re.compile(r"^([a-z][a-z0-9_]*): (.*)$", re.S)
 
 _log = logging.getLogger(__name__)
@@ -56,15 +51,6 @@ def _idempotency_key(request: web.Request) -> str | None:
     value = value.strip()
     if not value or len(value) > MAX_IDEMPOTENCY_KEY:
         raise Problem(400, f"Idempotency-Key must hold 1 to {MAX_IDEMPOTENCY_KEY} characters")
-    return value
-
-
-def _optional_field(fields: dict[str, str], name: str, max_length: int) -> str | None:
-    value = fields.get(name)
-    if value is None or not value.strip():
-        return None
-    if len(value) > max_length:
-        raise Problem(422, f"{name}: at most {max_length} characters")
     return value
 
 
@@ -81,13 +67,14 @@ async def create_submission(request: web.Request) -> web.Response:
             request, ctx.settings.uploads_dir, FormLimits.of(ctx.settings.server)
         )
         try:
+            form = form_fields(upload.fields, SubmissionUploadFields)
             outcome = await ctx.store.create_upload_submission(
                 upload_path=str(upload.path.resolve()),
                 sha256=upload.sha256,
                 upload_filename=upload.filename,
                 key_id=key.id,
-                note=_optional_field(upload.fields, "note", MAX_TEXT_FIELD),
-                external_id=_optional_field(upload.fields, "external_id", 200),
+                note=form.note,
+                external_id=form.external_id,
                 idempotency_key=idempotency_key,
                 max_attempts=max_attempts,
                 lane=ctx.settings.jobs.lane_for(upload.size_bytes),
@@ -141,24 +128,6 @@ async def create_submission(request: web.Request) -> web.Response:
     return send(accepted, 202, headers)
 
 
-def match_view(match: StoredMatch) -> MatchEvidence:
-    return MatchEvidence(
-        reference_id=match.reference_id,
-        label=match.label,
-        score=match.score,
-        matched_seconds=match.matched_seconds,
-        query_coverage=match.query_coverage,
-        reference_coverage=match.reference_coverage,
-        speed=match.speed,
-        views=list(match.views),
-        segments=[SegmentView.model_validate(s.model_dump()) for s in match.segments],
-    )
-
-
-def _fetch_view(evidence: StoredFetchEvidence | None) -> FetchEvidence | None:
-    return None if evidence is None else FetchEvidence.model_validate(evidence.model_dump())
-
-
 def error_info(text: str | None) -> ErrorInfo | None:
     """Job errors are stored as "<reason>: <detail>"; older or foreign ones have no reason."""
     if text is None:
@@ -184,8 +153,8 @@ def submission_view(detail: SubmissionDetail) -> SubmissionView:
         created_at=submission.created_at,
         updated_at=detail.job.updated_at if detail.job else None,
         job_id=detail.job.id if detail.job else None,
-        matches=[match_view(m) for m in result.matches] if result else [],
-        fetch=_fetch_view(detail.media.evidence),
+        matches=list(result.matches) if result else [],
+        fetch=detail.media.evidence,
         error=error_info(detail.error),
     )
 

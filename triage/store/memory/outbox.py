@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from triage.evidence import MatchEvidence
 from triage.models import (
     AuditEntry,
-    MatchEvidence,
     MatchRecord,
     Media,
     Referral,

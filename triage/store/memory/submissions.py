@@ -6,11 +6,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from triage.errors import NotFound
+from triage.evidence import FetchEvidence, MatchEvidence
 from triage.models import (
-    FetchEvidence,
     JobKind,
     JobLane,
-    MatchEvidence,
     Media,
     QueryHashes,
     Result,

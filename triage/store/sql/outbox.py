@@ -9,9 +9,9 @@ from sqlalchemy import false, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from triage.errors import Conflict
+from triage.evidence import MatchEvidence
 from triage.models import (
     AuditEntry,
-    MatchEvidence,
     MatchRecord,
     Media,
     Referral,

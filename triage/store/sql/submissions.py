@@ -10,12 +10,11 @@ from sqlalchemy import ColumnElement, Select, and_, delete, func, insert, or_, s
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from triage.errors import Conflict
+from triage.evidence import FetchEvidence, MatchEvidence
 from triage.models import (
-    FetchEvidence,
     JobKind,
     JobLane,
     JobState,
-    MatchEvidence,
     Media,
     QueryHashes,
     Result,
