@@ -24,7 +24,7 @@ from triage.config import Settings
 from triage.models import JobKind
 from triage.store.memory import MemoryStore
 from triage.verdicts import VerdictStep
-from workers.hashing_pool import HashingPool, StepReport
+from workers.hashing.pool import HashingPool, StepReport
 from workers.pipeline import Pipeline
 from workers.runner import JobContext, JobFailure
 from workers.service import live_index, media_tools

@@ -10,8 +10,8 @@ import pytest
 
 from tests.workers.media_server import MediaServer
 from tests.workers.tls import loopback_tls
-from workers.fetch import fetch_media
-from workers.fetch_errors import (
+from workers.fetch.download import fetch_media
+from workers.fetch.errors import (
     BadUrlError,
     BlockedAddressError,
     FetchTimeoutError,
@@ -21,7 +21,7 @@ from workers.fetch_errors import (
     TooManyRedirectsError,
     UnreachableError,
 )
-from workers.fetch_types import FetchLimits
+from workers.fetch.types import FetchLimits
 
 CLIP = "te-doorknob-hd-no-bar.mp4"
 
@@ -277,7 +277,7 @@ async def test_non_http_urls_are_refused(tmp_path: Path, url: str) -> None:
 
 
 def test_every_error_class_has_a_distinct_listed_reason() -> None:
-    from workers import fetch_errors
+    from workers.fetch import errors as fetch_errors
 
     classes = [
         value

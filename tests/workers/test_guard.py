@@ -10,8 +10,8 @@ import pytest
 
 from tests.workers.media_server import MediaServer
 from triage.errors import ConfigError
-from workers.fetch_errors import BlockedAddressError
-from workers.guard import (
+from workers.fetch.errors import BlockedAddressError
+from workers.fetch.guard import (
     AddressGuard,
     AllowList,
     BlockedConnectionError,

@@ -16,7 +16,7 @@ from hashes.types import MediaError
 from tests.workers import hostile_hooks
 from triage.config import GiB, HashingSettings, MiB, load_settings
 from triage.store.memory import MemoryStore
-from workers.hashing_pool import ChildFailure, HashingPool, StepReport, child_limits
+from workers.hashing.pool import ChildFailure, HashingPool, StepReport, child_limits
 from workers.service import WorkerService
 
 DEADLINE_SECONDS = 3.0

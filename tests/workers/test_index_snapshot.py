@@ -17,7 +17,7 @@ from tests.hashes.index_contract import answers, clustered_reference, queries_ne
 from triage.errors import TriageError
 from triage.models import ReferenceStatus
 from triage.store.memory import MemoryStore
-from workers.index_cache import SNAPSHOT_INDEX_DIR, live_index_of
+from workers.live_index import SNAPSHOT_INDEX_DIR, live_index_of
 
 
 async def _add(store: MemoryStore, reference_id: str, hashes: VideoHashes) -> None:

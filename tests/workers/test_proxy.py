@@ -11,8 +11,8 @@ import aiohttp
 
 from tests.workers.media_server import MediaServer
 from tests.workers.tls import loopback_tls
-from workers.guard import AllowList
-from workers.proxy import VIA_NAME, GuardedProxy
+from workers.fetch.guard import AllowList
+from workers.fetch.proxy import VIA_NAME, GuardedProxy
 
 
 @asynccontextmanager

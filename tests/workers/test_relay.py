@@ -15,7 +15,7 @@ from triage.models import MatchEvidence, Referral, Verdict
 from triage.store import Store, open_store
 from triage.store.memory import MemoryStore
 from triage.store.rules import backoff_seconds
-from workers.relay import DeliveryFailed, Relay, RelayTiming
+from workers.delivery.relay import DeliveryFailed, Relay, RelayTiming
 
 
 @dataclass

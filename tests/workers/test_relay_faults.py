@@ -13,7 +13,7 @@ from tests.triage.store.backends import FakeClock
 from tests.workers.test_relay import confirm
 from triage.models import ParkedState, Referral
 from triage.store.memory import MemoryStore
-from workers.relay import DeliveryFailed, Relay, RelayTiming
+from workers.delivery.relay import DeliveryFailed, Relay, RelayTiming
 
 DEFAULTS = RelayTiming()
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 from tests.workers.media_server import MediaServer
-from workers.fetch import fetch_media
-from workers.fetch_errors import (
+from workers.fetch.download import fetch_media
+from workers.fetch.errors import (
     BadUrlError,
     BlockedAddressError,
     FetchTimeoutError,
     ResolveFailedError,
 )
-from workers.fetch_types import FetchLimits
-from workers.proxy import VIA_NAME
-from workers.resolve import resolve_post_page
+from workers.fetch.proxy import VIA_NAME
+from workers.fetch.resolve import resolve_post_page
+from workers.fetch.types import FetchLimits
 
 CLIP = "te-doorknob-hd-no-bar.mp4"
 
@@ -103,7 +103,7 @@ def running_children_for(url: str) -> list[int]:
             args = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"workers.resolve_child" in args and url.encode() in args:
+        if b"workers.fetch.resolve_child" in args and url.encode() in args:
             pids.append(int(cmdline.parent.name))
     return pids
 

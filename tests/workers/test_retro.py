@@ -15,12 +15,12 @@ from hashes.formats.vpdq import read_vpdq
 from hashes.video import hash_query
 from triage.config import load_settings
 from triage.models import JobKind, JobState, ReferenceStatus, ReviewDecision, Verdict
-from triage.retro import RETRO_DELAY_SECONDS, schedule_retro_match
+from triage.retro_scheduling import RETRO_DELAY_SECONDS, schedule_retro_match
 from triage.store.memory import MemoryStore
 from triage.store.rules import utc_now
 from triage.verdicts import VerdictPolicy, VerdictStep
 from workers.pipeline import Pipeline
-from workers.retro import RetroMatcher
+from workers.retro_match import RetroMatcher
 from workers.runner import JobContext
 from workers.service import live_index, media_tools
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.sniff import SNIFF_BYTES, looks_like_html, sniff_media_type
+from workers.fetch.sniff import SNIFF_BYTES, looks_like_html, sniff_media_type
 
 
 def test_every_shared_clip_sniffs_as_mp4(shared_data: Path) -> None:

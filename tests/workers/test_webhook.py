@@ -16,9 +16,9 @@ from tests.workers.test_relay import confirm
 from triage.errors import ConfigError
 from triage.models import Referral
 from triage.store.memory import MemoryStore
-from workers.fetch_types import FetchLimits
-from workers.relay import DeliveryFailed, RelayTiming
-from workers.webhook import SINK, WebhookRelay, WebhookSink, referral_body, sign
+from workers.delivery.relay import DeliveryFailed, RelayTiming
+from workers.delivery.webhook import SINK, WebhookRelay, WebhookSink, referral_body, sign
+from workers.fetch.types import FetchLimits
 
 SECRET = "s3cret"
 

@@ -22,9 +22,9 @@ from prometheus_client import REGISTRY
 
 from tests.workers.test_relay import confirm
 from triage.store.memory import MemoryStore
-from workers.fetch_types import FetchLimits
-from workers.relay import RelayTiming
-from workers.webhook import SINK, WebhookRelay
+from workers.delivery.relay import RelayTiming
+from workers.delivery.webhook import SINK, WebhookRelay
+from workers.fetch.types import FetchLimits
 
 SCALE = 10.0  # real seconds per test second
 TIMING = RelayTiming(

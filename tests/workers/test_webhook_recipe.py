@@ -11,7 +11,7 @@ import pytest
 
 from tests.workers.test_relay import confirm
 from triage.store.memory import MemoryStore
-from workers.webhook import referral_body, sign
+from workers.delivery.webhook import referral_body, sign
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 SECRET = "s3cret"

@@ -1,6 +1,6 @@
-"""Child process for `workers.resolve`: yt-dlp extracts media URLs, downloads nothing.
+"""Child process for `workers.fetch.resolve`: yt-dlp extracts media URLs, downloads nothing.
 
-Run as `python -m workers.resolve_child --proxy URL [--socket-timeout S] -- PAGE_URL`.
+Run as `python -m workers.fetch.resolve_child --proxy URL [--socket-timeout S] -- PAGE_URL`.
 Writes one JSON object to stdout: the resolution, or `{"error": "..."}` with exit code 2.
 Every request yt-dlp makes goes to the given proxy, which applies the address guard; this
 process is never trusted to check addresses itself.
@@ -102,7 +102,7 @@ def resolve(page_url: str, proxy: str, socket_timeout_seconds: float) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workers.resolve_child")
+    parser = argparse.ArgumentParser(prog="python -m workers.fetch.resolve_child")
     parser.add_argument("--proxy", required=True)
     parser.add_argument("--socket-timeout", type=float, default=20.0)
     parser.add_argument("--parent-pid", type=int, default=None, help="die when it dies")

@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import workers
-from workers.fetch import parse_http_url
-from workers.fetch_errors import (
+from workers.fetch.download import parse_http_url
+from workers.fetch.errors import (
     BadUrlError,
     BlockedAddressError,
     FetchTimeoutError,
     ResolveFailedError,
 )
-from workers.fetch_types import FetchLimits, ResolvedMedia
-from workers.guard import AllowList
-from workers.proxy import GuardedProxy
+from workers.fetch.guard import AllowList
+from workers.fetch.proxy import GuardedProxy
+from workers.fetch.types import FetchLimits, ResolvedMedia
 
 _PROXY_ENV = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"})
 _MAX_ERROR_CHARS = 500
@@ -55,7 +55,7 @@ async def _run_child(url: str, proxy_url: str, limits: FetchLimits) -> dict[str,
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "workers.resolve_child",
+        "workers.fetch.resolve_child",
         "--proxy",
         proxy_url,
         "--socket-timeout",

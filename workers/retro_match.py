@@ -22,11 +22,11 @@ from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.types import HashError, VideoHashes
 from triage import metrics
+from triage.actors import SYSTEM_ACTOR
 from triage.models import QueryHashes, ReferenceStatus, Verdict
 from triage.store.protocol import Store
 from triage.store.rules import utc_now
 from triage.verdicts import MAX_EVIDENCE_MATCHES, Decision, VerdictStep
-from workers.audit import SYSTEM_ACTOR
 from workers.pipeline import log_verdict
 from workers.runner import JobContext, permanent
 

@@ -13,6 +13,7 @@ the per-session state (refusals seen, addresses resolved from allowed names).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -23,7 +24,7 @@ from aiohttp import TCPConnector
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from triage.errors import ConfigError
-from workers.fetch_errors import BlockedAddressError
+from workers.fetch.errors import BlockedAddressError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
@@ -290,6 +291,17 @@ class AddressGuard:
                 continue
             return await asyncio.open_connection(sock=sock)
         raise errors[0] if errors else OSError(f"cannot connect to {host}:{port}")
+
+
+async def destination_refusals(allow: AllowList, host: str, port: int) -> list[str]:
+    """Why the guard would refuse a connection to `host:port`, checked before any is made
+    (an IP literal at once, a name on every address it resolves to); empty when it may be
+    reached. A name that does not resolve (yet) is not refused: its receiver may be down."""
+    guard = AddressGuard(allow)
+    with contextlib.suppress(BlockedAddressError, OSError):
+        guard.check_url_target(host, port)
+        await guard.resolve(host, port)
+    return guard.refusals
 
 
 class GuardedResolver(AbstractResolver):

@@ -19,7 +19,7 @@ from typing import BinaryIO
 import aiohttp
 from yarl import URL
 
-from workers.fetch_errors import (
+from workers.fetch.errors import (
     BadUrlError,
     BlockedAddressError,
     DiskFullError,
@@ -31,9 +31,9 @@ from workers.fetch_errors import (
     TooManyRedirectsError,
     UnreachableError,
 )
-from workers.fetch_types import FetchedMedia, FetchLimits
-from workers.guard import AddressGuard, AllowList, guarded_connector
-from workers.sniff import SNIFF_BYTES, extension_for, looks_like_html, sniff_media_type
+from workers.fetch.guard import AddressGuard, AllowList, guarded_connector
+from workers.fetch.sniff import SNIFF_BYTES, extension_for, looks_like_html, sniff_media_type
+from workers.fetch.types import FetchedMedia, FetchLimits
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK_BYTES = 64 * 1024
@@ -73,7 +73,7 @@ async def fetch_media(url: str, dest_dir: Path, limits: FetchLimits) -> FetchedM
     """Fetch the media at `url` into a new file in `dest_dir`.
 
     Raises a `FetchError` subclass; `NotMediaError.looked_like_html` says whether the URL
-    may be a post page worth resolving with `workers.resolve.resolve_post_page`.
+    may be a post page worth resolving with `workers.fetch.resolve.resolve_post_page`.
     """
     guard = AddressGuard(AllowList.parse(limits.allow_hosts))
     start = parse_http_url(url)

@@ -29,11 +29,11 @@ from datetime import datetime
 from typing import Protocol
 
 from triage import metrics
+from triage.actors import SYSTEM_ACTOR
 from triage.errors import TriageError
 from triage.models import ParkedState, Referral
 from triage.store.protocol import Store
 from triage.store.rules import Clock, backoff_seconds, utc_now
-from workers.audit import SYSTEM_ACTOR
 
 _log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Hashing children that can die safely: one job's hostile media never stops another's.
 
 `HashingPool.run(function, argument)` runs a picklable function in a child process
-(`workers.hashing_child`) with hard limits of its own: address space, open files, CPU
+(`workers.hashing.child`) with hard limits of its own: address space, open files, CPU
 seconds, and a wall-time deadline proportional to the media's length with a hard ceiling.
 A child that dies or overruns fails that call with `ChildFailure` (`decoder_crashed` or
 `timeout`) and is replaced by a fresh one; the next call runs as usual. Children die with
@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import workers
 from triage.config import HashingSettings
 from triage.errors import TriageError
-from workers.hashing_child import ChildLimits
+from workers.hashing.child import ChildLimits
 
 _log = logging.getLogger(__name__)
 _In = TypeVar("_In")
@@ -42,7 +42,7 @@ _Out = TypeVar("_Out")
 STARTUP_SECONDS = 60.0
 # How often a running child's peak memory is read from /proc while its answer is awaited.
 SAMPLE_SECONDS = 0.25
-_CHILD_CODE = "import sys; from workers.hashing_child import main; sys.exit(main(sys.argv[1:]))"
+_CHILD_CODE = "import sys; from workers.hashing.child import main; sys.exit(main(sys.argv[1:]))"
 
 
 class ChildFailure(TriageError):

@@ -14,7 +14,7 @@ from types import TracebackType
 
 from yarl import URL
 
-from workers.guard import AddressGuard, AllowList, BlockedConnectionError, HostPort
+from workers.fetch.guard import AddressGuard, AllowList, BlockedConnectionError, HostPort
 
 VIA_NAME = "triage-guard"
 """Named in the `Via` header of every plain HTTP request the proxy forwards."""

@@ -59,7 +59,7 @@ class NotMediaError(FetchError):
     """The body is not a video or image format we recognise from its first bytes.
 
     `looked_like_html` tells the caller whether the body was a web page, in which case
-    resolving it as a post page (`workers.resolve.resolve_post_page`) is worth a try.
+    resolving it as a post page (`workers.fetch.resolve.resolve_post_page`) is worth a try.
     """
 
     reason = "not_media"

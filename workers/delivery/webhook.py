@@ -26,11 +26,11 @@ import aiohttp
 from triage.errors import ConfigError
 from triage.models import Referral
 from triage.store.protocol import Store
-from workers.fetch import open_guarded_session, parse_http_url
-from workers.fetch_errors import BadUrlError, BlockedAddressError
-from workers.fetch_types import FetchLimits
-from workers.guard import AddressGuard, AllowList
-from workers.relay import DeliveryFailed, Relay, RelayTiming, Wait, wait_or_stop
+from workers.delivery.relay import DeliveryFailed, Relay, RelayTiming, Wait, wait_or_stop
+from workers.fetch.download import open_guarded_session, parse_http_url
+from workers.fetch.errors import BadUrlError
+from workers.fetch.guard import AddressGuard, AllowList, destination_refusals
+from workers.fetch.types import FetchLimits
 
 _log = logging.getLogger(__name__)
 
@@ -98,20 +98,9 @@ class WebhookSink:
         (also kept in `destination_problem`), None when it may be reached. A name that does
         not resolve (yet) is not a refusal: the relay treats it as a receiver that is down."""
         url = parse_http_url(self._url)
-        host, port = url.host or "", url.port or 0
-        guard = self._new_guard()
-        try:
-            guard.check_url_target(host, port)
-            await guard.resolve(host, port)
-        except BlockedAddressError:
-            self.destination_problem = self._refused_message("; ".join(guard.refusals))
-        except OSError:
-            if guard.refusals:
-                self.destination_problem = self._refused_message("; ".join(guard.refusals))
-            else:
-                self.destination_problem = None
-        else:
-            self.destination_problem = None
+        allow = AllowList.parse(self._limits.allow_hosts)
+        refusals = await destination_refusals(allow, url.host or "", url.port or 0)
+        self.destination_problem = self._refused_message("; ".join(refusals)) if refusals else None
         return self.destination_problem
 
     async def __aenter__(self) -> WebhookSink:

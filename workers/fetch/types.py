@@ -45,7 +45,7 @@ class ResolvedMedia:
     """What yt-dlp found on a post page, without downloading anything.
 
     The metadata is kept as evidence of what the page was; `media_urls` are then fetched
-    with `workers.fetch.fetch_media`, guarded like any other URL.
+    with `workers.fetch.download.fetch_media`, guarded like any other URL.
     """
 
     page_url: str

@@ -1,6 +1,6 @@
 """The hashing child: the only process that decodes media, under hard limits of its own.
 
-Run by `workers.hashing_pool` as ``python -m workers.hashing_child PARENT_PID FD``. The
+Run by `workers.hashing.pool` as ``python -m workers.hashing.child PARENT_PID FD``. The
 first message on the socket FD is its `ChildLimits`; it sets its resource limits (address
 space, open files, no core files) and pixel budget, imports the hashing code, and answers
 ``("ready", pid)``. Then, for each ``(function, argument)`` request, ``("started",)`` and:
