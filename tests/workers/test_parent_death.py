@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.workers.test_hashing_pool import gone_within, running
+from tests.workers.hashing.test_pool import gone_within, running
 
 pytestmark = pytest.mark.timeout(120)
 

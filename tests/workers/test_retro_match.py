@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,7 @@ from hashes.formats.vpdq import read_vpdq
 from hashes.video import hash_query
 from triage.config import load_settings
 from triage.models import JobKind, JobState, ReferenceStatus, ReviewDecision, Verdict
-from triage.retro_scheduling import RETRO_DELAY_SECONDS, schedule_retro_match
 from triage.store.memory import MemoryStore
-from triage.store.rules import utc_now
 from triage.verdicts import VerdictPolicy, VerdictStep
 from workers.pipeline import Pipeline
 from workers.retro_match import RetroMatcher
@@ -179,19 +176,6 @@ async def test_a_disabled_reference_matches_nothing(vpdq: Path, make_retro: Make
     await _run_job(store, make_retro(store, CONFIRM_POLICY, 30), "chair")
     result = await store.get_result(copy)
     assert result is not None and result.verdict is Verdict.NONE
-
-
-async def test_schedule_queues_a_delayed_retro_match_job() -> None:
-    store = MemoryStore()
-    before = utc_now()
-    job = await schedule_retro_match(store, "chair", max_attempts=3)
-    assert (job.kind, job.target_id, job.state, job.max_attempts) == (
-        JobKind.RETRO_MATCH,
-        "chair",
-        JobState.QUEUED,
-        3,
-    )
-    assert job.run_after >= before + timedelta(seconds=RETRO_DELAY_SECONDS)
 
 
 async def test_two_references_retro_matched_together_both_stay_in_the_evidence(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.triage.store.backends import FakeClock
-from tests.workers.test_relay import confirm
+from tests.workers.delivery.test_relay import confirm
 from triage.models import ParkedState, Referral
 from triage.store.memory import MemoryStore
 from workers.delivery.relay import DeliveryFailed, Relay, RelayTiming

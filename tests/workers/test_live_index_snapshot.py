@@ -1,5 +1,5 @@
 """A live index saved as a snapshot, reopened memory-mapped, and brought up to date by syncing
-only the changes since."""
+only the changes since (on memory, SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,41 +8,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.index import ExactIndex
 from hashes.index_multihash import MultiHashIndex
 from hashes.matcher import Matcher
-from hashes.types import VideoHashes
 from tests.hashes.index_contract import answers, clustered_reference, queries_near
+from tests.workers.hash_list import add_hashed_reference
 from triage.errors import TriageError
 from triage.models import ReferenceStatus
+from triage.store import Store
 from triage.store.memory import MemoryStore
 from workers.live_index import SNAPSHOT_INDEX_DIR, live_index_of
 
 
-async def _add(store: MemoryStore, reference_id: str, hashes: VideoHashes) -> None:
-    await store.add_reference(
-        label=f"label of {reference_id}", source="test", added_by="test",
-        hash_record=dumps_record(HashListEntry(reference_id, hashes), derived=True),
-        frame_count=hashes.frame_count, duration_seconds=hashes.duration_seconds,
-        reference_id=reference_id,
-    )  # fmt: skip
-
-
 async def test_restored_snapshot_syncs_only_the_changes_and_answers_as_a_full_load(
-    tmp_path: Path,
+    store: Store, tmp_path: Path
 ) -> None:
     rng = np.random.default_rng(21)
-    store = MemoryStore()
     references = {f"ref-{i}": clustered_reference(rng) for i in range(6)}
     for reference_id, hashes in references.items():
-        await _add(store, reference_id, hashes)
+        await add_hashed_reference(store, reference_id, hashes)
     first = live_index_of(store, Matcher(MultiHashIndex()))
     assert await first.sync() == 6
     await first.save_snapshot(tmp_path / "snapshot")
 
     references["new"] = clustered_reference(rng)
-    await _add(store, "new", references["new"])
+    await add_hashed_reference(store, "new", references["new"])
     await store.set_reference_status("ref-1", ReferenceStatus.DISABLED)
 
     opened = MultiHashIndex.open(tmp_path / "snapshot" / SNAPSHOT_INDEX_DIR)
@@ -61,19 +51,20 @@ async def test_restored_snapshot_syncs_only_the_changes_and_answers_as_a_full_lo
         assert answers(opened, queries, radius) == answers(full, queries, radius)
 
 
-async def test_a_second_snapshot_replaces_the_first(tmp_path: Path) -> None:
+async def test_a_second_snapshot_replaces_the_first(store: Store, tmp_path: Path) -> None:
     rng = np.random.default_rng(22)
-    store = MemoryStore()
-    await _add(store, "a", clustered_reference(rng))
+    folder = tmp_path / "snapshots"  # beside a SQLite store's files, which are not ours
+    folder.mkdir()
+    await add_hashed_reference(store, "a", clustered_reference(rng))
     live = live_index_of(store, Matcher(MultiHashIndex()))
     await live.sync()
-    await live.save_snapshot(tmp_path / "snapshot")
-    await _add(store, "b", clustered_reference(rng))
+    await live.save_snapshot(folder / "snapshot")
+    await add_hashed_reference(store, "b", clustered_reference(rng))
     await live.sync()
-    await live.save_snapshot(tmp_path / "snapshot")
-    opened = MultiHashIndex.open(tmp_path / "snapshot" / SNAPSHOT_INDEX_DIR)
+    await live.save_snapshot(folder / "snapshot")
+    opened = MultiHashIndex.open(folder / "snapshot" / SNAPSHOT_INDEX_DIR)
     assert opened.reference_ids() == ["a", "b"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot"]
+    assert sorted(p.name for p in folder.iterdir()) == ["snapshot"]
 
 
 async def test_an_index_that_cannot_be_saved_is_refused(tmp_path: Path) -> None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.workers.test_relay import confirm
+from tests.conftest import REPO_ROOT
+from tests.workers.delivery.test_relay import confirm
 from triage.store.memory import MemoryStore
 from workers.delivery.webhook import referral_body, sign
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
+DOC = REPO_ROOT / "docs" / "webhooks.md"
 SECRET = "s3cret"
 
 

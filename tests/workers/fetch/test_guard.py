@@ -16,6 +16,7 @@ from workers.fetch.guard import (
     AllowList,
     BlockedConnectionError,
     address_block_reason,
+    destination_refusals,
     guarded_connector,
     normalise_host,
     target_block_reason,
@@ -174,6 +175,21 @@ async def test_resolver_keeps_allowed_name_and_exempts_its_addresses() -> None:
         guard.check_connect(info[4])
     with pytest.raises(BlockedConnectionError):
         guard.check_connect(("127.0.0.1", 5001))
+
+
+async def test_a_destination_is_checked_before_any_connection() -> None:
+    assert await destination_refusals(AllowList(), "127.0.0.1", 8080) == [
+        "127.0.0.1:8080 (loopback)"
+    ]
+    by_name = await destination_refusals(AllowList(), "localhost", 80)
+    assert by_name and all(refusal.startswith("localhost:80 -> ") for refusal in by_name)
+    assert await destination_refusals(AllowList.parse(["127.0.0.1:8080"]), "127.0.0.1", 8080) == []
+    assert await destination_refusals(AllowList.parse(["localhost:80"]), "localhost", 80) == []
+
+
+async def test_a_destination_whose_name_does_not_resolve_is_not_refused() -> None:
+    # Its receiver may merely be down (or its name not published yet).
+    assert await destination_refusals(AllowList(), "receiver.invalid", 443) == []
 
 
 async def test_connector_checks_the_connected_address_even_for_ip_literals(

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import REGISTRY
 
-from tests.workers.test_relay import confirm
+from tests.workers.delivery.test_relay import confirm
 from triage.store.memory import MemoryStore
 from workers.delivery.relay import RelayTiming
 from workers.delivery.webhook import SINK, WebhookRelay

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
-from tests.workers.test_relay import confirm
+from tests.workers.delivery.test_relay import confirm
 from triage.errors import ConfigError
 from triage.models import Referral
 from triage.store.memory import MemoryStore

@@ -14,10 +14,8 @@ import pytest
 
 from hashes.types import MediaError
 from tests.workers import hostile_hooks
-from triage.config import GiB, HashingSettings, MiB, load_settings
-from triage.store.memory import MemoryStore
+from triage.config import GiB, HashingSettings, MiB
 from workers.hashing.pool import ChildFailure, HashingPool, StepReport, child_limits
-from workers.service import WorkerService
 
 DEADLINE_SECONDS = 3.0
 
@@ -163,16 +161,3 @@ async def test_a_pool_whose_children_cannot_start_is_not_ready() -> None:
         assert failure.value.reason == "worker_pool"
     finally:
         await pool.close()
-
-
-async def test_a_worker_whose_pool_cannot_start_reports_not_ready(tmp_path: Path) -> None:
-    settings = load_settings(
-        None,
-        {
-            "TRIAGE_DATA_DIR": str(tmp_path),
-            "TRIAGE_STORE__URL": "memory://",
-            "TRIAGE_HASHING__MEMORY_BYTES": str(256 * MiB),
-        },
-    )
-    async with WorkerService(MemoryStore(), settings, slots=1) as service:
-        assert not service.hashing_ready

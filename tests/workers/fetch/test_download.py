@@ -276,21 +276,6 @@ async def test_non_http_urls_are_refused(tmp_path: Path, url: str) -> None:
     assert caught.value.reason == "bad_url"
 
 
-def test_every_error_class_has_a_distinct_listed_reason() -> None:
-    from workers.fetch import errors as fetch_errors
-
-    classes = [
-        value
-        for value in vars(fetch_errors).values()
-        if isinstance(value, type)
-        and issubclass(value, fetch_errors.FetchError)
-        and value is not fetch_errors.FetchError
-    ]
-    reasons = [cls.reason for cls in classes]
-    assert len(set(reasons)) == len(reasons)
-    assert sorted(reasons) == sorted(fetch_errors.FETCH_ERROR_REASONS)
-
-
 async def test_https_certificate_is_verified(shared_data: Path, tmp_path: Path) -> None:
     (tmp_path / "tls").mkdir()
     tls = loopback_tls(tmp_path / "tls")
