@@ -1,8 +1,9 @@
-"""Lookup bodies (vPDQ, JSON objects or triples, a JSONL record) with errors that name the
-frame or line; retro-matching queued when a reference turns active; the routes in OpenAPI."""
+"""Lookup: hashes the platform computed (vPDQ lines, JSON objects or triples, a JSONL record)
+matched against the live list, nothing stored; errors name the frame or line."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,15 +12,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from hashes.formats.jsonl import HashListEntry, dumps_record
+from hashes.formats.jsonl import HashListEntry, dumps_record, loads_record
 from hashes.formats.vpdq import read_vpdq
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.types import VideoHashes
 from tests.triage.api.conftest import Api, make_api
-from tests.triage.api.test_app import assert_problem, form
+from tests.triage.api.test_app import assert_problem
 from triage.api.app import create_app
-from triage.models import JobKind, MatchEvidence, SegmentEvidence, Verdict
 from triage.verdicts import Decision, VerdictStep
 
 CHAIR = "chair-orig-22-hd-no-bar.txt"
@@ -66,6 +66,21 @@ async def _lookup(api: Api, body: bytes, content_type: str) -> Any:
     )
 
 
+async def test_lookup_with_vpdq_lines_confirms_a_copy(lookup_api: Api, shared_data: Path) -> None:
+    # The platform holds the same video and hashed it with Meta's tools.
+    text = (shared_data / "interop" / "vpdq" / CHAIR).read_text()
+    response = await lookup_api.client.post(
+        "/v1/lookup",
+        data=text.encode(),
+        headers={**lookup_api.auth("read"), "Content-Type": "text/plain"},
+    )
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["verdict"] == "confirmed"
+    assert body["matches"][0]["reference_id"] == "chair"
+    assert body["matches"][0]["segments"]
+
+
 async def test_lookup_with_frame_triples_confirms_a_copy(
     lookup_api: Api, chair: VideoHashes
 ) -> None:
@@ -87,6 +102,21 @@ async def test_lookup_with_a_jsonl_record_confirms_a_copy(
     assert (await response.json())["matches"][0]["reference_id"] == "chair"
 
 
+async def test_lookup_with_json_frames_of_unrelated_video_is_none(
+    lookup_api: Api, shared_data: Path
+) -> None:
+    other = read_vpdq(shared_data / "interop" / "vpdq" / DOORKNOB)
+    frames = [
+        {"timestamp": float(t), "hash": bytes(h).hex(), "quality": int(q)}
+        for t, h, q in zip(other.timestamps, other.hashes, other.qualities, strict=True)
+    ]
+    response = await lookup_api.client.post(
+        "/v1/lookup", json={"frames": frames}, headers=lookup_api.auth("read")
+    )
+    body = await response.json()
+    assert response.status == 200 and body["verdict"] == "none" and body["matches"] == []
+
+
 async def test_lookup_of_unrelated_triples_is_none(lookup_api: Api, shared_data: Path) -> None:
     other = read_vpdq(shared_data / "interop" / "vpdq" / DOORKNOB)
     response = await lookup_api.client.post(
@@ -102,6 +132,26 @@ async def test_lookup_stores_nothing(lookup_api: Api, chair: VideoHashes) -> Non
     )
     assert await lookup_api.store.list_matches() == []
     assert await lookup_api.store.list_jobs() == []
+
+
+async def test_lookup_rejects_bad_input(lookup_api: Api) -> None:
+    auth = lookup_api.auth("read")
+    bad_hash = {"frames": [{"timestamp": 0, "hash": "zz" * 32}]}
+    await assert_problem(
+        await lookup_api.client.post("/v1/lookup", json=bad_hash, headers=auth), 422
+    )
+    await assert_problem(
+        await lookup_api.client.post(
+            "/v1/lookup", data=b"0,100,nothex,0.0\n", headers={**auth, "Content-Type": "text/plain"}
+        ),
+        422,
+    )
+    await assert_problem(
+        await lookup_api.client.post(
+            "/v1/lookup", data=b"x", headers={**auth, "Content-Type": "image/png"}
+        ),
+        415,
+    )
 
 
 @pytest.mark.parametrize(
@@ -158,118 +208,19 @@ async def test_lookup_needs_the_read_scope(lookup_api: Api) -> None:
     await assert_problem(response, 403)
 
 
-async def _retro_jobs(api: Api) -> list[str]:
-    return [j.target_id for j in await api.store.list_jobs() if j.kind is JobKind.RETRO_MATCH]
-
-
-async def test_an_imported_reference_queues_retro_matching(api: Api, shared_data: Path) -> None:
-    text = (shared_data / "interop" / "vpdq" / CHAIR).read_bytes()
+async def test_lookup_without_an_index_is_503(api: Api) -> None:
     response = await api.client.post(
-        "/v1/references",
-        data=form(file=(CHAIR, text), format="vpdq", id="r1"),
-        headers=api.auth("admin"),
+        "/v1/lookup",
+        json={"frames": [{"timestamp": 0, "hash": "ab" * 32}]},
+        headers=api.auth("read"),
     )
-    assert response.status == 201, await response.text()
-    assert await _retro_jobs(api) == ["r1"]
-    await api.client.post("/v1/references/r1/disable", headers=api.auth("admin"))
-    assert await _retro_jobs(api) == ["r1"]
-    # Queries analysed while it was disabled are matched once it is active again.
-    await api.client.post("/v1/references/r1/enable", headers=api.auth("admin"))
-    assert await _retro_jobs(api) == ["r1", "r1"]
+    await assert_problem(response, 503)
 
 
-async def test_an_uploaded_reference_video_is_retro_matched_once_hashed(api: Api) -> None:
-    response = await api.client.post(
-        "/v1/references",
-        data=form(file=("clip.mp4", b"\x00" * 64), label="clip"),
-        headers=api.auth("admin"),
+def test_dumps_record_helper_is_importable() -> None:
+    # The JSONL writer is what the pipeline stores as query hashes; keep the two in step.
+    entry = HashListEntry(
+        reference_id="x",
+        hashes=read_vpdq(io.StringIO("0,100," + "ab" * 32 + ",0.0\n")),
     )
-    assert response.status == 202, await response.text()
-    # Pending: nothing to match yet (the hashing job queues it when it finishes).
-    assert await _retro_jobs(api) == []
-
-
-async def test_after_verdict_routes_are_in_the_openapi_document(api: Api) -> None:
-    spec = await (await api.client.get("/openapi.json")).json()
-    paths = spec["paths"]
-    for path, method in [
-        ("/v1/referrals", "get"),
-        ("/v1/matches", "get"),
-        ("/v1/lookup", "post"),
-        ("/v1/references/export", "get"),
-        ("/v1/review", "get"),
-        ("/v1/review/{id}", "get"),
-        ("/v1/review/{id}", "post"),
-        ("/v1/audit", "get"),
-    ]:
-        assert method in paths[path], path
-    bodies = paths["/v1/lookup"]["post"]["requestBody"]["content"]
-    assert set(bodies) == {"application/json", "text/plain", NDJSON}
-    assert "LookupFramesIn" in spec["components"]["schemas"]
-
-
-async def _review_item(api: Api, url: str) -> str:
-    outcome = await api.store.create_submission(url=url, key_id="key_x")
-    evidence = MatchEvidence(
-        reference_id="ref-1",
-        label="attack",
-        score=0.7,
-        query_coverage=0.4,
-        reference_coverage=0.2,
-        matched_seconds=3.0,
-        segments=(
-            SegmentEvidence(
-                query_start=1,
-                query_end=4,
-                reference_start=10,
-                reference_end=13,
-                score=0.7,
-                matched_frames=7,
-                mean_distance=20.5,
-            ),
-        ),
-        speed=1.2,
-        views=("side",),
-    )
-    await api.store.record_result(
-        outcome.submission.media_id,
-        verdict=Verdict.REVIEW,
-        matches=[evidence],
-        query_hashes=f'{{"q": "{url}"}}',
-    )
-    (item,) = await api.store.list_review_items()
-    return item.id
-
-
-async def test_a_review_item_shows_its_evidence(api: Api) -> None:
-    item_id = await _review_item(api, "https://a.example/v/1")
-    response = await api.client.get(f"/v1/review/{item_id}", headers=api.auth("review"))
-    assert response.status == 200, await response.text()
-    body = await response.json()
-    assert body["id"] == item_id and body["state"] == "open"
-    assert body["url"] == "https://a.example/v/1"
-    (match,) = body["matches"]
-    assert match["reference_id"] == "ref-1" and match["score"] == 0.7
-    # What to look for (a split screen's pane, at 1.2x speed) and how close the pairs were.
-    assert (match["views"], match["speed"]) == (["side"], 1.2)
-    assert match["segments"] == [
-        {
-            "query_start": 1,
-            "query_end": 4,
-            "reference_start": 10,
-            "reference_end": 13,
-            "score": 0.7,
-            "matched_frames": 7,
-            "mean_distance": 20.5,
-        }
-    ]
-
-
-async def test_a_review_item_needs_the_review_scope_and_an_existing_id(api: Api) -> None:
-    item_id = await _review_item(api, "https://a.example/v/1")
-    await assert_problem(
-        await api.client.get(f"/v1/review/{item_id}", headers=api.auth("read")), 403
-    )
-    await assert_problem(
-        await api.client.get("/v1/review/rev_missing", headers=api.auth("review")), 404
-    )
+    assert loads_record(dumps_record(entry)).reference_id == "x"
