@@ -23,14 +23,8 @@ import aiohttp
 import pytest
 
 from hashes.formats.jsonl import loads_record
-from tests.test_e2e_service import (
-    WEBHOOK_SECRET,
-    Client,
-    Process,
-    WebhookReceiver,
-    _cli,
-    _until,
-)
+from tests.processes import Process, run_cli, until
+from tests.test_e2e_service import WEBHOOK_SECRET, Client, WebhookReceiver
 from tests.workers.media_server import MediaServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -83,14 +77,14 @@ async def test_retro_match_in_a_worker_and_delivery_after_a_restart(
         allow = [media.host_port, sources.host_port, f"127.0.0.1:{receiver.port}"]
         _config(config, tmp_path / "data", allow, f"http://127.0.0.1:{receiver.port}/hook")
         conf = ["--config", str(config)]
-        await _cli(tmp_path, "migrate", *conf, "--create")
+        await run_cli(tmp_path, "migrate", *conf, "--create")
         serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
         worker = Process("worker", ["worker", *conf, "--slots", "1"], tmp_path)
         await serve.start()
         try:
             base = (await serve.wait_for_line(r"listening on (http://\S+)")).group(1)
             keys = {
-                scope: (await _cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
+                scope: (await run_cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
                 for scope in ("admin", "submit", "read")
             }
             client = Client(session, keys)
@@ -101,7 +95,7 @@ async def test_retro_match_in_a_worker_and_delivery_after_a_restart(
             early = await client.submit_url(media.url(f"/media/{QUERY}"))
             barred = await client.submit_url(sources.url(f"/media/{BARRED}"))
             for sid in (early, barred):
-                view = await _until(partial(client.finished, sid), 60, f"query {sid}")
+                view = await until(partial(client.finished, sid), 60, f"query {sid}")
                 assert view["verdict"] == "none", view
 
             # The reference video is hashed by the worker, which then retro-matches it.
@@ -112,7 +106,7 @@ async def test_retro_match_in_a_worker_and_delivery_after_a_restart(
                 view = await client.get(f"/v1/submissions/{sid}")
                 return bool(view["verdict"] == "confirmed")
 
-            await _until(partial(confirmed, early), 60, "retro-matching in the worker")
+            await until(partial(confirmed, early), 60, "retro-matching in the worker")
             view = await client.get(f"/v1/submissions/{early}")
             assert view["matches"][0]["reference_id"] == REFERENCE
             assert view["matches"][0]["segments"]
@@ -128,7 +122,7 @@ async def test_retro_match_in_a_worker_and_delivery_after_a_restart(
                 headers={"Authorization": f"Bearer {keys['admin']}"},
             ) as response:
                 assert response.status == 201, await response.text()
-            await _until(partial(confirmed, barred), 60, "retro-matching of the import")
+            await until(partial(confirmed, barred), 60, "retro-matching of the import")
             view = await client.get(f"/v1/submissions/{barred}")
             assert view["matches"][0]["reference_id"] == BARRED_REFERENCE
 
@@ -150,7 +144,7 @@ async def test_retro_match_in_a_worker_and_delivery_after_a_restart(
             async def refused() -> bool:
                 return any(event == ids[0] for event, _, _ in receiver.deliveries)
 
-            await _until(refused, 30, "a refused delivery")
+            await until(refused, 30, "a refused delivery")
             assert receiver.delivered() == []
         finally:
             codes = (await worker.stop(), await serve.stop())
@@ -166,7 +160,7 @@ async def test_retro_match_in_a_worker_and_delivery_after_a_restart(
             async def delivered() -> bool:
                 return len(receiver.delivered()) == len(ids)
 
-            await _until(delivered, 30, "the deliveries after the restart")
+            await until(delivered, 30, "the deliveries after the restart")
             assert receiver.delivered() == ids  # in order, each once
             assert {event for event, _, _ in receiver.deliveries} == set(ids)
             assert all(signed for _, _, signed in receiver.deliveries)
@@ -198,7 +192,7 @@ async def test_retro_match_in_a_worker_and_delivery_after_a_restart(
             # Lookups store nothing.
             assert len((await client.get("/v1/matches"))["items"]) == 2
 
-            audit = await _cli(tmp_path, "audit", *conf)
+            audit = await run_cli(tmp_path, "audit", *conf)
             actions = [line.split("\t")[3] for line in audit.splitlines()[1:]]
             for action in (
                 "key.create",
@@ -209,7 +203,7 @@ async def test_retro_match_in_a_worker_and_delivery_after_a_restart(
             ):
                 assert action in actions, audit
             assert actions.count("referral.delivered") == 2
-            newest = await _cli(tmp_path, "audit", *conf, "--limit", "1")
+            newest = await run_cli(tmp_path, "audit", *conf, "--limit", "1")
             assert newest.splitlines()[1:] == audit.splitlines()[-1:]
         finally:
             assert await restarted.stop() == 0, restarted.output()[-3000:]

@@ -9,24 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_service import Process, _cli
+from tests.processes import Process, run_cli, write_config
 from triage.api.problems import PROBLEM_JSON
-
-
-def _config(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "data_dir": str(data),
-                "store": {"url": f"sqlite:///{data / 'triage.sqlite3'}"},
-                "server": {"host": "127.0.0.1", "port": 0},
-                "jobs": {"in_process_workers": 0},
-            }
-        )
-    )
-    return config
 
 
 async def _raw_request(port: int, raw: bytes) -> tuple[str, bytes]:
@@ -43,9 +27,11 @@ async def _raw_request(port: int, raw: bytes) -> tuple[str, bytes]:
 
 @pytest.mark.timeout(120)
 async def test_folded_authorization_leaves_no_key_in_the_serve_log(tmp_path: Path) -> None:
-    config = _config(tmp_path)
-    await _cli(tmp_path, "migrate", "--config", str(config), "--create")
-    created = await _cli(tmp_path, "keys", "create", "--config", str(config), "--scope", "admin")
+    config = write_config(
+        tmp_path / "config.yaml", tmp_path / "data", jobs={"in_process_workers": 0}
+    )
+    await run_cli(tmp_path, "migrate", "--config", str(config), "--create")
+    created = await run_cli(tmp_path, "keys", "create", "--config", str(config), "--scope", "admin")
     token = created.strip()
     assert token.startswith("tt_")
     serve = Process("serve", ["serve", "--config", str(config)], tmp_path)
