@@ -1,9 +1,12 @@
-"""A loopback HTTP server for tests: an aiohttp app on 127.0.0.1 at a free port, from `start`
-(or entering `async with`) to `close`. A subclass builds its app in `app`."""
+"""Loopback HTTP for tests: a server (an aiohttp app on 127.0.0.1 at a free port, from `start`
+or entering `async with` to `close`, its app built by a subclass), one that serves a single
+file at a pace of its choosing, and raw requests to a port, bytes as given."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+from pathlib import Path
 from typing import Self
 
 from aiohttp import web
@@ -69,3 +72,47 @@ class LoopbackServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class OneFileServer(LoopbackServer):
+    """Serves the file at `path` on `route`, its length declared up front; a subclass writes
+    the body at its own pace in `write_body`. A handler whose client hung up is cancelled."""
+
+    def __init__(self, path: Path, route: str) -> None:
+        super().__init__(handler_cancellation=True, shutdown_timeout_seconds=0.5)
+        self.path, self.route = path, route
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get(self.route, self._send)
+        return app
+
+    async def _send(self, request: web.Request) -> web.StreamResponse:
+        data = self.path.read_bytes()
+        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+        response.content_length = len(data)
+        await response.prepare(request)
+        await self.write_body(response, data)
+        return response
+
+    async def write_body(self, response: web.StreamResponse, data: bytes) -> None:
+        raise NotImplementedError
+
+
+async def raw_exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send `raw` to 127.0.0.1:`port` as it is; the status, the headers (names in lower case)
+    and the body of the answer, read until the server closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), timeout=10)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body

@@ -24,7 +24,7 @@ from sqlalchemy import MetaData, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.loopback import LoopbackServer
+from tests.loopback import OneFileServer
 from tests.processes import Process, run_cli, run_triage, until
 from tests.test_e2e_service import WEBHOOK_SECRET, Client, WebhookReceiver
 from tests.triage.store.backends import POSTGRES_ADMIN_URL, postgres_database
@@ -49,28 +49,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-class GatedServer(LoopbackServer):
+class GatedServer(OneFileServer):
     """Serves one file from loopback, holding back its second half until `release` is set:
     the submission stays mid-fetch for as long as the test needs."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(handler_cancellation=True, shutdown_timeout_seconds=0.5)
-        self.path, self.release = path, asyncio.Event()
+        super().__init__(path, "/gated.mp4")
+        self.release = asyncio.Event()
 
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/gated.mp4", self._send)
-        return app
-
-    async def _send(self, request: web.Request) -> web.StreamResponse:
-        data = self.path.read_bytes()
-        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
-        response.content_length = len(data)
-        await response.prepare(request)
+    async def write_body(self, response: web.StreamResponse, data: bytes) -> None:
         await response.write(data[: len(data) // 2])
         await self.release.wait()
         await response.write(data[len(data) // 2 :])
-        return response
 
     async def close(self) -> None:
         self.release.set()

@@ -34,7 +34,7 @@ from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.video import hash_query, hash_reference
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, OneFileServer
 from tests.processes import Process, free_port, run_cli, until, write_config
 from tests.workers.media_server import MediaServer
 from triage.store.engine import driver_url
@@ -57,29 +57,19 @@ LEASE_SECONDS = 3.0
 TRICKLE_SECONDS = 4.0
 
 
-class Trickle(LoopbackServer):
+class Trickle(OneFileServer):
     """A loopback server that sends one file slowly, so a worker can be killed mid-fetch."""
 
     def __init__(self, path: Path, seconds: float) -> None:
-        super().__init__(handler_cancellation=True, shutdown_timeout_seconds=0.5)
-        self.path, self.seconds = path, seconds
+        super().__init__(path, "/slow.mp4")
+        self.seconds = seconds
 
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/slow.mp4", self._send)
-        return app
-
-    async def _send(self, request: web.Request) -> web.StreamResponse:
-        data = self.path.read_bytes()
-        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
-        response.content_length = len(data)
-        await response.prepare(request)
+    async def write_body(self, response: web.StreamResponse, data: bytes) -> None:
         steps = 20
         size = -(-len(data) // steps)
         for start in range(0, len(data), size):
             await response.write(data[start : start + size])
             await asyncio.sleep(self.seconds / steps)
-        return response
 
 
 class Client:
