@@ -24,16 +24,9 @@ from sqlalchemy import MetaData, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.test_e2e_service import (
-    WEBHOOK_SECRET,
-    Client,
-    Process,
-    WebhookReceiver,
-    _cli,
-    _environment,
-    _triage_command,
-    _until,
-)
+from tests.loopback import OneFileServer
+from tests.processes import Process, run_cli, run_triage, until
+from tests.test_e2e_service import WEBHOOK_SECRET, Client, WebhookReceiver
 from tests.triage.store.backends import POSTGRES_ADMIN_URL, postgres_database
 from tests.workers.media_server import MediaServer
 from triage.store.engine import driver_url
@@ -56,37 +49,22 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-class GatedServer:
+class GatedServer(OneFileServer):
     """Serves one file from loopback, holding back its second half until `release` is set:
     the submission stays mid-fetch for as long as the test needs."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self.port, self.release = path, 0, asyncio.Event()
-        self._runner: web.AppRunner | None = None
+        super().__init__(path, "/gated.mp4")
+        self.release = asyncio.Event()
 
-    async def _send(self, request: web.Request) -> web.StreamResponse:
-        data = self.path.read_bytes()
-        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
-        response.content_length = len(data)
-        await response.prepare(request)
+    async def write_body(self, response: web.StreamResponse, data: bytes) -> None:
         await response.write(data[: len(data) // 2])
         await self.release.wait()
         await response.write(data[len(data) // 2 :])
-        return response
 
-    async def __aenter__(self) -> GatedServer:
-        app = web.Application()
-        app.router.add_get("/gated.mp4", self._send)
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
+    async def close(self) -> None:
         self.release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await super().close()
 
 
 async def _admin(url: str, *statements: str) -> None:
@@ -130,19 +108,6 @@ async def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
         await engine.dispose()
 
 
-async def _run(workdir: Path, *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        *_triage_command(),
-        *args,
-        cwd=workdir,
-        env=_environment(),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await process.communicate()
-    return int(process.returncode or 0), err.decode()
-
-
 async def _import_reference(client: Client, vpdq: Path) -> None:
     form = aiohttp.FormData()
     form.add_field("file", vpdq.read_bytes(), filename=vpdq.name)
@@ -184,9 +149,9 @@ async def test_backup_while_serving_then_restore_after_the_store_is_lost(
         conf = ["--config", str(config)]
         mid_flow, settled = tmp_path / "mid-flow.tar.gz", tmp_path / "settled.tar.gz"
 
-        await _cli(tmp_path, "migrate", *conf, "--create")
+        await run_cli(tmp_path, "migrate", *conf, "--create")
         keys = {
-            scope: (await _cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
+            scope: (await run_cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
             for scope in ("admin", "submit", "read")
         }
         client = Client(session, keys)
@@ -194,13 +159,13 @@ async def test_backup_while_serving_then_restore_after_the_store_is_lost(
         try:
             await _import_reference(client, shared_data / "interop" / "vpdq" / f"{REFERENCE}.txt")
             first = await client.submit_url(media.url(f"/media/{QUERY}"))
-            view = await _until(lambda: client.finished(first), 90, "the first submission")
+            view = await until(lambda: client.finished(first), 90, "the first submission")
             assert view["verdict"] == "confirmed", view
 
             async def delivered() -> bool:
                 return bool(receiver.delivered())
 
-            await _until(delivered, 30, "the referral's delivery")
+            await until(delivered, 30, "the referral's delivery")
 
             # The same video again, from a slow server: backed up while it is being fetched.
             second = await client.submit_url(f"http://127.0.0.1:{gated.port}/gated.mp4")
@@ -208,11 +173,11 @@ async def test_backup_while_serving_then_restore_after_the_store_is_lost(
             async def fetching() -> bool:
                 return bool((await client.get(f"/v1/submissions/{second}"))["status"] == "fetching")
 
-            await _until(fetching, 30, "the second submission to be fetched", interval=0.1)
-            await _cli(tmp_path, "backup", *conf, str(mid_flow))
+            await until(fetching, 30, "the second submission to be fetched", interval=0.1)
+            await run_cli(tmp_path, "backup", *conf, str(mid_flow))
             gated.release.set()
 
-            view = await _until(lambda: client.finished(second), 90, "the second submission")
+            view = await until(lambda: client.finished(second), 90, "the second submission")
             assert view["verdict"] == "confirmed", view
             answers = {sid: await client.get(f"/v1/submissions/{sid}") for sid in (first, second)}
             referrals = await client.get("/v1/referrals")
@@ -220,7 +185,7 @@ async def test_backup_while_serving_then_restore_after_the_store_is_lost(
             assert await serve.stop() == 0, serve.output()[-3000:]
         # Once stopped: background jobs (a retro-match due a few seconds after the import) can
         # no longer change the store between this backup and the rows compared with it.
-        await _cli(tmp_path, "backup", *conf, str(settled))
+        await run_cli(tmp_path, "backup", *conf, str(settled))
         assert mid_flow.stat().st_mode & 0o077 == 0  # for its owner only
         before = await _dump(store_url)
         assert before["api_keys"] and before["hash_references"] and before["sink_cursors"]
@@ -230,9 +195,9 @@ async def test_backup_while_serving_then_restore_after_the_store_is_lost(
 
         # The store is lost; the settled backup brings back every row of every table.
         await _delete_store(store_url)
-        code, err = await _run(tmp_path, "serve", *conf, "--port", "0")
+        code, _, err = await run_triage(tmp_path, "serve", *conf, "--port", "0")
         assert code == 2 and "triage migrate" in err
-        await _cli(tmp_path, "restore", *conf, str(settled))
+        await run_cli(tmp_path, "restore", *conf, str(settled))
         assert await _dump(store_url) == before
         serve = await _start("serve-restored", conf, tmp_path, client)
         try:
@@ -245,23 +210,23 @@ async def test_backup_while_serving_then_restore_after_the_store_is_lost(
         # A store that holds data is only replaced on purpose. (The restored service may have
         # run due jobs since, so compare with the store as it is now.)
         current = await _dump(store_url)
-        code, err = await _run(tmp_path, "restore", *conf, str(mid_flow))
+        code, _, err = await run_triage(tmp_path, "restore", *conf, str(mid_flow))
         assert code == 2 and "not empty" in err and "--force" in err
         assert await _dump(store_url) == current
-        await _cli(tmp_path, "restore", *conf, "--force", str(mid_flow))
+        await run_cli(tmp_path, "restore", *conf, "--force", str(mid_flow))
         restored = await _dump(store_url)
         assert restored["api_keys"] == before["api_keys"]
         assert restored["hash_references"] == before["hash_references"]
         assert restored["alembic_version"] == [(head_revision(),)]
         assert len(restored["submissions"]) == 2
-        jobs = json.loads(await _cli(tmp_path, "jobs", "list", *conf, "--json"))
+        jobs = json.loads(await run_cli(tmp_path, "jobs", "list", *conf, "--json"))
         states = sorted(j["state"] for j in jobs if j["kind"] == "process_media")
         assert states[0] == "done" and states[1] != "done", states  # caught mid-fetch
 
         # The submission caught mid-fetch is finished once its lease runs out.
         serve = await _start("serve-mid-flow", conf, tmp_path, client)
         try:
-            view = await _until(lambda: client.finished(second), 90, "the re-claimed job")
+            view = await until(lambda: client.finished(second), 90, "the re-claimed job")
             assert view["verdict"] == "confirmed", view
             assert await client.get(f"/v1/submissions/{first}") == answers[first]
         finally:

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.test_e2e_service import Process, _cli, _until
+from tests.processes import Process, run_cli, until, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -44,23 +44,16 @@ def _log_lines(output: str) -> list[dict[str, Any]]:
 async def test_logs_of_a_run_to_a_verdict_are_json_lines_with_ids_and_no_secrets(
     tmp_path: Path,
 ) -> None:
-    data = tmp_path / "data"
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "data_dir": str(data),
-                "store": {"url": f"sqlite:///{data / 'triage.sqlite3'}"},
-                "server": {"host": "127.0.0.1", "port": 0},
-                "jobs": {"in_process_workers": 1, "poll_seconds": 0.2},
-                "logging": {"format": "json", "level": "INFO"},
-            }
-        )
+    config = write_config(
+        tmp_path / "config.yaml",
+        tmp_path / "data",
+        jobs={"in_process_workers": 1, "poll_seconds": 0.2},
+        logging={"format": "json", "level": "INFO"},
     )
     conf = ("--config", str(config))
-    await _cli(tmp_path, "migrate", *conf, "--create")
-    admin = (await _cli(tmp_path, "keys", "create", "--scope", "admin", *conf)).strip()
-    submitter = (await _cli(tmp_path, "keys", "create", "--scope", "submit,read", *conf)).strip()
+    await run_cli(tmp_path, "migrate", *conf, "--create")
+    admin = (await run_cli(tmp_path, "keys", "create", "--scope", "admin", *conf)).strip()
+    submitter = (await run_cli(tmp_path, "keys", "create", "--scope", "submit,read", *conf)).strip()
     reference = _clip(tmp_path / "ref-testcard.mp4")
     copy = _clip(tmp_path / "copy.mp4", "-vf", "scale=288:216", "-crf", "30")
 
@@ -87,7 +80,7 @@ async def test_logs_of_a_run_to_a_verdict_are_json_lines_with_ids_and_no_secrets
                 ) as response:
                     return bool((await response.json())["status"] == "active")
 
-            await _until(active, 120, "the reference to be hashed")
+            await until(active, 120, "the reference to be hashed")
 
             # The key also rides in a cookie and a query string: none of them may be logged.
             secret_headers = {
@@ -109,7 +102,7 @@ async def test_logs_of_a_run_to_a_verdict_are_json_lines_with_ids_and_no_secrets
                     view: dict[str, Any] = await response.json()
                     return view if view["status"] in ("done", "failed") else None
 
-            view = await _until(finished, 120, "the submission's verdict")
+            view = await until(finished, 120, "the submission's verdict")
         assert view["verdict"] == "confirmed", view
     finally:
         assert await serve.stop() == 0, serve.output()[-3000:]

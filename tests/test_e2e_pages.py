@@ -11,7 +11,6 @@ With GUIDE_SCREENSHOTS=1 the pages are also saved under docs/guides/img/ for the
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +24,8 @@ from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.conftest import REPO_ROOT
-from tests.test_e2e_service import Process, _cli, _until
+from tests.loopback import LoopbackServer
+from tests.processes import Process, run_cli, until, write_config
 from tests.workers.media_server import MediaServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
@@ -48,25 +48,28 @@ GUIDE_IMAGES = REPO_ROOT / "docs" / "guides" / "img"
 
 
 def _write_config(path: Path, data_dir: Path, allow: list[str]) -> None:
-    config = {
-        "data_dir": str(data_dir),
-        "store": {"url": f"sqlite:///{data_dir / 'triage.sqlite3'}"},
-        "server": {"host": "127.0.0.1", "port": 0},
-        "fetch": {"allow_hosts": allow, "timeout_seconds": 20.0},
+    write_config(
+        path,
+        data_dir,
+        fetch={"allow_hosts": allow, "timeout_seconds": 20.0},
         # Every match goes to a person: this scenario is about reviewing.
-        "match": {"confirm_at": 100.0, "review_at": 0.5},
-        "jobs": {"in_process_workers": 2, "poll_seconds": 0.2, "max_attempts": 2},
-        "keyframes": {"reference_every_seconds": 1.0},
-    }
-    path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+        match={"confirm_at": 100.0, "review_at": 0.5},
+        jobs={"in_process_workers": 2, "poll_seconds": 0.2, "max_attempts": 2},
+        keyframes={"reference_every_seconds": 1.0},
+    )
 
 
-class Attacker:
+class Attacker(LoopbackServer):
     """A page on another loopback origin whose form posts to the service without a token."""
 
     def __init__(self, service: str) -> None:
-        self.service, self.port = service, 0
-        self._runner: web.AppRunner | None = None
+        super().__init__(shutdown_timeout_seconds=0.1)
+        self.service = service
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/", self._page)
+        return app
 
     async def _page(self, request: web.Request) -> web.Response:
         form = (
@@ -75,19 +78,6 @@ class Attacker:
             '<button id="go" type="submit">Win a prize</button></form>'
         )
         return web.Response(text=f"<!doctype html><body>{form}</body>", content_type="text/html")
-
-    async def __aenter__(self) -> Attacker:
-        app = web.Application()
-        app.router.add_get("/", self._page)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.1)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
 
 @pytest.fixture
@@ -144,7 +134,9 @@ async def test_moderators_pages_end_to_end(
             base = (await serve.wait_for_line(r"listening on (http://\S+)")).group(1)
             keys = {
                 name: (
-                    await _cli(tmp_path, "keys", "create", *conf, "--scope", scope, "--name", name)
+                    await run_cli(
+                        tmp_path, "keys", "create", *conf, "--scope", scope, "--name", name
+                    )
                 ).strip()
                 for name, scope in (
                     ("admin", "admin"),
@@ -189,7 +181,7 @@ async def _scenario(
             listing = await _api(session, base, keys["admin"], "/v1/references")
             return all(r["status"] == "active" for r in listing["items"])
 
-        await _until(references_active, 200, "the references to be hashed")
+        await until(references_active, 200, "the references to be hashed")
 
         # The moderator: sign in, submit two links and a file with a case id.
         mod_context, mod = await _signed_in(browser, base, keys["Mo the moderator"])

@@ -15,15 +15,11 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +35,8 @@ from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.video.query import hash_query
 from hashes.video.reference import hash_reference
-from tests.conftest import REPO_ROOT
+from tests.loopback import LoopbackServer, OneFileServer
+from tests.processes import Process, free_port, run_cli, until, write_config
 from tests.workers.media_server import MediaServer
 from triage.store.engine import driver_url
 
@@ -61,127 +58,19 @@ LEASE_SECONDS = 3.0
 TRICKLE_SECONDS = 4.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _triage_command() -> list[str]:
-    script = Path(sys.executable).parent / "triage"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "triage.cli"]
-
-
-def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TRIAGE_")}
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    env.update(extra or {})
-    return env
-
-
-class Trickle:
+class Trickle(OneFileServer):
     """A loopback server that sends one file slowly, so a worker can be killed mid-fetch."""
 
     def __init__(self, path: Path, seconds: float) -> None:
-        self.path, self.seconds, self.port = path, seconds, 0
-        self._runner: web.AppRunner | None = None
+        super().__init__(path, "/slow.mp4")
+        self.seconds = seconds
 
-    async def _send(self, request: web.Request) -> web.StreamResponse:
-        data = self.path.read_bytes()
-        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
-        response.content_length = len(data)
-        await response.prepare(request)
+    async def write_body(self, response: web.StreamResponse, data: bytes) -> None:
         steps = 20
         size = -(-len(data) // steps)
         for start in range(0, len(data), size):
             await response.write(data[start : start + size])
             await asyncio.sleep(self.seconds / steps)
-        return response
-
-    async def __aenter__(self) -> Trickle:
-        app = web.Application()
-        app.router.add_get("/slow.mp4", self._send)
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
-class Process:
-    """A `triage` subprocess with its stderr in a file (read to find the listening line)."""
-
-    def __init__(
-        self, name: str, args: list[str], workdir: Path, env: dict[str, str] | None = None
-    ) -> None:
-        self.log = workdir / f"{name}.log"
-        self.args, self.workdir, self.env = args, workdir, env
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *_triage_command(),
-                *self.args,
-                cwd=self.workdir,
-                env=_environment(self.env),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log,
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    async def wait_for_line(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = re.search(pattern, self.output())
-            if found:
-                return found
-            if self.process is not None and self.process.returncode is not None:
-                break
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"{pattern!r} never appeared:\n{self.output()[-3000:]}")
-
-    async def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-        if self.process is None:
-            return 0
-        if self.process.returncode is not None:
-            return self.process.returncode
-        self.process.send_signal(signum)
-        return await asyncio.wait_for(self.process.wait(), timeout)
-
-
-async def _cli(workdir: Path, *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        *_triage_command(),
-        *args,
-        cwd=workdir,
-        env=_environment(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
-
-
-async def _until(
-    check: Callable[[], Awaitable[Any]], timeout: float, what: str, interval: float = 0.25
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 class Client:
@@ -234,23 +123,16 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def _write_config(path: Path, data_dir: Path, allow: list[str]) -> None:
-    config = {
-        "data_dir": str(data_dir),
-        "store": {"url": f"sqlite:///{data_dir / 'triage.sqlite3'}"},
-        "server": {"host": "127.0.0.1", "port": 0},
-        "fetch": {"allow_hosts": allow, "timeout_seconds": 20.0},
-        "jobs": {
-            "lease_seconds": LEASE_SECONDS,
-            "heartbeat_seconds": 1.0,
-            "max_attempts": 2,
-            "backoff_base_seconds": 0.2,
-            "backoff_max_seconds": 1.0,
-            "in_process_workers": 2,
-            "poll_seconds": 0.2,
-        },
+    jobs = {
+        "lease_seconds": LEASE_SECONDS,
+        "heartbeat_seconds": 1.0,
+        "max_attempts": 2,
+        "backoff_base_seconds": 0.2,
+        "backoff_max_seconds": 1.0,
+        "in_process_workers": 2,
+        "poll_seconds": 0.2,
     }
-    # JSON is YAML: no YAML writer needed.
-    path.write_text(json.dumps(config, indent=2))
+    write_config(path, data_dir, fetch={"allow_hosts": allow, "timeout_seconds": 20.0}, jobs=jobs)
 
 
 async def test_service_end_to_end(
@@ -258,7 +140,7 @@ async def test_service_end_to_end(
 ) -> None:
     bench = shared_data / "bench"
     queries = bench / "queries"
-    closed_port = _free_port()  # allowed but nothing listens: unreachable
+    closed_port = free_port()  # allowed but nothing listens: unreachable
     async with (
         MediaServer(queries) as media,
         Trickle(queries / f"{KILLED_QUERY[0]}.mp4", TRICKLE_SECONDS) as trickle,
@@ -268,17 +150,17 @@ async def test_service_end_to_end(
         _write_config(config, tmp_path / "data", allow)
         conf = ["--config", str(config)]
 
-        await _cli(tmp_path, "migrate", *conf, "--create")
+        await run_cli(tmp_path, "migrate", *conf, "--create")
         serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
         await serve.start()
         base = (await serve.wait_for_line(r"listening on (http://\S+)")).group(1)
         assert f"triage keys create --config {config} --scope admin" in serve.output()
         keys = {
-            scope: (await _cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
+            scope: (await run_cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
             for scope in ("admin", "submit", "read")
         }
         assert all(k.startswith("tt_") for k in keys.values())
-        listed = await _cli(tmp_path, "keys", "list", *conf)
+        listed = await run_cli(tmp_path, "keys", "list", *conf)
         assert len(listed.splitlines()) == 1 + 3 and keys["admin"] not in listed  # header
         client = Client(session, keys)
         client.base = base
@@ -293,7 +175,7 @@ async def test_service_end_to_end(
                 listing = await client.get("/v1/references", "admin")
                 return all(r["status"] == "active" for r in listing["items"])
 
-            await _until(all_active, 150, "the references to be hashed")
+            await until(all_active, 150, "the references to be hashed")
 
             # Submissions of every kind, broken ones among them.
             expected: dict[str, str | None] = {}
@@ -318,7 +200,7 @@ async def test_service_end_to_end(
 
             results: dict[str, dict[str, Any]] = {}
             for sid in [*expected, duplicate, *failing]:
-                results[sid] = await _until(
+                results[sid] = await until(
                     functools.partial(client.finished, sid), 90, f"submission {sid}"
                 )
 
@@ -373,12 +255,12 @@ async def test_service_end_to_end(
                 view = await client.get(f"/v1/submissions/{killed_sid}")
                 return bool(view["status"] == "fetching")
 
-            await _until(fetching, 30, "the worker to start fetching", interval=0.1)
+            await until(fetching, 30, "the worker to start fetching", interval=0.1)
             await worker.stop(signal.SIGKILL)
             replacement = Process("worker2", ["worker", *conf], tmp_path)
             await replacement.start()
             try:
-                view = await _until(lambda: client.finished(killed_sid), 90, "the re-claimed job")
+                view = await until(lambda: client.finished(killed_sid), 90, "the re-claimed job")
             finally:
                 assert await replacement.stop() == 0, replacement.output()[-3000:]
             assert view["verdict"] == "confirmed", view
@@ -398,15 +280,19 @@ async def test_service_end_to_end(
 WEBHOOK_SECRET = "e2e-webhook-secret"
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     """Records every delivery; answers 503 to the first `failures` requests."""
 
     def __init__(self, failures: int) -> None:
+        super().__init__(quiet=True)
         self.failures = failures
         self.deliveries: list[tuple[str, int, bool]] = []  # event id, status, signature ok
         self.bodies: dict[str, dict[str, Any]] = {}
-        self.port = 0
-        self._runner: web.AppRunner | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/hook", self._handle)
+        return app
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -426,19 +312,6 @@ class WebhookReceiver:
 
     def delivered(self) -> list[str]:
         return [event for event, status, _ in self.deliveries if status == 204]
-
-    async def __aenter__(self) -> WebhookReceiver:
-        app = web.Application()
-        app.router.add_post("/hook", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
 
 def _excerpt(source: Path, dest: Path, start: float, seconds: float) -> None:
@@ -537,17 +410,17 @@ async def test_after_the_verdict_end_to_end(
         }
         config.write_text(json.dumps(settings))
         conf = ["--config", str(config)]
-        await _cli(tmp_path, "migrate", *conf, "--create")
+        await run_cli(tmp_path, "migrate", *conf, "--create")
         serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
         await serve.start()
         try:
             base = (await serve.wait_for_line(r"listening on (http://\S+)")).group(1)
             keys = {
-                scope: (await _cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
+                scope: (await run_cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
                 for scope in ("admin", "submit", "read", "review")
             }
             keys["platform"] = (
-                await _cli(
+                await run_cli(
                     tmp_path, "keys", "create", *conf, "--scope", "read", "--hosts", "localhost"
                 )
             ).strip()
@@ -556,7 +429,7 @@ async def test_after_the_verdict_end_to_end(
             local = f"http://localhost:{media.port}"
 
             async def done(sid: str) -> dict[str, Any]:
-                result: dict[str, Any] = await _until(
+                result: dict[str, Any] = await until(
                     functools.partial(client.finished, sid), 120, f"submission {sid}"
                 )
                 return result
@@ -579,7 +452,7 @@ async def test_after_the_verdict_end_to_end(
                 view = await client.get(f"/v1/submissions/{early}")
                 return bool(view["verdict"] == "confirmed")
 
-            await _until(retro_confirmed, 60, "retro-matching")
+            await until(retro_confirmed, 60, "retro-matching")
 
             copy = await client.submit_url(media.url("/media/q-0019.mp4"))
             again = await client.submit_url(media.url("/media/q-0019.mp4"))
@@ -631,7 +504,7 @@ async def test_after_the_verdict_end_to_end(
             async def all_delivered() -> bool:
                 return len(set(receiver.delivered())) == len(referred)
 
-            await _until(all_delivered, 60, "webhook deliveries")
+            await until(all_delivered, 60, "webhook deliveries")
             feed = await client.get("/v1/referrals", "read")
             assert {r["url"] for r in feed["items"]} == referred
             ids = [r["id"] for r in feed["items"]]
@@ -711,7 +584,7 @@ async def test_after_the_verdict_end_to_end(
             assert actions.count("review.confirm") == actions.count("review.reject") == 1
             assert actions.count("job.retry") == actions.count("reference.retro_match") == 1
             assert actions.count("referral.delivered") == 4
-            listed = await _cli(tmp_path, "audit", *conf)
+            listed = await run_cli(tmp_path, "audit", *conf)
             assert len(listed.splitlines()) == 1 + len(audit)  # a header line
         finally:
             assert await serve.stop() == 0, serve.output()[-3000:]
@@ -760,7 +633,7 @@ async def test_service_on_postgresql_with_a_separate_worker(
         }
         config.write_text(json.dumps(settings))
         conf = ["--config", str(config)]
-        await _cli(tmp_path, "migrate", *conf, "--create")
+        await run_cli(tmp_path, "migrate", *conf, "--create")
         serve = Process("serve", ["serve", *conf, "--port", "0"], tmp_path)
         worker = Process("worker", ["worker", *conf], tmp_path)
         await serve.start()
@@ -768,7 +641,7 @@ async def test_service_on_postgresql_with_a_separate_worker(
             base = (await serve.wait_for_line(r"listening on (http://\S+)")).group(1)
             await worker.start()
             keys = {
-                scope: (await _cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
+                scope: (await run_cli(tmp_path, "keys", "create", *conf, "--scope", scope)).strip()
                 for scope in ("admin", "submit", "read")
             }
             client = Client(session, keys)
@@ -785,7 +658,7 @@ async def test_service_on_postgresql_with_a_separate_worker(
             copy = await client.submit_url(media.url("/media/te-chair-22-sd-grey-bar.mp4"))
             other = await client.submit_url(media.url("/media/te-doorknob-hd-no-bar.mp4"))
             views = {
-                sid: await _until(functools.partial(client.finished, sid), 120, sid)
+                sid: await until(functools.partial(client.finished, sid), 120, sid)
                 for sid in (copy, other)
             }
             assert views[copy]["verdict"] == "confirmed", views[copy]

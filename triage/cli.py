@@ -30,7 +30,7 @@ from triage.errors import ConfigError, TriageError
 from triage.logs import configure_logging
 from triage.store.protocol import Store
 from workers import limits_bench
-from workers.index_cache import live_index_of
+from workers.live_index import live_index_of
 from workers.service import WorkerService
 
 _log = logging.getLogger("triage")

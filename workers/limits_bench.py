@@ -26,7 +26,7 @@ from triage.errors import InvalidInput
 from triage.models import JobKind, JobLane
 from triage.store.memory import MemoryStore
 from triage.verdicts import VerdictStep
-from workers.hashing_pool import HashingPool, StepReport
+from workers.hashing.pool import HashingPool, StepReport
 from workers.pipeline import Pipeline
 from workers.runner import JobContext, JobFailure, LongMedia
 from workers.service import live_index, media_tools

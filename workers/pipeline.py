@@ -29,15 +29,15 @@ from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.types import HashError, MediaError, VideoHashes
 from hashes.video.params import QueryParams
 from triage import metrics
+from triage.actors import SYSTEM_ACTOR
 from triage.config import Settings
 from triage.evidence import FetchEvidence
 from triage.logs import FIELDS_KEY
 from triage.models import JobKind, JobState, Media, Verdict
-from triage.retro import schedule_retro_match
+from triage.retro_scheduling import schedule_retro_match
 from triage.store.protocol import Store
 from triage.verdicts import Decision, VerdictStep
-from workers.audit import SYSTEM_ACTOR
-from workers.fetch_errors import (
+from workers.fetch.errors import (
     DiskFullError,
     FetchError,
     FetchTimeoutError,
@@ -45,13 +45,13 @@ from workers.fetch_errors import (
     NotMediaError,
     UnreachableError,
 )
-from workers.fetch_types import FetchedMedia, FetchLimits, ResolvedMedia
-from workers.hashing_pool import ChildFailure, HashingPool
-from workers.index_cache import LiveIndex
+from workers.fetch.sniff import SNIFF_BYTES, sniff_media_type
+from workers.fetch.types import FetchedMedia, FetchLimits, ResolvedMedia
+from workers.hashing.pool import ChildFailure, HashingPool
 from workers.keyframes import KeyframeKeeper
 from workers.lanes import check_lane
+from workers.live_index import LiveIndex
 from workers.runner import JobContext, JobFailure, JobHandler, permanent
-from workers.sniff import SNIFF_BYTES, sniff_media_type
 
 _log = logging.getLogger(__name__)
 _In = TypeVar("_In")

@@ -18,15 +18,15 @@ from triage.disk import DiskSpace
 from triage.models import JobKind
 from triage.store.protocol import Store
 from triage.verdicts import VerdictStep
-from workers.fetch import fetch_media
-from workers.hashing_pool import HashingPool, StepReport
-from workers.index_cache import LiveIndex
+from workers.delivery.relay import RelayTiming
+from workers.delivery.webhook import WebhookRelay
+from workers.fetch.download import fetch_media
+from workers.fetch.resolve import resolve_post_page
+from workers.hashing.pool import HashingPool, StepReport
+from workers.live_index import LiveIndex
 from workers.pipeline import MediaTools, Pipeline, fetch_limits
-from workers.relay import RelayTiming
-from workers.resolve import resolve_post_page
-from workers.retro import RetroMatcher
+from workers.retro_match import RetroMatcher
 from workers.runner import Runner
-from workers.webhook import WebhookRelay
 
 GRACE_SECONDS = 20.0
 

@@ -9,7 +9,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import yaml
 
 from tests.conftest import REPO_ROOT
 from tests.deploy.tools import COMPOSE_FILE, DOCKERFILE, tool
+from tests.processes import free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -64,12 +64,6 @@ def _healthcheck() -> list[str]:
     return _exec_form(command.strip())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # --- the Dockerfile -------------------------------------------------------------------------
 
 
@@ -111,7 +105,7 @@ def test_image_is_multi_stage_runs_as_a_numeric_user_and_has_ffmpeg() -> None:
 def test_image_cmd_serves_and_its_healthcheck_tells_ready_from_down(tmp_path: Path) -> None:
     (cmd,) = [_exec_form(args) for word, args in _runtime_stage() if word == "CMD"]
     check = _healthcheck()
-    port = _free_port()
+    port = free_port()
     data = tmp_path / "data"
     workdir = tmp_path / "app"
     workdir.mkdir()

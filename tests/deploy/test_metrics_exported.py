@@ -3,7 +3,6 @@ and a running `triage worker --metrics-port` (real processes on a SQLite store).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy.tools import metrics_used
-from tests.test_e2e_service import Process, _until
+from tests.processes import Process, until, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -42,18 +41,11 @@ def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 @pytest.fixture
 async def processes(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     """A serve and a worker on one SQLite store; yields the two /metrics URLs."""
-    data = tmp_path / "data"
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "data_dir": str(data),
-                "store": {"url": f"sqlite:///{data / 'triage.sqlite3'}"},
-                "server": {"host": "127.0.0.1", "port": 0},
-                "jobs": {"in_process_workers": 1, "poll_seconds": 0.2},
-                "logging": {"format": "json"},
-            }
-        )
+    config = write_config(
+        tmp_path / "config.yaml",
+        tmp_path / "data",
+        jobs={"in_process_workers": 1, "poll_seconds": 0.2},
+        logging={"format": "json"},
     )
     serve = Process("serve", ["serve", "--config", str(config), "--migrate"], tmp_path)
     worker = Process("worker", ["worker", "--config", str(config), "--metrics-port", "0"], tmp_path)
@@ -115,7 +107,7 @@ async def test_worker_scrape_reports_the_store_and_an_idle_heartbeat(
             samples = _samples(await _scrape(session, worker_url))
             return samples if samples[heartbeat] > 0 else None
 
-        samples = await _until(beating, 30, "the idle worker's first heartbeat")
+        samples = await until(beating, 30, "the idle worker's first heartbeat")
     # The store's queue, refreshed on this scrape: per kind, nothing waiting.
     due = ("triage_queue_oldest_due_job_wait_seconds", frozenset({("kind", "process_media")}))
     assert samples[due] == 0.0
@@ -130,4 +122,4 @@ async def test_worker_scrape_reports_the_store_and_an_idle_heartbeat(
         async def moved() -> bool:
             return bool(_samples(await _scrape(session, worker_url))[heartbeat] > first)
 
-        await _until(moved, 30, "a later heartbeat of the idle worker")
+        await until(moved, 30, "a later heartbeat of the idle worker")

@@ -153,7 +153,9 @@ def test_the_cli_logging_setup_masks_keys_and_the_configured_webhook_secret() ->
         )
         configure_logging(settings, out)
         logging.getLogger("aiohttp.server").error("bad header %s", f"Bearer {TOKEN}")
-        logging.getLogger("workers.relay").warning("signing failed with %s", WEBHOOK_SECRET)
+        logging.getLogger("workers.delivery.relay").warning(
+            "signing failed with %s", WEBHOOK_SECRET
+        )
     finally:
         root.handlers, root.level = saved_handlers, saved_level
     text = out.getvalue()

@@ -3,49 +3,23 @@ problem+json, and the key appears nowhere in what the process writes."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_service import Process, _cli
+from tests.loopback import raw_exchange
+from tests.processes import Process, run_cli, write_config
 from triage.api.problems import PROBLEM_JSON
-
-
-def _config(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "data_dir": str(data),
-                "store": {"url": f"sqlite:///{data / 'triage.sqlite3'}"},
-                "server": {"host": "127.0.0.1", "port": 0},
-                "jobs": {"in_process_workers": 0},
-            }
-        )
-    )
-    return config
-
-
-async def _raw_request(port: int, raw: bytes) -> tuple[str, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(raw)
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), timeout=10)
-    finally:
-        writer.close()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return head.decode("latin-1"), body
 
 
 @pytest.mark.timeout(120)
 async def test_folded_authorization_leaves_no_key_in_the_serve_log(tmp_path: Path) -> None:
-    config = _config(tmp_path)
-    await _cli(tmp_path, "migrate", "--config", str(config), "--create")
-    created = await _cli(tmp_path, "keys", "create", "--config", str(config), "--scope", "admin")
+    config = write_config(
+        tmp_path / "config.yaml", tmp_path / "data", jobs={"in_process_workers": 0}
+    )
+    await run_cli(tmp_path, "migrate", "--config", str(config), "--create")
+    created = await run_cli(tmp_path, "keys", "create", "--config", str(config), "--scope", "admin")
     token = created.strip()
     assert token.startswith("tt_")
     serve = Process("serve", ["serve", "--config", str(config)], tmp_path)
@@ -58,18 +32,18 @@ async def test_folded_authorization_leaves_no_key_in_the_serve_log(tmp_path: Pat
             + token.encode()
             + b"\r\nConnection: close\r\n\r\n"
         )
-        head, body = await _raw_request(port, folded)
-        assert head.split()[1] == "400"
-        assert f"Content-Type: {PROBLEM_JSON}" in head
+        status, headers, body = await raw_exchange(port, folded)
+        assert status == 400
+        assert headers["content-type"].startswith(PROBLEM_JSON)
         assert json.loads(body)["status"] == 400 and token.encode() not in body
         # The same key, well formed, works: it was the folding that was refused.
-        head, body = await _raw_request(
+        status, headers, body = await raw_exchange(
             port,
             b"GET /v1/audit HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
             + token.encode()
             + b"\r\nConnection: close\r\n\r\n",
         )
-        assert head.split()[1] == "200", head
+        assert status == 200, (headers, body)
         await serve.wait_for_line(r"refused a malformed request from 127\.0\.0\.1")
     finally:
         assert await serve.stop() == 0

@@ -36,7 +36,7 @@ from triage.config import load_settings
 from triage.models import JobState, Verdict
 from triage.store.memory import MemoryStore
 from triage.verdicts import VerdictStep
-from workers.hashing_pool import HashingPool, StepReport
+from workers.hashing.pool import HashingPool, StepReport
 from workers.pipeline import Pipeline
 from workers.runner import Runner
 from workers.service import live_index, media_tools

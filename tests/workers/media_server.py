@@ -32,39 +32,31 @@ import gzip
 import html
 import ssl
 from pathlib import Path
-from types import TracebackType
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from tests.loopback import LoopbackServer
+
 _MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00\x00\x00\x08free"
 
 
-class MediaServer:
+class MediaServer(LoopbackServer):
     """Serve test media on 127.0.0.1 at a free port."""
 
     def __init__(self, sources_dir: Path, ssl_context: ssl.SSLContext | None = None) -> None:
+        # Cancel handlers whose client hung up, so a slow response does not hold up close().
+        super().__init__(
+            ssl_context=ssl_context,
+            handler_cancellation=True,
+            shutdown_timeout_seconds=1.0,
+            quiet=True,
+        )
         self.sources_dir = sources_dir
-        self._ssl_context = ssl_context
         self.requests: list[str] = []
         self.proxied: list[tuple[str, str]] = []
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
-    @property
-    def host_port(self) -> str:
-        """The exact `host:port` to put in `FetchLimits.allow_hosts` / `fetch.allow_hosts`."""
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        scheme = "https" if self._ssl_context is not None else "http"
-        return f"{scheme}://{self.host_port}"
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}{path}"
-
-    async def start(self) -> None:
+    def app(self) -> web.Application:
         app = web.Application(middlewares=[self._record])
         app.router.add_get("/media/{name}", self._media)
         app.router.add_get("/chunked/{name}", self._chunked)
@@ -77,31 +69,7 @@ class MediaServer:
         app.router.add_get("/slow", self._slow)
         app.router.add_get("/gzip", self._gzip)
         app.router.add_get("/status/{code:\\d+}", self._status)
-        # Cancel handlers whose client hung up, so a slow response does not hold up close().
-        self._runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl_context)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> MediaServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
+        return app
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:

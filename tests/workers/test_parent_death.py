@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.workers.test_hashing_pool import gone_within, running
+from tests.workers.hashing.test_pool import gone_within, running
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -23,7 +23,7 @@ HASHING_PARENT = """
     import asyncio
     from tests.workers.hostile_hooks import hang, own_pid
     from triage.config import HashingSettings
-    from workers.hashing_pool import HashingPool
+    from workers.hashing.pool import HashingPool
 
     async def main():
         pool = HashingPool(HashingSettings(), 1)
@@ -36,7 +36,7 @@ HASHING_PARENT = """
 RESOLVER_PARENT = """
     import os, signal, subprocess, sys
     port = sys.argv[1]
-    child = subprocess.Popen([sys.executable, "-m", "workers.resolve_child",
+    child = subprocess.Popen([sys.executable, "-m", "workers.fetch.resolve_child",
         "--proxy", f"http://127.0.0.1:{port}", "--socket-timeout", "60",
         "--parent-pid", str(os.getpid()), "--", f"http://127.0.0.1:{port}/post"])
     print(child.pid, flush=True)

@@ -21,7 +21,7 @@ from triage.config import Settings, load_settings
 from triage.models import JobKind, ReferenceStatus, Verdict
 from triage.store.memory import MemoryStore
 from triage.verdicts import VerdictStep
-from workers.index_cache import LiveIndex
+from workers.live_index import LiveIndex
 from workers.pipeline import Pipeline
 from workers.runner import JobContext, JobFailure
 from workers.service import live_index, media_tools

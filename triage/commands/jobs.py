@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import sys
 
+from triage.actors import CLI_ACTOR
 from triage.commands.exit_codes import EXIT_OK
 from triage.commands.records import RecordWriter, add_json
-from triage.commands.store import CLI_ACTOR, add_config, load_target, with_store
+from triage.commands.store import add_config, load_target, with_store
 from triage.errors import ConfigError
 from triage.models import JobState
 from triage.store.protocol import Store

@@ -26,9 +26,6 @@ from triage.store.schema import (
     migrate,
 )
 
-CLI_ACTOR = "cli"
-"""The actor the audit log names for changes made from the command line."""
-
 
 def add_config(parser: argparse.ArgumentParser, *, create: bool = False) -> None:
     """Add `--config`, and with `create` the `--create` flag that allows a new store."""

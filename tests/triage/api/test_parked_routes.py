@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tests.triage.api.conftest import Api, make_api
 from tests.triage.api.test_app import assert_problem, form
-from tests.workers.test_relay import confirm
+from tests.workers.delivery.test_relay import confirm
 from triage.api.app import create_app
 from triage.models import JobLane, ParkedState
 

@@ -1,21 +1,25 @@
-"""Reference imports keep every view they carry, and say when they hold full frames only."""
+"""The reference routes: imports keep every view they carry and say when they hold full frames
+only; export as JSONL or vPDQ; retro-matching queued whenever a reference turns active."""
 
 from __future__ import annotations
 
 import io
 import subprocess
+import zipfile
 from pathlib import Path
 
 from hashes.cascade import match_query
 from hashes.formats.jsonl import HashListEntry, loads_record, write_list
-from hashes.formats.vpdq import write_vpdq
+from hashes.formats.vpdq import read_vpdq, write_vpdq
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.video.reference import hash_reference
 from tests.triage.api.conftest import Api
 from tests.triage.api.test_app import assert_problem, form
+from triage.models import JobKind
 
 DOORKNOB = "te-doorknob-hd-no-bar.mp4"
+CHAIR = "chair-orig-22-hd-no-bar.txt"
 # A crop that no full frame of the clip shows: found through the reference's own crops.
 CROP = "crop=iw*0.75:ih*0.8:iw*0.2:ih*0.05"
 
@@ -69,3 +73,58 @@ async def test_a_reference_without_a_kept_video_cannot_be_hashed_again(
     response = await api.client.post("/v1/references/door/rehash", headers=api.auth("admin"))
     body = await assert_problem(response, 409)
     assert "upload the video again" in str(body["detail"])
+
+
+async def test_export_jsonl_and_vpdq(api: Api, shared_data: Path) -> None:
+    text = (shared_data / "interop" / "vpdq" / CHAIR).read_bytes()
+    for rid in ("r1", "r2"):
+        await api.client.post(
+            "/v1/references",
+            data=form(file=(CHAIR, text), format="vpdq", id=rid),
+            headers=api.auth("admin"),
+        )
+    await api.client.delete("/v1/references/r2", headers=api.auth("admin"))
+    jsonl = await api.client.get("/v1/references/export?format=jsonl", headers=api.auth("admin"))
+    lines = (await jsonl.text()).splitlines()
+    assert [loads_record(line).reference_id for line in lines] == ["r1"]
+    vpdq = await api.client.get("/v1/references/export?format=vpdq", headers=api.auth("admin"))
+    assert vpdq.content_type == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(await vpdq.read())) as archive:
+        assert archive.namelist() == ["r1.txt"]
+        exported = read_vpdq(io.StringIO(archive.read("r1.txt").decode()))
+    original = read_vpdq(shared_data / "interop" / "vpdq" / CHAIR)
+    assert (exported.hashes == original.hashes).all()
+    await assert_problem(
+        await api.client.get("/v1/references/export?format=tmk", headers=api.auth("admin")), 400
+    )
+
+
+async def _retro_jobs(api: Api) -> list[str]:
+    return [j.target_id for j in await api.store.list_jobs() if j.kind is JobKind.RETRO_MATCH]
+
+
+async def test_an_imported_reference_queues_retro_matching(api: Api, shared_data: Path) -> None:
+    text = (shared_data / "interop" / "vpdq" / CHAIR).read_bytes()
+    response = await api.client.post(
+        "/v1/references",
+        data=form(file=(CHAIR, text), format="vpdq", id="r1"),
+        headers=api.auth("admin"),
+    )
+    assert response.status == 201, await response.text()
+    assert await _retro_jobs(api) == ["r1"]
+    await api.client.post("/v1/references/r1/disable", headers=api.auth("admin"))
+    assert await _retro_jobs(api) == ["r1"]
+    # Queries analysed while it was disabled are matched once it is active again.
+    await api.client.post("/v1/references/r1/enable", headers=api.auth("admin"))
+    assert await _retro_jobs(api) == ["r1", "r1"]
+
+
+async def test_an_uploaded_reference_video_is_retro_matched_once_hashed(api: Api) -> None:
+    response = await api.client.post(
+        "/v1/references",
+        data=form(file=("clip.mp4", b"\x00" * 64), label="clip"),
+        headers=api.auth("admin"),
+    )
+    assert response.status == 202, await response.text()
+    # Pending: nothing to match yet (the hashing job queues it when it finishes).
+    assert await _retro_jobs(api) == []

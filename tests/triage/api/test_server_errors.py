@@ -3,7 +3,6 @@ logged without the bytes they carried."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import REGISTRY
 
+from tests.loopback import raw_exchange
 from tests.triage.api.conftest import make_api
 from triage.api.problems import PROBLEM_JSON
 from triage.api.server import UNPARSED_ROUTE, ApiRunner
@@ -44,23 +44,6 @@ async def served(tmp_path: Path, api_keys: dict[str, str]) -> AsyncIterator[int]
         await runner.cleanup()
 
 
-async def _exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(raw)
-        await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), timeout=10)
-    finally:
-        writer.close()
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
-
-
 def _unparsed_count() -> float:
     labels = {"method": "UNKNOWN", "route": UNPARSED_ROUTE, "status": "400"}
     return REGISTRY.get_sample_value("triage_http_requests_total", labels) or 0.0
@@ -87,7 +70,7 @@ async def test_parser_errors_are_problems_that_quote_nothing(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     before = _unparsed_count()
-    status, headers, body = await _exchange(served, raw)
+    status, headers, body = await raw_exchange(served, raw)
     assert _unparsed_count() == before + 1
     assert status == 400
     assert headers["content-type"].startswith(PROBLEM_JSON)
@@ -100,7 +83,7 @@ async def test_parser_errors_are_problems_that_quote_nothing(
 
 
 async def test_a_well_formed_request_still_reaches_the_application(served: int) -> None:
-    status, _, body = await _exchange(
+    status, _, body = await raw_exchange(
         served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     assert status == 200 and json.loads(body)["status"] == "ok"
@@ -112,7 +95,7 @@ async def test_a_broken_chunked_body_is_a_400_problem(served: int) -> None:
         b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"url\r\nzz\r\n\r\n'
     )
-    status, headers, _ = await _exchange(served, raw)
+    status, headers, _ = await raw_exchange(served, raw)
     assert status == 400
     assert headers["content-type"].startswith(PROBLEM_JSON)
 
@@ -122,7 +105,7 @@ async def test_a_body_that_fails_to_decompress_is_a_400_problem(
 ) -> None:
     # aiohttp inflates the body as the handler reads it; broken gzip fails inside the handler.
     garbage = b"\x1f\x8b\x08\x00" + b"not gzip at all" * 4
-    status, headers, body = await _exchange(
+    status, headers, body = await raw_exchange(
         served,
         b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
         + api_keys["submit"].encode()

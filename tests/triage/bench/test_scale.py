@@ -12,7 +12,7 @@ import pytest
 
 from triage.commands import bench, exit_codes
 from triage.devset import footage, images
-from workers.index_cache import live_index_of
+from workers.live_index import live_index_of
 
 
 def _run(*argv: str) -> int:

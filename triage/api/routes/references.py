@@ -26,7 +26,7 @@ from triage.api.schemas import (
 )
 from triage.api.uploads import FormLimits, Upload, receive_upload
 from triage.models import JobKind, JobState, Reference, ReferenceImport, ReferenceStatus, Scope
-from triage.retro import schedule_retro_match
+from triage.retro_scheduling import schedule_retro_match
 
 MAX_HASH_FILE_BYTES = 64 * 1024 * 1024
 EXPORT_FORMATS = ("jsonl", "vpdq")
