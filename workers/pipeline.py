@@ -394,7 +394,7 @@ class Pipeline:
             target=reference.id,
             details={"frames": len(hashes)},
         )
-        await schedule_retro_match(self._store, reference.id, max_attempts=ctx.job.max_attempts)
+        await schedule_retro_match(self._store, reference.id)
         await self._store.complete_job(ctx.job.id, ctx.worker_id)
         if not self._settings.references.keep_source:
             self._discard(path)

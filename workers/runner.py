@@ -150,7 +150,6 @@ class Runner:
             try:
                 job = await self._store.claim_job(
                     worker_id,
-                    lease_seconds=self._settings.lease_seconds,
                     kinds=tuple(self._handlers),
                     lanes=lanes,
                     max_running_per_key=self._settings.max_running_per_key,
@@ -245,8 +244,6 @@ class Runner:
                 ctx.worker_id,
                 message,
                 retryable=retryable,
-                backoff_base_seconds=self._settings.backoff_base_seconds,
-                backoff_max_seconds=self._settings.backoff_max_seconds,
             )
         except LeaseLost:
             _log.warning("job %s: lease lost before its failure was recorded", job.id)
@@ -275,9 +272,7 @@ class Runner:
         while True:
             await asyncio.sleep(self._settings.heartbeat_seconds)
             try:
-                await self._store.heartbeat(
-                    ctx.job.id, ctx.worker_id, lease_seconds=self._settings.lease_seconds
-                )
+                await self._store.heartbeat(ctx.job.id, ctx.worker_id)
             except LeaseLost:
                 _log.warning("job %s: lease lost; abandoning it", ctx.job.id)
                 work.cancel()

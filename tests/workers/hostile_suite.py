@@ -35,6 +35,7 @@ from tests.workers.media_server import MediaServer
 from triage.config import load_settings
 from triage.models import JobState, Verdict
 from triage.store.memory import MemoryStore
+from triage.store.policy import JobPolicy
 from triage.verdicts import VerdictStep
 from workers.hashing_pool import HashingPool, StepReport
 from workers.pipeline import Pipeline
@@ -169,7 +170,7 @@ class Worker:
                 "TRIAGE_HASHING__DEADLINE_SECONDS_PER_MEDIA_SECOND": "0",
             },
         )
-        self.store = MemoryStore()
+        self.store = MemoryStore(policy=JobPolicy.from_settings(self.settings.jobs))
         self.steps: list[StepReport] = []
         self.pool = MisbehavingPool(
             self.settings.hashing, 1, observer=self.steps.append, inputs=inputs

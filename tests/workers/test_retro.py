@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from triage.config import load_settings
 from triage.models import JobKind, JobState, ReferenceStatus, ReviewDecision, Verdict
 from triage.retro import RETRO_DELAY_SECONDS, schedule_retro_match
 from triage.store.memory import MemoryStore
+from triage.store.policy import DEFAULT_JOB_POLICY
 from triage.store.rules import utc_now
 from triage.verdicts import VerdictPolicy, VerdictStep
 from workers.pipeline import Pipeline
@@ -90,7 +92,7 @@ async def _add_reference(store: MemoryStore, hashes_file: Path, reference_id: st
 
 async def _run_job(store: MemoryStore, retro: RetroMatcher, reference_id: str) -> None:
     await store.enqueue_job(JobKind.RETRO_MATCH, reference_id)
-    job = await store.claim_job(WORKER, lease_seconds=30, kinds=[JobKind.RETRO_MATCH])
+    job = await store.claim_job(WORKER, kinds=[JobKind.RETRO_MATCH])
     assert job is not None
     await retro.handle(JobContext(store=store, worker_id=WORKER, job=job))
     assert (await store.get_job(job.id)).state is JobState.DONE
@@ -182,9 +184,9 @@ async def test_a_disabled_reference_matches_nothing(vpdq: Path, make_retro: Make
 
 
 async def test_schedule_queues_a_delayed_retro_match_job() -> None:
-    store = MemoryStore()
+    store = MemoryStore(policy=replace(DEFAULT_JOB_POLICY, max_attempts=3))
     before = utc_now()
-    job = await schedule_retro_match(store, "chair", max_attempts=3)
+    job = await schedule_retro_match(store, "chair")
     assert (job.kind, job.target_id, job.state, job.max_attempts) == (
         JobKind.RETRO_MATCH,
         "chair",
@@ -206,7 +208,7 @@ async def test_two_references_retro_matched_together_both_stay_in_the_evidence(
     for reference_id in ("first", "second"):
         await store.enqueue_job(JobKind.RETRO_MATCH, reference_id)
     for _ in range(2):
-        job = await store.claim_job(WORKER, lease_seconds=30, kinds=[JobKind.RETRO_MATCH])
+        job = await store.claim_job(WORKER, kinds=[JobKind.RETRO_MATCH])
         assert job is not None
         jobs.append(retro.handle(JobContext(store=store, worker_id=WORKER, job=job)))
     await asyncio.gather(*jobs)

@@ -153,7 +153,6 @@ async def submit(request: web.Request, session: WebSession) -> web.StreamRespons
         for sent in files:
             sent.path.unlink(missing_ok=True)
         raise
-    max_attempts = ctx.settings.jobs.max_attempts
     outcomes: list[SubmitOutcome] = []
     for url in links:
         outcomes.append(
@@ -162,7 +161,6 @@ async def submit(request: web.Request, session: WebSession) -> web.StreamRespons
                 key_id=session.key.id,
                 note=note,
                 external_id=external_id,
-                max_attempts=max_attempts,
             )
         )
     for sent in files:
@@ -173,7 +171,6 @@ async def submit(request: web.Request, session: WebSession) -> web.StreamRespons
             key_id=session.key.id,
             note=note,
             external_id=external_id,
-            max_attempts=max_attempts,
         )
         if outcome.deduplicated:
             sent.path.unlink(missing_ok=True)  # the content is known: our copy is not needed

@@ -7,7 +7,8 @@ implementation passes the same contract tests. Methods raise `NotFound`, `Confli
 leaks out.
 
 Times are taken from the store's clock (injectable for tests); leases and backoff are relative
-to it.
+to it. A store is given its `JobPolicy` (attempts, backoff, lease) when it is opened: every job
+it creates, fails or leases follows that policy.
 """
 
 from __future__ import annotations
@@ -102,7 +103,6 @@ class Store(Protocol):
         duration_seconds: float = 0.0,
         upload_path: str | None = None,
         reference_id: str | None = None,
-        max_attempts: int = 5,
     ) -> Reference:
         """Add a reference: `active` with its `hash_record`, or, given only `upload_path`,
         `pending` with a `hash_reference` job enqueued in the same transaction.
@@ -172,7 +172,6 @@ class Store(Protocol):
         note: str | None = None,
         external_id: str | None = None,
         idempotency_key: str | None = None,
-        max_attempts: int = 5,
     ) -> SubmitOutcome:
         """Record a submission of a URL, in one transaction with its media and job.
 
@@ -193,7 +192,6 @@ class Store(Protocol):
         note: str | None = None,
         external_id: str | None = None,
         idempotency_key: str | None = None,
-        max_attempts: int = 5,
         lane: JobLane = JobLane.SHORT,
     ) -> SubmitOutcome:
         """Like `create_submission` for a file already on disk whose SHA-256 is known; a new
@@ -267,12 +265,12 @@ class Store(Protocol):
         kind: JobKind,
         target_id: str,
         *,
-        max_attempts: int = 5,
         run_after: datetime | None = None,
         key_id: str | None = None,
         lane: JobLane = JobLane.SHORT,
     ) -> Job:
-        """A new `queued` job, due at `run_after` (default: now), on `lane`, for `key_id`.
+        """A new `queued` job, due at `run_after` (default: now), on `lane`, for `key_id`, with
+        the policy's `max_attempts`.
 
         Submissions give their media job the submitting key (`Job.key_id`) themselves."""
 
@@ -288,7 +286,6 @@ class Store(Protocol):
         self,
         worker_id: str,
         *,
-        lease_seconds: float,
         kinds: Collection[JobKind] | None = None,
         lanes: Sequence[JobLane] | None = None,
         max_running_per_key: int | None = None,
@@ -297,8 +294,8 @@ class Store(Protocol):
 
         Due: `queued` with `run_after` passed, or running with an expired lease (its worker
         died). The job enters `kind.first_state`, its attempts count one more, and the lease
-        runs `lease_seconds`. Two concurrent claims never get the same job. An expired job
-        that has used all its attempts becomes `dead` instead of being handed out.
+        runs the policy's `lease_seconds`. Two concurrent claims never get the same job. An
+        expired job that has used all its attempts becomes `dead` instead of being handed out.
 
         Fairness: only jobs on `lanes` are taken (default: any), an earlier lane first; a key
         (`Job.key_id`; internal jobs form one group) with `max_running_per_key` jobs under a
@@ -307,8 +304,9 @@ class Store(Protocol):
         can be passed by claims racing in the same instant (rows are locked, not counts).
         """
 
-    async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:
-        """Extend the lease to now + `lease_seconds`. `LeaseLost` if not held by the worker."""
+    async def heartbeat(self, job_id: str, worker_id: str) -> Job:
+        """Extend the lease to now + the policy's `lease_seconds`. `LeaseLost` if not held by
+        the worker."""
 
     async def set_job_state(self, job_id: str, worker_id: str, state: JobState) -> Job:
         """Move a leased job between running states (fetching, hashing, matching).
@@ -326,12 +324,10 @@ class Store(Protocol):
         error: str,
         *,
         retryable: bool,
-        backoff_base_seconds: float = 2.0,
-        backoff_max_seconds: float = 300.0,
     ) -> Job:
         """Record a failed attempt, keeping `error`.
 
-        Retryable with attempts left: back to `queued`, due after
+        Retryable with attempts left: back to `queued`, due after the policy's backoff,
         min(backoff_max, backoff_base * 2 ** (attempts - 1)) seconds. Retryable with none
         left: `dead`. Not retryable: `failed`. A `hash_reference` job that ends `failed` or
         `dead` takes its pending reference to `failed` with it. `LeaseLost` if not held by the

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from triage.store import Store, open_store
+from triage.store import JobPolicy, Store, open_store
 from triage.store.engine import driver_url
 from triage.store.tables import metadata
 
@@ -29,6 +29,12 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TRIAGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ("memory", "sqlite", "postgresql")
+CONTRACT_POLICY = JobPolicy(
+    max_attempts=5, backoff_base_seconds=2.0, backoff_max_seconds=300.0, lease_seconds=30.0
+)
+"""The job policy of the contract tests' stores (the default settings'); a test that needs
+another parametrizes the `job_policy` fixture directly with `dataclasses.replace` of it."""
+LEASE = CONTRACT_POLICY.lease_seconds
 
 
 class FakeClock:
@@ -124,9 +130,9 @@ def store_url(
     return postgres_url
 
 
-async def open_migrated(url: str, clock: FakeClock) -> Store:
-    """Open a store on a URL from `store_url`, emptied for one test."""
-    store = open_store(url, clock=clock)
+async def open_migrated(url: str, clock: FakeClock, policy: JobPolicy) -> Store:
+    """Open a store on a URL from `store_url`, emptied for one test, following `policy`."""
+    store = open_store(url, policy=policy, clock=clock)
     if url.startswith("postgresql://"):
         await empty_postgres_tables(url)
     return store

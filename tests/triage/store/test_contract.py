@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from tests.triage.store.backends import FakeClock
+from tests.triage.store.backends import CONTRACT_POLICY, LEASE, FakeClock
 from triage.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from triage.models import (
     OPEN_STATES,
@@ -25,7 +26,6 @@ from triage.models import (
 )
 from triage.store import Store
 
-LEASE = 30.0
 RECORD = '{"format": "triage-hashes/1", "id": "r"}'
 
 
@@ -160,7 +160,7 @@ async def test_uploaded_reference_is_pending_until_its_job_stores_hashes(store: 
     )
     assert reference.status is ReferenceStatus.PENDING
     assert await store.get_reference_hashes(reference.id) is None
-    job = await store.claim_job("w1", lease_seconds=LEASE)
+    job = await store.claim_job("w1")
     assert job is not None
     assert (job.kind, job.target_id, job.state) == (
         JobKind.HASH_REFERENCE,
@@ -199,7 +199,7 @@ async def test_reference_fails_with_its_hashing_job_and_is_pending_on_retry(stor
     reference = await store.add_reference(
         label="clip", source="clip.mp4", added_by="k", upload_path="/uploads/clip.mp4"
     )
-    job = await store.claim_job("w1", lease_seconds=LEASE)
+    job = await store.claim_job("w1")
     assert job is not None
     await store.fail_job(job.id, "w1", "not a video", retryable=False)
     assert (await store.get_reference(reference.id)).status is ReferenceStatus.FAILED
@@ -324,7 +324,7 @@ async def test_concurrent_submissions_of_one_url_share_one_media(store: Store) -
 
 async def test_resubmitting_a_failed_url_queues_it_again(store: Store) -> None:
     first = await store.create_submission(url="https://example.com/v.mp4", key_id="k")
-    job = await store.claim_job("w1", lease_seconds=LEASE)
+    job = await store.claim_job("w1")
     assert job is not None
     await store.fail_job(job.id, "w1", "connection refused", retryable=False)
     assert (await store.get_submission(first.submission.id)).status is SubmissionStatus.FAILED
@@ -352,7 +352,7 @@ async def test_same_bytes_through_another_url_share_the_first_result(
 ) -> None:
     sha = "cd" * 32
     first = await store.create_submission(url="https://a.example/v.mp4", key_id="k")
-    job = await store.claim_job("w1", lease_seconds=LEASE)
+    job = await store.claim_job("w1")
     assert job is not None
     assert (
         await store.link_media_by_sha256(first.submission.media_id, _evidence(clock, sha)) is None
@@ -367,7 +367,7 @@ async def test_same_bytes_through_another_url_share_the_first_result(
     )
 
     second = await store.create_submission(url="https://b.example/copy", key_id="k")
-    job2 = await store.claim_job("w2", lease_seconds=LEASE)
+    job2 = await store.claim_job("w2")
     assert job2 is not None and job2.target_id == second.submission.media_id
     earlier = await store.link_media_by_sha256(
         second.submission.media_id, _evidence(clock, sha, "https://cdn.example/copy.mp4")
@@ -388,7 +388,7 @@ async def test_result_round_trips_with_evidence_and_completes_job(
     store: Store, clock: FakeClock
 ) -> None:
     outcome = await store.create_submission(url="https://example.com/v.mp4", key_id="k")
-    job = await store.claim_job("w1", lease_seconds=LEASE)
+    job = await store.claim_job("w1")
     assert job is not None
     media_id = outcome.submission.media_id
     await store.link_media_by_sha256(media_id, _evidence(clock, "ef" * 32))
@@ -411,7 +411,7 @@ async def test_result_round_trips_with_evidence_and_completes_job(
 
 async def test_result_is_refused_from_a_worker_without_the_lease(store: Store) -> None:
     outcome = await store.create_submission(url="https://example.com/v.mp4", key_id="k")
-    job = await store.claim_job("w1", lease_seconds=LEASE)
+    job = await store.claim_job("w1")
     assert job is not None
     with pytest.raises(LeaseLost):
         await store.record_result(
@@ -439,27 +439,25 @@ async def test_claim_takes_due_jobs_in_order_and_none_when_empty(
     first = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
     clock.advance(1)
     await store.enqueue_job(JobKind.PROCESS_MEDIA, "m2", run_after=clock.now + timedelta(hours=1))
-    claimed = await store.claim_job("w1", lease_seconds=LEASE)
+    claimed = await store.claim_job("w1")
     assert claimed is not None and claimed.id == first.id
     assert claimed.state is JobState.FETCHING and claimed.attempts == 1
     assert claimed.lease_owner == "w1"
     assert claimed.lease_expires_at == clock.now + timedelta(seconds=LEASE)
-    assert await store.claim_job("w2", lease_seconds=LEASE) is None
+    assert await store.claim_job("w2") is None
 
 
 async def test_claim_filters_by_kind(store: Store) -> None:
     await store.enqueue_job(JobKind.HASH_REFERENCE, "r1")
-    assert await store.claim_job("w1", lease_seconds=LEASE, kinds={JobKind.PROCESS_MEDIA}) is None
-    claimed = await store.claim_job("w1", lease_seconds=LEASE, kinds={JobKind.HASH_REFERENCE})
+    assert await store.claim_job("w1", kinds={JobKind.PROCESS_MEDIA}) is None
+    claimed = await store.claim_job("w1", kinds={JobKind.HASH_REFERENCE})
     assert claimed is not None and claimed.target_id == "r1"
 
 
 async def test_concurrent_claims_never_share_a_job(store: Store) -> None:
     for n in range(3):
         await store.enqueue_job(JobKind.PROCESS_MEDIA, f"m{n}")
-    claims = await asyncio.gather(
-        *(store.claim_job(f"w{n}", lease_seconds=LEASE) for n in range(6))
-    )
+    claims = await asyncio.gather(*(store.claim_job(f"w{n}") for n in range(6)))
     taken = [job.id for job in claims if job is not None]
     assert len(taken) == 3
     assert len(set(taken)) == 3
@@ -469,33 +467,33 @@ async def test_expired_lease_is_claimed_again_and_old_worker_loses_it(
     store: Store, clock: FakeClock
 ) -> None:
     job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
-    await store.claim_job("w1", lease_seconds=LEASE)
+    await store.claim_job("w1")
     clock.advance(LEASE - 1)
-    assert await store.claim_job("w2", lease_seconds=LEASE) is None
+    assert await store.claim_job("w2") is None
     clock.advance(2)
-    again = await store.claim_job("w2", lease_seconds=LEASE)
+    again = await store.claim_job("w2")
     assert again is not None and again.id == job.id
     assert (again.lease_owner, again.attempts) == ("w2", 2)
     with pytest.raises(LeaseLost):
-        await store.heartbeat(job.id, "w1", lease_seconds=LEASE)
+        await store.heartbeat(job.id, "w1")
     with pytest.raises(LeaseLost):
         await store.complete_job(job.id, "w1")
 
 
 async def test_heartbeat_extends_the_lease(store: Store, clock: FakeClock) -> None:
     job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
-    await store.claim_job("w1", lease_seconds=LEASE)
+    await store.claim_job("w1")
     clock.advance(LEASE - 1)
-    beaten = await store.heartbeat(job.id, "w1", lease_seconds=LEASE)
+    beaten = await store.heartbeat(job.id, "w1")
     assert beaten.heartbeat_at == clock.now
     assert beaten.lease_expires_at == clock.now + timedelta(seconds=LEASE)
     clock.advance(LEASE - 1)
-    assert await store.claim_job("w2", lease_seconds=LEASE) is None
+    assert await store.claim_job("w2") is None
 
 
 async def test_job_state_moves_only_between_running_states(store: Store) -> None:
     job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
-    await store.claim_job("w1", lease_seconds=LEASE)
+    await store.claim_job("w1")
     assert (await store.set_job_state(job.id, "w1", JobState.HASHING)).state is JobState.HASHING
     with pytest.raises(InvalidInput):
         await store.set_job_state(job.id, "w1", JobState.DONE)
@@ -503,70 +501,78 @@ async def test_job_state_moves_only_between_running_states(store: Store) -> None
         await store.set_job_state(job.id, "w2", JobState.MATCHING)
 
 
+@pytest.mark.parametrize(
+    "job_policy",
+    [replace(CONTRACT_POLICY, max_attempts=3, backoff_base_seconds=2, backoff_max_seconds=5)],
+    ids=["3_attempts"],
+)
 async def test_retryable_failure_backs_off_exponentially_then_dies_keeping_error(
     store: Store, clock: FakeClock
 ) -> None:
-    job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1", max_attempts=3)
+    job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
+    assert job.max_attempts == 3
     delays = []
     for attempt in range(1, 4):
-        claimed = await store.claim_job("w1", lease_seconds=LEASE)
+        claimed = await store.claim_job("w1")
         assert claimed is not None and claimed.attempts == attempt
-        failed = await store.fail_job(
-            job.id,
-            "w1",
-            f"timeout {attempt}",
-            retryable=True,
-            backoff_base_seconds=2,
-            backoff_max_seconds=5,
-        )
+        failed = await store.fail_job(job.id, "w1", f"timeout {attempt}", retryable=True)
         if failed.state is JobState.QUEUED:
             delays.append((failed.run_after - clock.now).total_seconds())
-            assert await store.claim_job("w1", lease_seconds=LEASE) is None
+            assert await store.claim_job("w1") is None
             clock.advance(delays[-1])
     assert delays == [2.0, 4.0]
     dead = await store.get_job(job.id)
     assert (dead.state, dead.attempts, dead.last_error) == (JobState.DEAD, 3, "timeout 3")
     assert dead.lease_owner is None
-    assert await store.claim_job("w1", lease_seconds=LEASE) is None
+    assert await store.claim_job("w1") is None
 
 
+@pytest.mark.parametrize(
+    "job_policy",
+    [replace(CONTRACT_POLICY, max_attempts=10, backoff_base_seconds=2, backoff_max_seconds=10)],
+    ids=["10_attempts"],
+)
 async def test_backoff_is_capped(store: Store, clock: FakeClock) -> None:
-    job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1", max_attempts=10)
+    job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
     for _ in range(5):
-        assert await store.claim_job("w1", lease_seconds=LEASE) is not None
-        failed = await store.fail_job(
-            job.id, "w1", "x", retryable=True, backoff_base_seconds=2, backoff_max_seconds=10
-        )
+        assert await store.claim_job("w1") is not None
+        failed = await store.fail_job(job.id, "w1", "x", retryable=True)
         clock.advance((failed.run_after - clock.now).total_seconds())
     assert (failed.run_after - failed.updated_at).total_seconds() == 10.0
 
 
 async def test_permanent_failure_is_failed_at_once(store: Store) -> None:
     job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
-    await store.claim_job("w1", lease_seconds=LEASE)
+    await store.claim_job("w1")
     failed = await store.fail_job(job.id, "w1", "not a video: truncated file", retryable=False)
     assert (failed.state, failed.last_error) == (JobState.FAILED, "not a video: truncated file")
 
 
+@pytest.mark.parametrize(
+    "job_policy", [replace(CONTRACT_POLICY, max_attempts=1)], ids=["1_attempt"]
+)
 async def test_lease_expiring_on_last_attempt_makes_job_dead(
     store: Store, clock: FakeClock
 ) -> None:
-    job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1", max_attempts=1)
-    await store.claim_job("w1", lease_seconds=LEASE)
+    job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
+    await store.claim_job("w1")
     clock.advance(LEASE + 1)
-    assert await store.claim_job("w2", lease_seconds=LEASE) is None
+    assert await store.claim_job("w2") is None
     dead = await store.get_job(job.id)
     assert dead.state is JobState.DEAD
     assert dead.last_error is not None and "lease expired" in dead.last_error
 
 
+@pytest.mark.parametrize(
+    "job_policy", [replace(CONTRACT_POLICY, max_attempts=1)], ids=["1_attempt"]
+)
 async def test_retry_requeues_dead_job_with_attempts_reset(store: Store) -> None:
-    job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1", max_attempts=1)
-    await store.claim_job("w1", lease_seconds=LEASE)
+    job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
+    await store.claim_job("w1")
     await store.fail_job(job.id, "w1", "boom", retryable=True)
     retried = await store.retry_job(job.id)
     assert (retried.state, retried.attempts, retried.last_error) == (JobState.QUEUED, 0, "boom")
-    claimed = await store.claim_job("w1", lease_seconds=LEASE)
+    claimed = await store.claim_job("w1")
     assert claimed is not None and claimed.id == job.id
 
 
@@ -580,14 +586,14 @@ async def test_retry_of_a_live_job_conflicts(store: Store) -> None:
 
 async def test_release_returns_the_job_and_its_attempt(store: Store) -> None:
     job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
-    await store.claim_job("w1", lease_seconds=LEASE)
+    await store.claim_job("w1")
     released = await store.release_job(job.id, "w1")
     assert (released.state, released.attempts, released.lease_owner) == (
         JobState.QUEUED,
         0,
         None,
     )
-    again = await store.claim_job("w2", lease_seconds=LEASE)
+    again = await store.claim_job("w2")
     assert again is not None and again.id == job.id and again.attempts == 1
 
 
@@ -600,7 +606,7 @@ async def test_queue_stats_count_open_jobs_per_kind_with_oldest_age(
     await store.enqueue_job(JobKind.PROCESS_MEDIA, "m3")
     await store.enqueue_job(JobKind.RETRO_MATCH, "r1")
     clock.advance(5)
-    await store.claim_job("w1", lease_seconds=LEASE, kinds=(JobKind.PROCESS_MEDIA,))
+    await store.claim_job("w1", kinds=(JobKind.PROCESS_MEDIA,))
     stats = {(s.kind, s.state): s for s in await store.queue_stats()}
     assert set(stats) == {(kind, state) for kind in JobKind for state in OPEN_STATES}
     queued = stats[JobKind.PROCESS_MEDIA, JobState.QUEUED]
@@ -617,17 +623,18 @@ async def test_queue_stats_count_open_jobs_per_kind_with_oldest_age(
     assert (empty.count, empty.oldest_age_seconds, empty.longest_due_seconds) == (0, None, None)
 
 
+@pytest.mark.parametrize(
+    "job_policy", [replace(CONTRACT_POLICY, backoff_base_seconds=60.0)], ids=["60s_backoff"]
+)
 async def test_queue_stats_leave_out_finished_jobs_and_jobs_in_backoff(
     store: Store, clock: FakeClock
 ) -> None:
     done = await store.enqueue_job(JobKind.RETRO_MATCH, "r1")
-    await store.claim_job("w1", lease_seconds=LEASE)
+    await store.claim_job("w1")
     await store.complete_job(done.id, "w1")
     retried = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
-    await store.claim_job("w1", lease_seconds=LEASE)
-    await store.fail_job(
-        retried.id, "w1", "http_503: busy", retryable=True, backoff_base_seconds=60.0
-    )
+    await store.claim_job("w1")
+    await store.fail_job(retried.id, "w1", "http_503: busy", retryable=True)
     stats = {(s.kind, s.state): s for s in await store.queue_stats()}
     assert all(s.state in OPEN_STATES for s in stats.values())
     assert stats[JobKind.RETRO_MATCH, JobState.QUEUED].count == 0

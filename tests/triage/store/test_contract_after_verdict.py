@@ -21,8 +21,6 @@ from triage.models import (
 )
 from triage.store import Store
 
-LEASE = 30.0
-
 
 def _match(reference_id: str = "ref_a", score: float = 2.0) -> MatchEvidence:
     return MatchEvidence(
@@ -57,7 +55,7 @@ async def _process(
         )
     else:
         outcome = await store.create_submission(url=url, key_id="k")
-    job = await store.claim_job("w", lease_seconds=LEASE)
+    job = await store.claim_job("w")
     assert job is not None and job.target_id == outcome.submission.media_id
     media_id = outcome.submission.media_id
     evidence = FetchEvidence(

@@ -24,8 +24,6 @@ from triage.models import (
 )
 from triage.store import Store
 
-LEASE = 30.0
-
 
 def _match(score: float) -> MatchEvidence:
     return MatchEvidence(
@@ -63,7 +61,7 @@ async def _verdict(
     store: Store, clock: FakeClock, outcome: SubmitOutcome, verdict: Verdict, score: float = 2.0
 ) -> None:
     """Work the next job (the media of `outcome`) to `verdict`, the way a worker does."""
-    job = await store.claim_job("w", lease_seconds=LEASE)
+    job = await store.claim_job("w")
     assert job is not None and job.target_id == outcome.submission.media_id
     evidence = FetchEvidence(
         final_url=outcome.submission.url,
@@ -177,7 +175,7 @@ async def test_submissions_filter_by_verdict_and_status(store: Store, clock: Fak
     assert await ids(SubmissionFilter(statuses=frozenset({SubmissionStatus.QUEUED}))) == [
         waiting.submission.id
     ]
-    job = await store.claim_job("w", lease_seconds=LEASE)
+    job = await store.claim_job("w")
     assert job is not None
     await store.fail_job(job.id, "w", "not_media: nope", retryable=False)
     assert await ids(SubmissionFilter(statuses=frozenset({SubmissionStatus.FAILED}))) == [
@@ -193,7 +191,7 @@ async def test_submissions_of_one_media_are_every_report_of_its_content(
     await _verdict(store, clock, first, Verdict.REVIEW, score=0.7)
     # The same bytes at another URL: a copy of the first media, sharing its result.
     mirror = await _submit(store, clock, "https://mirror.example/1")
-    job = await store.claim_job("w", lease_seconds=LEASE)
+    job = await store.claim_job("w")
     assert job is not None and job.target_id == mirror.submission.media_id
     evidence = FetchEvidence(
         final_url=mirror.submission.url,

@@ -72,7 +72,6 @@ async def create_submission(request: web.Request) -> web.Response:
     ctx = context(request)
     key = current_key(request)
     idempotency_key = _idempotency_key(request)
-    max_attempts = ctx.settings.jobs.max_attempts
     outcome: SubmitOutcome
     sent_url: str | None = None
     sent_sha256: str | None = None
@@ -89,7 +88,6 @@ async def create_submission(request: web.Request) -> web.Response:
                 note=_optional_field(upload.fields, "note", MAX_TEXT_FIELD),
                 external_id=_optional_field(upload.fields, "external_id", 200),
                 idempotency_key=idempotency_key,
-                max_attempts=max_attempts,
                 lane=ctx.settings.jobs.lane_for(upload.size_bytes),
             )
         except BaseException:
@@ -108,7 +106,6 @@ async def create_submission(request: web.Request) -> web.Response:
             note=body.note,
             external_id=body.external_id,
             idempotency_key=idempotency_key,
-            max_attempts=max_attempts,
         )
     kind = "replayed" if outcome.replayed else "deduplicated" if outcome.deduplicated else "new"
     submissions_total.labels(outcome=kind).inc()
