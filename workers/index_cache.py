@@ -194,8 +194,8 @@ class LiveIndex:
                 return []
             return await asyncio.to_thread(self._searcher.match, query)
 
-    async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
-        """Keep syncing until `stop` is set."""
+    async def run(self, stop: asyncio.Event, poll_seconds: float) -> None:
+        """Keep syncing, every `poll_seconds` (`jobs.poll_seconds`), until `stop` is set."""
         while not stop.is_set():
             try:
                 await self.sync()

@@ -14,10 +14,10 @@ there are none, so a two-hour video never holds the slot a ten-second clip needs
 long slots every slot takes every job). No key gets more than `max_running_per_key` jobs at
 once, and the key served least recently is served first (see `Store.claim_job`).
 
-Stopping: when `stop` is set no new job is claimed; running jobs get `grace_seconds` to finish,
-then they are cancelled and their leases returned (`release_job`), so another worker takes
-them at once. A worker killed outright loses nothing either: its leases expire and the jobs
-are claimed again.
+Stopping: when `stop` is set no new job is claimed; running jobs get `shutdown_grace_seconds`
+to finish, then they are cancelled and their leases returned (`release_job`), so another
+worker takes them at once. A worker killed outright loses nothing either: its leases expire
+and the jobs are claimed again.
 """
 
 from __future__ import annotations
@@ -110,7 +110,6 @@ class Runner:
         *,
         slots: int = 1,
         long_slots: int = 0,
-        grace_seconds: float = 10.0,
         claim_gate: ClaimGate | None = None,
     ) -> None:
         if slots < 1 or long_slots < 0:
@@ -120,7 +119,6 @@ class Runner:
         self._settings = settings
         self._slots = slots
         self._long_slots = long_slots
-        self._grace_seconds = grace_seconds
         self._claim_gate = claim_gate
         self._holding: str | None = None
 
@@ -199,7 +197,7 @@ class Runner:
             await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not work.done():
                 # Asked to stop: let the job finish within the grace period, else give it back.
-                done, _ = await asyncio.wait({work}, timeout=self._grace_seconds)
+                done, _ = await asyncio.wait({work}, timeout=self._settings.shutdown_grace_seconds)
                 if not done:
                     work.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):

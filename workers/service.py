@@ -28,8 +28,6 @@ from workers.retro import RetroMatcher
 from workers.runner import Runner
 from workers.webhook import WebhookRelay
 
-GRACE_SECONDS = 20.0
-
 _log = logging.getLogger(__name__)
 
 
@@ -112,12 +110,7 @@ class WorkerService:
             referrals.webhook_url,
             referrals.webhook_secret.get_secret_value(),
             fetch_limits(self.settings),
-            RelayTiming(
-                poll_seconds=referrals.poll_seconds,
-                backoff_base_seconds=referrals.backoff_base_seconds,
-                probe_seconds=referrals.probe_seconds,
-                park_after_refusals=referrals.park_after_refusals,
-            ),
+            RelayTiming.from_settings(referrals),
             share_notes=referrals.share_notes,
         )
 
@@ -152,7 +145,7 @@ class WorkerService:
         )
         async with asyncio.TaskGroup() as group:
             group.create_task(self._log_stop(stop))
-            group.create_task(self.index.run(stop, poll_seconds=1.0))
+            group.create_task(self.index.run(stop, self.settings.jobs.poll_seconds))
             if self.relay is not None:
                 group.create_task(self.relay.run(stop))
             if self.slots > 0:
@@ -162,7 +155,6 @@ class WorkerService:
                     self.settings.jobs,
                     slots=self.slots,
                     long_slots=self.settings.jobs.long_lane_slots,
-                    grace_seconds=GRACE_SECONDS,
                     claim_gate=self.disk.problem,
                 )
                 group.create_task(runner.run(stop))
@@ -173,5 +165,5 @@ class WorkerService:
         _log.info(
             "shutting down: no new jobs; running jobs get %.0f s to finish, then go back to "
             "the queue",
-            GRACE_SECONDS,
+            self.settings.jobs.shutdown_grace_seconds,
         )

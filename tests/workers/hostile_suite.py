@@ -166,6 +166,7 @@ class Worker:
                 "TRIAGE_STORE__URL": "memory://",
                 "TRIAGE_FETCH__ALLOW_HOSTS": server.host_port,
                 "TRIAGE_JOBS__BACKOFF_BASE_SECONDS": "0",
+                "TRIAGE_JOBS__SHUTDOWN_GRACE_SECONDS": "1",
                 "TRIAGE_HASHING__DEADLINE_BASE_SECONDS": str(DEADLINE_SECONDS),
                 "TRIAGE_HASHING__DEADLINE_SECONDS_PER_MEDIA_SECOND": "0",
             },
@@ -180,9 +181,7 @@ class Worker:
             self.store, index, media_tools(self.settings), self.settings, self.pool,
             VerdictStep.from_settings(self.settings),
         )  # fmt: skip
-        self.runner = Runner(
-            self.store, self.pipeline.handlers(), self.settings.jobs, slots=1, grace_seconds=1
-        )
+        self.runner = Runner(self.store, self.pipeline.handlers(), self.settings.jobs, slots=1)
 
     async def submit(self, name: str, content_type: str) -> str:
         url = self.server.url(f"/media/{name}?content_type={content_type}")

@@ -75,7 +75,8 @@ async def _run_until(
     grace_seconds: float = 5.0,
 ) -> Job:
     stop = asyncio.Event()
-    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, SETTINGS, grace_seconds=grace_seconds)
+    settings = SETTINGS.model_copy(update={"shutdown_grace_seconds": grace_seconds})
+    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, settings)
     task = asyncio.create_task(runner.run(stop))
 
     try:
@@ -175,7 +176,8 @@ async def test_stop_lets_a_short_job_finish() -> None:
         await store.beat.wait()
         await ctx.store.complete_job(ctx.job.id, ctx.worker_id)
 
-    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, SETTINGS, grace_seconds=5)
+    settings = SETTINGS.model_copy(update={"shutdown_grace_seconds": 5})
+    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, settings)
     task = asyncio.create_task(runner.run(stop))
     await asyncio.wait_for(started.wait(), 5)
     stop.set()
@@ -198,7 +200,8 @@ async def test_stop_returns_the_lease_of_a_job_that_overruns_the_grace_period() 
             raise
 
     stop = asyncio.Event()
-    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, SETTINGS, grace_seconds=0.2)
+    settings = SETTINGS.model_copy(update={"shutdown_grace_seconds": 0.2})
+    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, settings)
     task = asyncio.create_task(runner.run(stop))
     await asyncio.wait_for(started.wait(), 5)
     stop.set()

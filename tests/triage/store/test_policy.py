@@ -22,7 +22,7 @@ def test_the_policy_comes_from_the_jobs_settings() -> None:
 
 
 def test_the_default_policy_is_that_of_the_default_settings() -> None:
-    assert DEFAULT_JOB_POLICY == JobPolicy.from_settings(JobSettings())
+    assert JobPolicy.from_settings(JobSettings()) == DEFAULT_JOB_POLICY
 
 
 def test_retry_delay_doubles_from_its_base_up_to_its_cap() -> None:
