@@ -19,7 +19,7 @@ from hashes.types import HashError
 from triage.config import KeyframeSettings
 from triage.errors import TriageError
 from triage.models import Keyframe, MatchEvidence, Verdict
-from triage.store.protocol import Store
+from triage.store.protocols import Keyframes
 from triage.store.rules import utc_now
 
 _log = logging.getLogger(__name__)
@@ -54,7 +54,9 @@ RunInHashingProcess = Callable[[CutFunction, Path], Awaitable[list[CutFrame]]]
 class KeyframeKeeper:
     """Cuts keyframes where media are decoded (`run`) and stores them."""
 
-    def __init__(self, store: Store, run: RunInHashingProcess, settings: KeyframeSettings) -> None:
+    def __init__(
+        self, store: Keyframes, run: RunInHashingProcess, settings: KeyframeSettings
+    ) -> None:
         self._store = store
         self._run = run
         self._settings = settings

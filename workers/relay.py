@@ -32,7 +32,7 @@ from triage import metrics
 from triage.config import ReferralSettings
 from triage.errors import TriageError
 from triage.models import ParkedState, Referral
-from triage.store.protocol import Store
+from triage.store.protocols import AuditLog, Outbox
 from triage.store.rules import Clock, backoff_seconds, utc_now
 from workers.audit import SYSTEM_ACTOR
 
@@ -111,10 +111,14 @@ class RelayTiming:
         return backoff_seconds(failures, self.backoff_base_seconds, self.probe_seconds)
 
 
+class RelayStore(Outbox, AuditLog, Protocol):
+    """What a relay reads and writes: the outbox, and the audit log of each delivery."""
+
+
 class Relay:
     def __init__(
         self,
-        store: Store,
+        store: RelayStore,
         sink: Sink,
         timing: RelayTiming | None = None,
         *,

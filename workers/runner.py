@@ -38,7 +38,7 @@ from triage.config import JobSettings
 from triage.errors import LeaseLost, TriageError
 from triage.logs import log_context
 from triage.models import Job, JobKind, JobLane, JobState
-from triage.store.protocol import Store
+from triage.store.protocols import JobQueue
 
 _log = logging.getLogger(__name__)
 
@@ -75,12 +75,16 @@ def permanent(reason: str, detail: str) -> JobFailure:
 class JobContext:
     """What a handler needs to act on its leased job."""
 
-    store: Store
+    store: JobQueue
     worker_id: str
     job: Job
 
     async def set_state(self, state: JobState) -> None:
         await self.store.set_job_state(self.job.id, self.worker_id, state)
+
+    async def complete(self) -> None:
+        """Mark the job done (for a handler that records nothing else with it)."""
+        await self.store.complete_job(self.job.id, self.worker_id)
 
 
 JobHandler = Callable[[JobContext], Coroutine[Any, Any, None]]
@@ -104,7 +108,7 @@ class Runner:
 
     def __init__(
         self,
-        store: Store,
+        store: JobQueue,
         handlers: Mapping[JobKind, JobHandler],
         settings: JobSettings,
         *,

@@ -17,6 +17,7 @@ from triage.config import Settings
 from triage.disk import DiskSpace
 from triage.models import JobKind
 from triage.store.protocol import Store
+from triage.store.protocols import HashList
 from triage.verdicts import VerdictStep
 from workers.fetch import fetch_media
 from workers.hashing_pool import HashingPool, StepReport
@@ -46,7 +47,7 @@ def _observe_step(report: StepReport) -> None:
         metrics.hashing_peak_memory_bytes.observe(report.peak_memory_bytes)
 
 
-def live_index(store: Store, settings: Settings) -> LiveIndex:
+def live_index(store: HashList, settings: Settings) -> LiveIndex:
     index = ExactIndex()
     return LiveIndex(store, index, Matcher(index, settings.match.match_params()))
 
