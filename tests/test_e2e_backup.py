@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from sqlalchemy import MetaData, select, text
+from sqlalchemy import MetaData, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -34,7 +34,7 @@ from tests.test_e2e_service import (
     _triage_command,
     _until,
 )
-from tests.triage.store.backends import POSTGRES_ADMIN_URL, postgres_database
+from tests.triage.store.backends import POSTGRES_ADMIN_URL, execute_autocommit, postgres_database
 from tests.workers.media_server import MediaServer
 from triage.store.engine import driver_url
 from triage.store.schema import head_revision
@@ -89,16 +89,6 @@ class GatedServer:
             await self._runner.cleanup()
 
 
-async def _admin(url: str, *statements: str) -> None:
-    engine = create_async_engine(driver_url(url), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 async def _delete_store(url: str) -> None:
     if url.startswith("sqlite:///"):
         database = Path(url.removeprefix("sqlite:///"))
@@ -106,7 +96,7 @@ async def _delete_store(url: str) -> None:
             path.unlink()
         return
     name = url.rsplit("/", 1)[1]
-    await _admin(
+    await execute_autocommit(
         POSTGRES_ADMIN_URL, f'DROP DATABASE "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
     )
 

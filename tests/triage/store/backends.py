@@ -54,7 +54,8 @@ def _with_database(url: str, database: str) -> str:
     return url.rsplit("/", 1)[0] + "/" + database
 
 
-async def _execute(url: str, *statements: str) -> None:
+async def execute_autocommit(url: str, *statements: str) -> None:
+    """Run `statements` outside any transaction (CREATE and DROP DATABASE need it)."""
     engine = create_async_engine(driver_url(url), isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:
@@ -82,7 +83,7 @@ async def _migrate(url: str) -> None:
 def postgres_database(*, migrated: bool = True) -> Iterator[str]:
     """The URL of a fresh PostgreSQL database (migrated unless told), dropped afterwards."""
     name = f"triage_test_{uuid.uuid4().hex[:12]}"
-    _in_own_loop(lambda: _execute(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}"'))
+    _in_own_loop(lambda: execute_autocommit(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}"'))
     url = _with_database(POSTGRES_ADMIN_URL, name)
     try:
         if migrated:
@@ -90,7 +91,9 @@ def postgres_database(*, migrated: bool = True) -> Iterator[str]:
         yield url
     finally:
         _in_own_loop(
-            lambda: _execute(POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            lambda: execute_autocommit(
+                POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+            )
         )
 
 
@@ -105,7 +108,7 @@ async def empty_postgres_tables(url: str) -> None:
     # DELETE beats TRUNCATE on tables this small; children go before their parents.
     counters = {"hashlist_state", "sequences"}
     tables = [t.name for t in reversed(metadata.sorted_tables) if t.name not in counters]
-    await _execute(
+    await execute_autocommit(
         url,
         *(f"DELETE FROM {name}" for name in tables),
         "UPDATE hashlist_state SET version = 0",

@@ -68,6 +68,18 @@ def match_evidence(reference_id: str = "ref_a", score: float = 2.0) -> MatchEvid
     )
 
 
+def fetched(clock: FakeClock, url: str | None, sha256: str) -> FetchEvidence:
+    """What a worker's fetch of `url` found: a small video with this content."""
+    return FetchEvidence(
+        final_url=url, sha256=sha256, size_bytes=10, content_type="video/mp4", fetched_at=clock()
+    )
+
+
+def content_of(outcome: SubmitOutcome) -> str:
+    """The SHA-256 `work_to_verdict` gives the media of `outcome` (one per media)."""
+    return outcome.submission.media_id.ljust(64, "0")[:64]
+
+
 async def process(
     store: Store,
     clock: FakeClock,
@@ -88,14 +100,7 @@ async def process(
     job = await store.claim_job("w")
     assert job is not None and job.target_id == outcome.submission.media_id
     media_id = outcome.submission.media_id
-    evidence = FetchEvidence(
-        final_url=url,
-        sha256=sha256,
-        size_bytes=10,
-        content_type="video/mp4",
-        fetched_at=clock(),
-    )
-    if await store.link_media_by_sha256(media_id, evidence) is not None:
+    if await store.link_media_by_sha256(media_id, fetched(clock, url, sha256)) is not None:
         await store.complete_job(job.id, "w")
         return outcome
     await store.record_result(
@@ -132,13 +137,7 @@ async def work_to_verdict(
     """Work the next job (the media of `outcome`) to `verdict`, the way a worker does."""
     job = await store.claim_job("w")
     assert job is not None and job.target_id == outcome.submission.media_id
-    evidence = FetchEvidence(
-        final_url=outcome.submission.url,
-        sha256=outcome.submission.media_id.ljust(64, "0")[:64],
-        size_bytes=10,
-        content_type="video/mp4",
-        fetched_at=clock(),
-    )
+    evidence = fetched(clock, outcome.submission.url, content_of(outcome))
     assert await store.link_media_by_sha256(job.target_id, evidence) is None
     matches = [match_evidence(score=score)] if verdict is not Verdict.NONE else []
     await store.record_result(

@@ -14,14 +14,15 @@ import pytest
 from tests.triage.store.backends import FakeClock
 from tests.triage.store.scenarios import (
     MATCH,
+    content_of,
     fetch_evidence,
+    fetched,
     process,
     submit,
     work_to_verdict,
 )
 from triage.errors import LeaseLost, NotFound
 from triage.models import (
-    FetchEvidence,
     JobKind,
     JobState,
     SubmissionFilter,
@@ -281,13 +282,7 @@ async def test_submissions_of_one_media_are_every_report_of_its_content(
     mirror = await submit(store, clock, "https://mirror.example/1")
     job = await store.claim_job("w")
     assert job is not None and job.target_id == mirror.submission.media_id
-    evidence = FetchEvidence(
-        final_url=mirror.submission.url,
-        sha256=first.submission.media_id.ljust(64, "0")[:64],
-        size_bytes=10,
-        content_type="video/mp4",
-        fetched_at=clock(),
-    )
+    evidence = fetched(clock, mirror.submission.url, content_of(first))
     assert await store.link_media_by_sha256(job.target_id, evidence) is not None
     await submit(store, clock, "https://a.example/2")
     found = await store.list_submissions(SubmissionFilter(media_id=first.submission.media_id))

@@ -125,17 +125,21 @@ class MemoryJobs(MemoryBase):
             claimed_at=now,
         )
 
-    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+    def _give_back(self, job_id: str, worker_id: str, **changes: object) -> Job:
+        """Queue a leased job again, due now, with the attempt it used returned."""
         job = self._leased(job_id, worker_id)
         return self._save(
             job,
             state=JobState.QUEUED,
-            lane=lane,
             attempts=max(job.attempts - 1, 0),
             run_after=self._now(),
             lease_owner=None,
             lease_expires_at=None,
+            **changes,
         )
+
+    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+        return self._give_back(job_id, worker_id, lane=lane)
 
     async def heartbeat(self, job_id: str, worker_id: str) -> Job:
         job = self._leased(job_id, worker_id)
@@ -173,15 +177,7 @@ class MemoryJobs(MemoryBase):
         )
 
     async def release_job(self, job_id: str, worker_id: str) -> Job:
-        job = self._leased(job_id, worker_id)
-        return self._save(
-            job,
-            state=JobState.QUEUED,
-            attempts=max(job.attempts - 1, 0),
-            run_after=self._now(),
-            lease_owner=None,
-            lease_expires_at=None,
-        )
+        return self._give_back(job_id, worker_id)
 
     async def retry_job(self, job_id: str) -> Job:
         job = self._job(job_id)

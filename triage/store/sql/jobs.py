@@ -192,19 +192,23 @@ class SqlJobs(SqlBase):
         )
         return or_(jobs.c.key_id.is_(None), jobs.c.key_id.not_in(full_keys))
 
-    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+    async def _give_back(self, job_id: str, worker_id: str, **changes: Any) -> Job:
+        """Queue a leased job again, due now, with the attempt it used returned."""
         async with self._tx() as conn:
             job = await self._leased(conn, job_id, worker_id)
             return await self._save_job(
                 conn,
                 job_id,
                 state=JobState.QUEUED,
-                lane=lane,
                 attempts=max(job.attempts - 1, 0),
                 run_after=self._now(),
                 lease_owner=None,
                 lease_expires_at=None,
+                **changes,
             )
+
+    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+        return await self._give_back(job_id, worker_id, lane=lane)
 
     async def heartbeat(self, job_id: str, worker_id: str) -> Job:
         async with self._tx() as conn:
@@ -252,17 +256,7 @@ class SqlJobs(SqlBase):
             )
 
     async def release_job(self, job_id: str, worker_id: str) -> Job:
-        async with self._tx() as conn:
-            job = await self._leased(conn, job_id, worker_id)
-            return await self._save_job(
-                conn,
-                job_id,
-                state=JobState.QUEUED,
-                attempts=max(job.attempts - 1, 0),
-                run_after=self._now(),
-                lease_owner=None,
-                lease_expires_at=None,
-            )
+        return await self._give_back(job_id, worker_id)
 
     async def retry_job(self, job_id: str) -> Job:
         async with self._tx() as conn:
