@@ -94,7 +94,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def job_policy() -> JobPolicy:
-    """The stores' job policy; `pytest.mark.parametrize("job_policy", ...)` gives another."""
+    """The stores' job policy; `with_job_policy(...)` on a test gives it another."""
     return CONTRACT_POLICY
 
 

@@ -14,10 +14,12 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -33,8 +35,14 @@ CONTRACT_POLICY = JobPolicy(
     max_attempts=5, backoff_base_seconds=2.0, backoff_max_seconds=300.0, lease_seconds=30.0
 )
 """The job policy of the contract tests' stores (the default settings'); a test that needs
-another parametrizes the `job_policy` fixture directly with `dataclasses.replace` of it."""
+another says so with `with_job_policy`."""
 LEASE = CONTRACT_POLICY.lease_seconds
+
+
+def with_job_policy(name: str, **changes: Any) -> pytest.MarkDecorator:
+    """Run a test on stores whose job policy is the contract's with `changes` (the parameter
+    overrides the `job_policy` fixture the `store` fixture opens them with)."""
+    return pytest.mark.parametrize("job_policy", [replace(CONTRACT_POLICY, **changes)], ids=[name])
 
 
 class FakeClock:

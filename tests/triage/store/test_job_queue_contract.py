@@ -7,12 +7,11 @@ Every test runs on memory, SQLite and PostgreSQL (the `store` fixture)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from tests.triage.store.backends import CONTRACT_POLICY, LEASE, FakeClock
+from tests.triage.store.backends import LEASE, FakeClock, with_job_policy
 from triage.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from triage.models import (
     OPEN_STATES,
@@ -92,11 +91,7 @@ async def test_job_state_moves_only_between_running_states(store: JobQueue) -> N
         await store.set_job_state(job.id, "w2", JobState.MATCHING)
 
 
-@pytest.mark.parametrize(
-    "job_policy",
-    [replace(CONTRACT_POLICY, max_attempts=3, backoff_base_seconds=2, backoff_max_seconds=5)],
-    ids=["3_attempts"],
-)
+@with_job_policy("3_attempts", max_attempts=3, backoff_base_seconds=2, backoff_max_seconds=5)
 async def test_retryable_failure_backs_off_exponentially_then_dies_keeping_error(
     store: JobQueue, clock: FakeClock
 ) -> None:
@@ -118,11 +113,7 @@ async def test_retryable_failure_backs_off_exponentially_then_dies_keeping_error
     assert await store.claim_job("w1") is None
 
 
-@pytest.mark.parametrize(
-    "job_policy",
-    [replace(CONTRACT_POLICY, max_attempts=10, backoff_base_seconds=2, backoff_max_seconds=10)],
-    ids=["10_attempts"],
-)
+@with_job_policy("10_attempts", max_attempts=10, backoff_base_seconds=2, backoff_max_seconds=10)
 async def test_backoff_is_capped(store: JobQueue, clock: FakeClock) -> None:
     job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
     for _ in range(5):
@@ -139,9 +130,7 @@ async def test_permanent_failure_is_failed_at_once(store: JobQueue) -> None:
     assert (failed.state, failed.last_error) == (JobState.FAILED, "not a video: truncated file")
 
 
-@pytest.mark.parametrize(
-    "job_policy", [replace(CONTRACT_POLICY, max_attempts=1)], ids=["1_attempt"]
-)
+@with_job_policy("1_attempt", max_attempts=1)
 async def test_lease_expiring_on_last_attempt_makes_job_dead(
     store: JobQueue, clock: FakeClock
 ) -> None:
@@ -154,9 +143,7 @@ async def test_lease_expiring_on_last_attempt_makes_job_dead(
     assert dead.last_error is not None and "lease expired" in dead.last_error
 
 
-@pytest.mark.parametrize(
-    "job_policy", [replace(CONTRACT_POLICY, max_attempts=1)], ids=["1_attempt"]
-)
+@with_job_policy("1_attempt", max_attempts=1)
 async def test_retry_requeues_dead_job_with_attempts_reset(store: JobQueue) -> None:
     job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "m1")
     await store.claim_job("w1")
@@ -214,9 +201,7 @@ async def test_queue_stats_count_open_jobs_per_kind_with_oldest_age(
     assert (empty.count, empty.oldest_age_seconds, empty.longest_due_seconds) == (0, None, None)
 
 
-@pytest.mark.parametrize(
-    "job_policy", [replace(CONTRACT_POLICY, backoff_base_seconds=60.0)], ids=["60s_backoff"]
-)
+@with_job_policy("60s_backoff", backoff_base_seconds=60.0)
 async def test_queue_stats_leave_out_finished_jobs_and_jobs_in_backoff(
     store: JobQueue, clock: FakeClock
 ) -> None:
