@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -21,13 +22,14 @@ from pathlib import Path
 
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from triage.config import Settings
-from triage.models import JobKind
+from triage.errors import InvalidInput
+from triage.models import JobKind, JobLane
 from triage.store.memory import MemoryStore
 from triage.store.policy import JobPolicy
 from triage.verdicts import VerdictStep
 from workers.hashing_pool import HashingPool, StepReport
 from workers.pipeline import Pipeline
-from workers.runner import JobContext, JobFailure
+from workers.runner import JobContext, JobFailure, LongMedia
 from workers.service import live_index, media_tools
 
 # Reference id -> shared clip. The videos are made from the first (HD, 16:9), the still
@@ -56,7 +58,11 @@ class BenchRow:
 
 
 def _ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+    if shutil.which("ffmpeg") is None:
+        raise InvalidInput("the limits bench makes its inputs with ffmpeg, which is not installed")
+    done = subprocess.run(["ffmpeg", "-v", "error", "-y", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InvalidInput(f"ffmpeg could not make a bench input: {done.stderr.strip()[-500:]}")
 
 
 def _looped(clip: Path, out: Path, size: str, seconds: int) -> None:
@@ -83,34 +89,45 @@ def _excerpt(video: Path, seconds: int | None) -> tuple[Path, str]:
     return out, f"; its first {seconds} s only"
 
 
+INPUT_NAMES = ("40mp-jpeg", "20min-4k", "2h-1080p")
+
+
 def make_inputs(
-    sources_dir: Path, work_dir: Path, excerpt_seconds: int | None = None
+    sources_dir: Path,
+    work_dir: Path,
+    excerpt_seconds: int | None = None,
+    only: frozenset[str] = frozenset(),
 ) -> list[BenchInput]:
-    """The three inputs in `work_dir` (made once; kept for the next run). With
-    `excerpt_seconds`, the videos are cut to that length (for a machine too slow for hours)."""
+    """The inputs named in `only` (all three if empty) in `work_dir`, made once and kept for
+    the next run. With `excerpt_seconds`, the videos are cut to that length (for a machine too
+    slow for hours)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     video_clip = sources_dir / REFERENCES["doorknob"]
-    long_1080p = work_dir / "two-hours-1080p.mp4"
-    _looped(video_clip, long_1080p, "1920:1080", 2 * 3600)
-    still = work_dir / "still-40mp.jpg"
-    if not still.is_file():
-        # 40 megapixels whatever the clip's shape.
-        size = "w='trunc(sqrt(40000000*iw/ih)/2)*2':h=-2"
-        _ffmpeg("-ss", "2", "-i", str(sources_dir / REFERENCES["chair"]), "-frames:v", "1",
-                "-vf", f"scale={size}", "-q:v", "2", str(still))  # fmt: skip
-    clip_4k = work_dir / "twenty-minutes-4k.mp4"
-    _looped(video_clip, clip_4k, "3840:2160", 20 * 60)
-    long_1080p, cut_1080p = _excerpt(long_1080p, excerpt_seconds)
-    clip_4k, cut_4k = _excerpt(clip_4k, excerpt_seconds)
-    return [
-        BenchInput("40mp-jpeg", "JPEG of 40 megapixels", still, "chair"),
-        BenchInput(
-            "20min-4k", f"3840x2160, 20 min at {FRAME_RATE} fps{cut_4k}", clip_4k, "doorknob"
-        ),
-        BenchInput(
-            "2h-1080p", f"1920x1080, 2 h at {FRAME_RATE} fps{cut_1080p}", long_1080p, "doorknob"
-        ),
-    ]
+    wanted = [name for name in INPUT_NAMES if not only or name in only]
+    inputs = []
+    for name in wanted:
+        if name == "40mp-jpeg":
+            still = work_dir / "still-40mp.jpg"
+            if not still.is_file():
+                # 40 megapixels whatever the clip's shape.
+                size = "w='trunc(sqrt(40000000*iw/ih)/2)*2':h=-2"
+                _ffmpeg("-ss", "2", "-i", str(sources_dir / REFERENCES["chair"]),
+                        "-frames:v", "1", "-vf", f"scale={size}", "-q:v", "2",
+                        str(still))  # fmt: skip
+            inputs.append(BenchInput(name, "JPEG of 40 megapixels", still, "chair"))
+        elif name == "20min-4k":
+            clip_4k = work_dir / "twenty-minutes-4k.mp4"
+            _looped(video_clip, clip_4k, "3840:2160", 20 * 60)
+            clip_4k, cut_4k = _excerpt(clip_4k, excerpt_seconds)
+            description = f"3840x2160, 20 min at {FRAME_RATE} fps{cut_4k}"
+            inputs.append(BenchInput(name, description, clip_4k, "doorknob"))
+        else:
+            long_1080p = work_dir / "two-hours-1080p.mp4"
+            _looped(video_clip, long_1080p, "1920:1080", 2 * 3600)
+            long_1080p, cut_1080p = _excerpt(long_1080p, excerpt_seconds)
+            description = f"1920x1080, 2 h at {FRAME_RATE} fps{cut_1080p}"
+            inputs.append(BenchInput(name, description, long_1080p, "doorknob"))
+    return inputs
 
 
 async def run_limits_bench(
@@ -122,8 +139,7 @@ async def run_limits_bench(
 ) -> list[BenchRow]:
     """Each input (those named in `only`, if any) through the real pipeline under
     `settings.hashing`; one row per input."""
-    made = make_inputs(sources_dir, work_dir, excerpt_seconds)
-    inputs = [i for i in made if not only or i.name in only]
+    inputs = make_inputs(sources_dir, work_dir, excerpt_seconds, only)
     # No heartbeat runs here: the bench holds each job for as long as a step may take.
     policy = replace(JobPolicy.from_settings(settings.jobs), lease_seconds=BENCH_LEASE_SECONDS)
     store = MemoryStore(policy=policy)
@@ -166,19 +182,28 @@ async def _one(
     upload.parent.mkdir(parents=True, exist_ok=True)
     upload.unlink(missing_ok=True)
     os.link(item.path, upload)  # the pipeline deletes its upload once hashed
+    # The lane the API gives an upload of this size; the pipeline moves a job whose media
+    # turns out long, as the runner does (`LongMedia`), and the bench follows it there.
     outcome = await store.create_upload_submission(
         upload_path=str(upload),
         sha256=_sha256(item.path),
         upload_filename=upload.name,
         key_id="bench",
+        lane=settings.jobs.lane_for(item.path.stat().st_size),
     )
-    job = await store.claim_job("bench", kinds=(JobKind.PROCESS_MEDIA,))
-    if job is None:
-        raise RuntimeError("the submission queued no job")
     handlers = pipeline.handlers()
     started = time.perf_counter()
     try:
-        await handlers[job.kind](JobContext(store, "bench", job))
+        while True:
+            job = await store.claim_job("bench", kinds=(JobKind.PROCESS_MEDIA,))
+            if job is None:
+                raise RuntimeError("the submission queued no job")
+            try:
+                await handlers[job.kind](JobContext(store, "bench", job))
+                break
+            except LongMedia as why:
+                print(f"{item.name}: moved to the long lane ({why})", file=sys.stderr, flush=True)
+                await store.move_job_to_lane(job.id, "bench", JobLane.LONG)
         detail = await store.get_submission(outcome.submission.id)
         result = detail.result.verdict.value if detail.result else "no result"
         if detail.result and detail.result.matches:
