@@ -10,13 +10,14 @@ import pytest
 
 from tests.triage.store.backends import (
     BACKENDS,
+    CONTRACT_POLICY,
     FakeClock,
     migrated_sqlite_file,
     open_migrated,
     postgres_database,
     store_url,
 )
-from triage.store import Store
+from triage.store import JobPolicy, Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The shared data sets live beside the repository, never inside it.
@@ -91,15 +92,21 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture
+def job_policy() -> JobPolicy:
+    """The stores' job policy; `with_job_policy(...)` on a test gives it another."""
+    return CONTRACT_POLICY
+
+
 @pytest.fixture(params=BACKENDS)
 async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock, job_policy: JobPolicy
 ) -> AsyncIterator[Store]:
     """A migrated, empty store, once per backend: memory, SQLite file, PostgreSQL."""
     backend = str(request.param)
     postgres = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
     template = request.getfixturevalue("sqlite_template") if backend == "sqlite" else None
     url = store_url(backend, tmp_path, postgres_url=postgres, sqlite_template=template)
-    opened = await open_migrated(url, clock)
+    opened = await open_migrated(url, clock, job_policy)
     yield opened
     await opened.close()

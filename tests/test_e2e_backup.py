@@ -20,14 +20,14 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from sqlalchemy import MetaData, select, text
+from sqlalchemy import MetaData, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.loopback import OneFileServer
 from tests.processes import Process, run_cli, run_triage, until
 from tests.test_e2e_service import WEBHOOK_SECRET, Client, WebhookReceiver
-from tests.triage.store.backends import POSTGRES_ADMIN_URL, postgres_database
+from tests.triage.store.backends import POSTGRES_ADMIN_URL, execute_autocommit, postgres_database
 from tests.workers.media_server import MediaServer
 from triage.store.engine import driver_url
 from triage.store.schema import head_revision
@@ -67,16 +67,6 @@ class GatedServer(OneFileServer):
         await super().close()
 
 
-async def _admin(url: str, *statements: str) -> None:
-    engine = create_async_engine(driver_url(url), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 async def _delete_store(url: str) -> None:
     if url.startswith("sqlite:///"):
         database = Path(url.removeprefix("sqlite:///"))
@@ -84,7 +74,7 @@ async def _delete_store(url: str) -> None:
             path.unlink()
         return
     name = url.rsplit("/", 1)[1]
-    await _admin(
+    await execute_autocommit(
         POSTGRES_ADMIN_URL, f'DROP DATABASE "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
     )
 

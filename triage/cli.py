@@ -78,7 +78,6 @@ async def _serve(target: StoreTarget, host: str, port: int) -> int:
                 settings,
                 readiness=svc.readiness(),
                 lookup=svc.pipeline.lookup,
-                rate_limit=settings.server.rate_limit,
             )
             runner = ApiRunner(app, access_log=None, handle_signals=False)
             await runner.setup()

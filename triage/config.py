@@ -158,6 +158,8 @@ class JobSettings(Section):
     backoff_max_seconds: float = Field(default=300.0, ge=0)
     in_process_workers: int = Field(default=1, ge=0)
     poll_seconds: float = Field(default=1.0, gt=0)
+    # On SIGTERM running jobs get this long to finish before they go back to the queue.
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     max_running_per_key: int = Field(default=4, ge=1)
     long_lane_slots: int = Field(default=1, ge=0)
     long_media_bytes: int = Field(default=256 * MiB, gt=0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from triage.models import Job, JobKind
-from triage.store.protocol import Store
+from triage.store.protocols import JobQueue
 from triage.store.rules import utc_now
 
 RETRO_DELAY_SECONDS = 5.0
@@ -17,11 +17,10 @@ RETRO_DELAY_SECONDS = 5.0
 has recorded its result by the time the stored queries are read."""
 
 
-async def schedule_retro_match(store: Store, reference_id: str, *, max_attempts: int) -> Job:
+async def schedule_retro_match(store: JobQueue, reference_id: str) -> Job:
     """Queue retro-matching of `reference_id`; running it twice is harmless."""
     return await store.enqueue_job(
         JobKind.RETRO_MATCH,
         reference_id,
-        max_attempts=max_attempts,
         run_after=utc_now() + timedelta(seconds=RETRO_DELAY_SECONDS),
     )

@@ -20,7 +20,7 @@ from triage.config import KeyframeSettings
 from triage.errors import TriageError
 from triage.evidence import MatchEvidence
 from triage.models import Keyframe, Verdict
-from triage.store.protocol import Store
+from triage.store.protocols import Keyframes
 from triage.store.rules import utc_now
 
 _log = logging.getLogger(__name__)
@@ -55,7 +55,9 @@ RunInHashingProcess = Callable[[CutFunction, Path], Awaitable[list[CutFrame]]]
 class KeyframeKeeper:
     """Cuts keyframes where media are decoded (`run`) and stores them."""
 
-    def __init__(self, store: Store, run: RunInHashingProcess, settings: KeyframeSettings) -> None:
+    def __init__(
+        self, store: Keyframes, run: RunInHashingProcess, settings: KeyframeSettings
+    ) -> None:
         self._store = store
         self._run = run
         self._settings = settings

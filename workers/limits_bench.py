@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hashes.formats.jsonl import HashListEntry, dumps_record
@@ -25,6 +25,7 @@ from triage.config import Settings
 from triage.errors import InvalidInput
 from triage.models import JobKind, JobLane
 from triage.store.memory import MemoryStore
+from triage.store.policy import JobPolicy
 from triage.verdicts import VerdictStep
 from workers.hashing.pool import HashingPool, StepReport
 from workers.pipeline import Pipeline
@@ -36,6 +37,7 @@ from workers.service import live_index, media_tools
 REFERENCES = {"doorknob": "te-doorknob-hd-no-bar.mp4", "chair": "te-chair-orig-22-sd-bar.mp4"}
 SEGMENT_SECONDS = 10  # encoded once, then repeated without re-encoding
 FRAME_RATE = 25
+BENCH_LEASE_SECONDS = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,9 @@ async def run_limits_bench(
     """Each input (those named in `only`, if any) through the real pipeline under
     `settings.hashing`; one row per input."""
     inputs = make_inputs(sources_dir, work_dir, excerpt_seconds, only)
-    store = MemoryStore()
+    # No heartbeat runs here: the bench holds each job for as long as a step may take.
+    policy = replace(JobPolicy.from_settings(settings.jobs), lease_seconds=BENCH_LEASE_SECONDS)
+    store = MemoryStore(policy=policy)
     steps: list[StepReport] = []
     pool = HashingPool(settings.hashing, 1, observer=steps.append)
     tools = media_tools(settings)
@@ -191,9 +195,7 @@ async def _one(
     started = time.perf_counter()
     try:
         while True:
-            job = await store.claim_job(
-                "bench", lease_seconds=24 * 3600.0, kinds=(JobKind.PROCESS_MEDIA,)
-            )
+            job = await store.claim_job("bench", kinds=(JobKind.PROCESS_MEDIA,))
             if job is None:
                 raise RuntimeError("the submission queued no job")
             try:

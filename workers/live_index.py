@@ -24,7 +24,7 @@ from hashes.types import HashError, VideoHashes, VideoMatch
 from triage import metrics
 from triage.errors import TriageError
 from triage.models import ReferenceHashes
-from triage.store.protocol import Store
+from triage.store.protocols import HashList
 
 _log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class LiveIndex:
 
     def __init__(
         self,
-        store: Store,
+        store: HashList,
         index: MutableIndex,
         searcher: Searcher,
     ) -> None:
@@ -194,8 +194,8 @@ class LiveIndex:
                 return []
             return await asyncio.to_thread(self._searcher.match, query)
 
-    async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
-        """Keep syncing until `stop` is set."""
+    async def run(self, stop: asyncio.Event, poll_seconds: float) -> None:
+        """Keep syncing, every `poll_seconds` (`jobs.poll_seconds`), until `stop` is set."""
         while not stop.is_set():
             try:
                 await self.sync()
@@ -211,7 +211,7 @@ def _is_savable(index: MutableIndex) -> TypeGuard[SavableIndex]:
     )
 
 
-def live_index_of(store: Store, matcher: Matcher) -> LiveIndex:
+def live_index_of(store: HashList, matcher: Matcher) -> LiveIndex:
     """The live index a worker runs: `matcher`'s index kept in step with `store`'s list, and
     searched with `matcher`."""
     return LiveIndex(store, matcher.index, matcher)

@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from hashes.cascade import Hashing, QueryOutcome, query_cascade
 from hashes.formats.jsonl import HashListEntry, dumps_record
@@ -35,7 +35,7 @@ from triage.evidence import FetchEvidence
 from triage.logs import FIELDS_KEY
 from triage.models import JobKind, JobState, Media, Verdict
 from triage.retro_scheduling import schedule_retro_match
-from triage.store.protocol import Store
+from triage.store.protocols import AuditLog, HashList, JobQueue, Keyframes, Submissions
 from triage.verdicts import Decision, VerdictStep
 from workers.fetch.errors import (
     DiskFullError,
@@ -128,6 +128,11 @@ def log_verdict(
     )
 
 
+class PipelineStore(Submissions, HashList, JobQueue, AuditLog, Keyframes, Protocol):
+    """What the pipeline reads and writes: media and their results, references and their
+    hashes, the retro-matching job it schedules, the audit log and keyframes."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Fetched:
     path: Path
@@ -138,7 +143,7 @@ class _Fetched:
 class Pipeline:
     def __init__(
         self,
-        store: Store,
+        store: PipelineStore,
         live_index: LiveIndex,
         tools: MediaTools,
         settings: Settings,
@@ -222,7 +227,7 @@ class Pipeline:
         if earlier is None:
             return False
         _log.info("media %s is the same content as %s; reusing", media.id, earlier.id)
-        await self._store.complete_job(ctx.job.id, ctx.worker_id)
+        await ctx.complete()
         return True
 
     async def _hash_and_match(self, ctx: JobContext, media: Media, fetched: _Fetched) -> None:
@@ -395,8 +400,8 @@ class Pipeline:
             target=reference.id,
             details={"frames": len(hashes)},
         )
-        await schedule_retro_match(self._store, reference.id, max_attempts=ctx.job.max_attempts)
-        await self._store.complete_job(ctx.job.id, ctx.worker_id)
+        await schedule_retro_match(self._store, reference.id)
+        await ctx.complete()
         if not self._settings.references.keep_source:
             self._discard(path)
 

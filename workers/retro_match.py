@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Protocol
 
 from hashes.formats.jsonl import loads_record
 from hashes.index import ExactIndex
@@ -24,7 +25,7 @@ from hashes.types import HashError, VideoHashes
 from triage import metrics
 from triage.actors import SYSTEM_ACTOR
 from triage.models import QueryHashes, ReferenceStatus, Verdict
-from triage.store.protocol import Store
+from triage.store.protocols import AuditLog, HashList, Submissions
 from triage.store.rules import utc_now
 from triage.verdicts import MAX_EVIDENCE_MATCHES, Decision, VerdictStep
 from workers.pipeline import log_verdict
@@ -38,11 +39,16 @@ RematchFunction = Callable[[VideoHashes], Awaitable[Decision]]
 """The decision on query hashes against the whole live list (`Pipeline.lookup`)."""
 
 
+class RetroStore(HashList, Submissions, AuditLog, Protocol):
+    """What retro-matching reads and writes: the new reference, the stored queries and their
+    results, and the audit log."""
+
+
 class RetroMatcher:
     """Handles `retro_match` jobs (target: the reference id)."""
 
     def __init__(
-        self, store: Store, verdicts: VerdictStep, window_days: float, rematch: RematchFunction
+        self, store: RetroStore, verdicts: VerdictStep, window_days: float, rematch: RematchFunction
     ) -> None:
         self._store = store
         self._verdicts = verdicts
@@ -56,7 +62,7 @@ class RetroMatcher:
             record = await self._store.get_reference_hashes(reference.id)
         if record is None:
             # Disabled, deleted or not hashed since: nothing to match against.
-            await self._store.complete_job(ctx.job.id, ctx.worker_id)
+            await ctx.complete()
             return
         try:
             hashes = loads_record(record).hashes
@@ -70,7 +76,7 @@ class RetroMatcher:
             target=reference.id,
             details={"queries_matched": updated},
         )
-        await self._store.complete_job(ctx.job.id, ctx.worker_id)
+        await ctx.complete()
 
     async def match_reference(self, reference_id: str, hashes: VideoHashes) -> int:
         """Match the stored queries of the window against one reference; returns how many

@@ -14,10 +14,10 @@ there are none, so a two-hour video never holds the slot a ten-second clip needs
 long slots every slot takes every job). No key gets more than `max_running_per_key` jobs at
 once, and the key served least recently is served first (see `Store.claim_job`).
 
-Stopping: when `stop` is set no new job is claimed; running jobs get `grace_seconds` to finish,
-then they are cancelled and their leases returned (`release_job`), so another worker takes
-them at once. A worker killed outright loses nothing either: its leases expire and the jobs
-are claimed again.
+Stopping: when `stop` is set no new job is claimed; running jobs get `shutdown_grace_seconds`
+to finish, then they are cancelled and their leases returned (`release_job`), so another
+worker takes them at once. A worker killed outright loses nothing either: its leases expire
+and the jobs are claimed again.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from triage.config import JobSettings
 from triage.errors import LeaseLost, TriageError
 from triage.logs import log_context
 from triage.models import Job, JobKind, JobLane, JobState
-from triage.store.protocol import Store
+from triage.store.protocols import JobQueue
 
 _log = logging.getLogger(__name__)
 
@@ -75,12 +75,16 @@ def permanent(reason: str, detail: str) -> JobFailure:
 class JobContext:
     """What a handler needs to act on its leased job."""
 
-    store: Store
+    store: JobQueue
     worker_id: str
     job: Job
 
     async def set_state(self, state: JobState) -> None:
         await self.store.set_job_state(self.job.id, self.worker_id, state)
+
+    async def complete(self) -> None:
+        """Mark the job done (for a handler that records nothing else with it)."""
+        await self.store.complete_job(self.job.id, self.worker_id)
 
 
 JobHandler = Callable[[JobContext], Coroutine[Any, Any, None]]
@@ -104,13 +108,12 @@ class Runner:
 
     def __init__(
         self,
-        store: Store,
+        store: JobQueue,
         handlers: Mapping[JobKind, JobHandler],
         settings: JobSettings,
         *,
         slots: int = 1,
         long_slots: int = 0,
-        grace_seconds: float = 10.0,
         claim_gate: ClaimGate | None = None,
     ) -> None:
         if slots < 1 or long_slots < 0:
@@ -120,7 +123,6 @@ class Runner:
         self._settings = settings
         self._slots = slots
         self._long_slots = long_slots
-        self._grace_seconds = grace_seconds
         self._claim_gate = claim_gate
         self._holding: str | None = None
 
@@ -150,7 +152,6 @@ class Runner:
             try:
                 job = await self._store.claim_job(
                     worker_id,
-                    lease_seconds=self._settings.lease_seconds,
                     kinds=tuple(self._handlers),
                     lanes=lanes,
                     max_running_per_key=self._settings.max_running_per_key,
@@ -200,7 +201,7 @@ class Runner:
             await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not work.done():
                 # Asked to stop: let the job finish within the grace period, else give it back.
-                done, _ = await asyncio.wait({work}, timeout=self._grace_seconds)
+                done, _ = await asyncio.wait({work}, timeout=self._settings.shutdown_grace_seconds)
                 if not done:
                     work.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -245,8 +246,6 @@ class Runner:
                 ctx.worker_id,
                 message,
                 retryable=retryable,
-                backoff_base_seconds=self._settings.backoff_base_seconds,
-                backoff_max_seconds=self._settings.backoff_max_seconds,
             )
         except LeaseLost:
             _log.warning("job %s: lease lost before its failure was recorded", job.id)
@@ -275,9 +274,7 @@ class Runner:
         while True:
             await asyncio.sleep(self._settings.heartbeat_seconds)
             try:
-                await self._store.heartbeat(
-                    ctx.job.id, ctx.worker_id, lease_seconds=self._settings.lease_seconds
-                )
+                await self._store.heartbeat(ctx.job.id, ctx.worker_id)
             except LeaseLost:
                 _log.warning("job %s: lease lost; abandoning it", ctx.job.id)
                 work.cancel()

@@ -17,6 +17,7 @@ from triage.config import Settings
 from triage.disk import DiskSpace
 from triage.models import JobKind
 from triage.store.protocol import Store
+from triage.store.protocols import HashList
 from triage.verdicts import VerdictStep
 from workers.delivery.relay import RelayTiming
 from workers.delivery.webhook import WebhookRelay
@@ -27,8 +28,6 @@ from workers.live_index import LiveIndex
 from workers.pipeline import MediaTools, Pipeline, fetch_limits
 from workers.retro_match import RetroMatcher
 from workers.runner import Runner
-
-GRACE_SECONDS = 20.0
 
 _log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def _observe_step(report: StepReport) -> None:
         metrics.hashing_peak_memory_bytes.observe(report.peak_memory_bytes)
 
 
-def live_index(store: Store, settings: Settings) -> LiveIndex:
+def live_index(store: HashList, settings: Settings) -> LiveIndex:
     index = ExactIndex()
     return LiveIndex(store, index, Matcher(index, settings.match.match_params()))
 
@@ -112,12 +111,7 @@ class WorkerService:
             referrals.webhook_url,
             referrals.webhook_secret.get_secret_value(),
             fetch_limits(self.settings),
-            RelayTiming(
-                poll_seconds=referrals.poll_seconds,
-                backoff_base_seconds=referrals.backoff_base_seconds,
-                probe_seconds=referrals.probe_seconds,
-                park_after_refusals=referrals.park_after_refusals,
-            ),
+            RelayTiming.from_settings(referrals),
             share_notes=referrals.share_notes,
         )
 
@@ -152,7 +146,7 @@ class WorkerService:
         )
         async with asyncio.TaskGroup() as group:
             group.create_task(self._log_stop(stop))
-            group.create_task(self.index.run(stop, poll_seconds=1.0))
+            group.create_task(self.index.run(stop, self.settings.jobs.poll_seconds))
             if self.relay is not None:
                 group.create_task(self.relay.run(stop))
             if self.slots > 0:
@@ -162,7 +156,6 @@ class WorkerService:
                     self.settings.jobs,
                     slots=self.slots,
                     long_slots=self.settings.jobs.long_lane_slots,
-                    grace_seconds=GRACE_SECONDS,
                     claim_gate=self.disk.problem,
                 )
                 group.create_task(runner.run(stop))
@@ -173,5 +166,5 @@ class WorkerService:
         _log.info(
             "shutting down: no new jobs; running jobs get %.0f s to finish, then go back to "
             "the queue",
-            GRACE_SECONDS,
+            self.settings.jobs.shutdown_grace_seconds,
         )

@@ -111,8 +111,8 @@ def test_keys_jobs_and_audit_list_the_same_records_as_tsv_and_json(
     async def enqueue() -> None:
         store = open_store(url)
         try:
-            await store.enqueue_job(JobKind.PROCESS_MEDIA, "media_1", max_attempts=3)
-            await store.enqueue_job(JobKind.HASH_REFERENCE, "ref\twith tab", max_attempts=3)
+            await store.enqueue_job(JobKind.PROCESS_MEDIA, "media_1")
+            await store.enqueue_job(JobKind.HASH_REFERENCE, "ref\twith tab")
         finally:
             await store.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from triage.cli import main
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.models import ApiKey, JobKind
 from triage.store import open_store
+from triage.store.policy import DEFAULT_JOB_POLICY
 
 
 def _config(tmp_path: Path, *, migrated: bool = True) -> tuple[Path, str]:
@@ -95,11 +97,11 @@ def test_jobs_list_and_retry(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     config, url = _config(tmp_path, migrated=False)
 
     async def dead_job() -> str:
-        store = open_store(url)
+        store = open_store(url, policy=replace(DEFAULT_JOB_POLICY, max_attempts=1))
         try:
             await store.migrate()
-            job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "media_x", max_attempts=1)
-            claimed = await store.claim_job("w", lease_seconds=30)
+            job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "media_x")
+            claimed = await store.claim_job("w")
             assert claimed is not None
             await store.fail_job(job.id, "w", "unreachable: refused", retryable=True)
             return job.id

@@ -35,6 +35,7 @@ from tests.workers.media_server import MediaServer
 from triage.config import load_settings
 from triage.models import JobState, Verdict
 from triage.store.memory import MemoryStore
+from triage.store.policy import JobPolicy
 from triage.verdicts import VerdictStep
 from workers.hashing.pool import HashingPool, StepReport
 from workers.pipeline import Pipeline
@@ -165,11 +166,12 @@ class Worker:
                 "TRIAGE_STORE__URL": "memory://",
                 "TRIAGE_FETCH__ALLOW_HOSTS": server.host_port,
                 "TRIAGE_JOBS__BACKOFF_BASE_SECONDS": "0",
+                "TRIAGE_JOBS__SHUTDOWN_GRACE_SECONDS": "1",
                 "TRIAGE_HASHING__DEADLINE_BASE_SECONDS": str(DEADLINE_SECONDS),
                 "TRIAGE_HASHING__DEADLINE_SECONDS_PER_MEDIA_SECOND": "0",
             },
         )
-        self.store = MemoryStore()
+        self.store = MemoryStore(policy=JobPolicy.from_settings(self.settings.jobs))
         self.steps: list[StepReport] = []
         self.pool = MisbehavingPool(
             self.settings.hashing, 1, observer=self.steps.append, inputs=inputs
@@ -179,9 +181,7 @@ class Worker:
             self.store, index, media_tools(self.settings), self.settings, self.pool,
             VerdictStep.from_settings(self.settings),
         )  # fmt: skip
-        self.runner = Runner(
-            self.store, self.pipeline.handlers(), self.settings.jobs, slots=1, grace_seconds=1
-        )
+        self.runner = Runner(self.store, self.pipeline.handlers(), self.settings.jobs, slots=1)
 
     async def submit(self, name: str, content_type: str) -> str:
         url = self.server.url(f"/media/{name}?content_type={content_type}")

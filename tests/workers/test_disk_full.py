@@ -75,7 +75,8 @@ def executor() -> Iterator[ThreadPoolExecutor]:
 async def world(
     small_disk: SmallDisk, media_server: MediaServer, executor: ThreadPoolExecutor
 ) -> AsyncIterator[World]:
-    made = _world(small_disk.path, media_server, executor)
+    # One attempt: the fetch that meets the full disk is the job's last.
+    made = _world(small_disk.path, media_server, executor, TRIAGE_JOBS__MAX_ATTEMPTS="1")
     yield made
 
 
@@ -85,7 +86,7 @@ async def test_a_fetch_that_meets_a_full_disk_ends_disk_full_and_succeeds_when_r
     world.settings.media_dir.mkdir(parents=True)
     small_disk.fill()
     outcome = await world.store.create_submission(
-        url=media_server.url(f"/media/{REFERENCE_CLIP}"), key_id="key_test", max_attempts=1
+        url=media_server.url(f"/media/{REFERENCE_CLIP}"), key_id="key_test"
     )
     with pytest.raises(JobFailure) as failed:
         await world.run_next()

@@ -20,6 +20,7 @@ from triage import metrics
 from triage.config import Settings, load_settings
 from triage.models import JobKind, ReferenceStatus, Verdict
 from triage.store.memory import MemoryStore
+from triage.store.policy import JobPolicy
 from triage.verdicts import VerdictStep
 from workers.live_index import LiveIndex
 from workers.pipeline import Pipeline
@@ -50,14 +51,14 @@ class World:
 
     async def run_next(self) -> JobContext:
         """Claim the next job and run its handler once; JobFailure propagates."""
-        job = await self.store.claim_job("w1", lease_seconds=60)
+        job = await self.store.claim_job("w1")
         assert job is not None
         ctx = JobContext(self.store, "w1", job)
         await self.pipeline.handlers()[job.kind](ctx)
         return ctx
 
     async def submit(self, url: str) -> str:
-        outcome = await self.store.create_submission(url=url, key_id="key_test", max_attempts=2)
+        outcome = await self.store.create_submission(url=url, key_id="key_test")
         return outcome.submission.id
 
 
@@ -71,10 +72,11 @@ def _world(
             "TRIAGE_STORE__URL": "memory://",
             "TRIAGE_FETCH__ALLOW_HOSTS": media_server.host_port,
             "TRIAGE_FETCH__TIMEOUT_SECONDS": "20",
+            "TRIAGE_JOBS__MAX_ATTEMPTS": "2",
             **extra,
         },
     )
-    store = MemoryStore()
+    store = MemoryStore(policy=JobPolicy.from_settings(settings.jobs))
     index = live_index(store, settings)
     pipeline = Pipeline(
         store, index, media_tools(settings), settings, executor, VerdictStep.from_settings(settings)
@@ -268,7 +270,7 @@ async def test_same_bytes_at_two_urls_at_once_are_hashed_once(
 ) -> None:
     first = await world.submit(media_server.url(f"/media/{REFERENCE_CLIP}"))
     second = await world.submit(media_server.url(f"/chunked/{REFERENCE_CLIP}"))
-    jobs = [await world.store.claim_job(f"w{n}", lease_seconds=60) for n in (1, 2)]
+    jobs = [await world.store.claim_job(f"w{n}") for n in (1, 2)]
     contexts = [
         JobContext(world.store, f"w{n}", job) for n, job in zip((1, 2), jobs, strict=True) if job
     ]

@@ -87,7 +87,7 @@ async def _add_reference(store: MemoryStore, hashes_file: Path, reference_id: st
 
 async def _run_job(store: MemoryStore, retro: RetroMatcher, reference_id: str) -> None:
     await store.enqueue_job(JobKind.RETRO_MATCH, reference_id)
-    job = await store.claim_job(WORKER, lease_seconds=30, kinds=[JobKind.RETRO_MATCH])
+    job = await store.claim_job(WORKER, kinds=[JobKind.RETRO_MATCH])
     assert job is not None
     await retro.handle(JobContext(store=store, worker_id=WORKER, job=job))
     assert (await store.get_job(job.id)).state is JobState.DONE
@@ -190,7 +190,7 @@ async def test_two_references_retro_matched_together_both_stay_in_the_evidence(
     for reference_id in ("first", "second"):
         await store.enqueue_job(JobKind.RETRO_MATCH, reference_id)
     for _ in range(2):
-        job = await store.claim_job(WORKER, lease_seconds=30, kinds=[JobKind.RETRO_MATCH])
+        job = await store.claim_job(WORKER, kinds=[JobKind.RETRO_MATCH])
         assert job is not None
         jobs.append(retro.handle(JobContext(store=store, worker_id=WORKER, job=job)))
     await asyncio.gather(*jobs)

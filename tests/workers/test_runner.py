@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from triage.config import JobSettings
 from triage.errors import StoreError
 from triage.models import Job, JobKind, JobState
 from triage.store.memory import MemoryStore
+from triage.store.policy import JobPolicy
 from triage.store.rules import utc_now
 from workers.runner import JobContext, JobFailure, JobHandler, Runner, permanent
 
@@ -31,13 +33,16 @@ SETTINGS = JobSettings(
     backoff_max_seconds=0.05,
     poll_seconds=0.02,
 )
+POLICY = JobPolicy.from_settings(SETTINGS)
 
 
 class _ObservedStore(MemoryStore):
     """The memory store, notifying `changed` whenever a job ends an attempt or beats."""
 
-    def __init__(self, *, clock: Callable[[], datetime] = utc_now) -> None:
-        super().__init__(clock=clock)
+    def __init__(
+        self, *, policy: JobPolicy = POLICY, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        super().__init__(policy=policy, clock=clock)
         self.changed = asyncio.Condition()
         self.beat = asyncio.Event()
 
@@ -55,8 +60,8 @@ class _ObservedStore(MemoryStore):
     async def release_job(self, job_id: str, worker_id: str) -> Job:
         return await self._notify(await super().release_job(job_id, worker_id))
 
-    async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:
-        job = await super().heartbeat(job_id, worker_id, lease_seconds=lease_seconds)
+    async def heartbeat(self, job_id: str, worker_id: str) -> Job:
+        job = await super().heartbeat(job_id, worker_id)
         self.beat.set()
         return await self._notify(job)
 
@@ -70,7 +75,8 @@ async def _run_until(
     grace_seconds: float = 5.0,
 ) -> Job:
     stop = asyncio.Event()
-    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, SETTINGS, grace_seconds=grace_seconds)
+    settings = SETTINGS.model_copy(update={"shutdown_grace_seconds": grace_seconds})
+    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, settings)
     task = asyncio.create_task(runner.run(stop))
 
     try:
@@ -84,7 +90,7 @@ async def _run_until(
 
 
 async def _queued(store: MemoryStore) -> Job:
-    return await store.enqueue_job(JobKind.PROCESS_MEDIA, "media-1", max_attempts=2)
+    return await store.enqueue_job(JobKind.PROCESS_MEDIA, "media-1")
 
 
 async def test_handler_that_completes_leaves_the_job_done() -> None:
@@ -148,7 +154,7 @@ async def test_heartbeat_keeps_a_long_job_leased(clock: FakeClock) -> None:
             store.beat.clear()
             clock.advance(SETTINGS.lease_seconds / 2)
             await asyncio.wait_for(store.beat.wait(), 5)
-            stolen.append(await ctx.store.claim_job("intruder", lease_seconds=1))
+            stolen.append(await ctx.store.claim_job("intruder"))
         await ctx.store.complete_job(ctx.job.id, ctx.worker_id)
 
     done = await _run_until(store, handler, job.id, {JobState.DONE})
@@ -170,7 +176,8 @@ async def test_stop_lets_a_short_job_finish() -> None:
         await store.beat.wait()
         await ctx.store.complete_job(ctx.job.id, ctx.worker_id)
 
-    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, SETTINGS, grace_seconds=5)
+    settings = SETTINGS.model_copy(update={"shutdown_grace_seconds": 5})
+    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, settings)
     task = asyncio.create_task(runner.run(stop))
     await asyncio.wait_for(started.wait(), 5)
     stop.set()
@@ -193,7 +200,8 @@ async def test_stop_returns_the_lease_of_a_job_that_overruns_the_grace_period() 
             raise
 
     stop = asyncio.Event()
-    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, SETTINGS, grace_seconds=0.2)
+    settings = SETTINGS.model_copy(update={"shutdown_grace_seconds": 0.2})
+    runner = Runner(store, {JobKind.PROCESS_MEDIA: handler}, settings)
     task = asyncio.create_task(runner.run(stop))
     await asyncio.wait_for(started.wait(), 5)
     stop.set()
@@ -206,7 +214,7 @@ async def test_stop_returns_the_lease_of_a_job_that_overruns_the_grace_period() 
 
 async def test_lost_lease_cancels_the_handler_and_records_nothing() -> None:
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
-    store = MemoryStore(clock=lambda: now[0])
+    store = MemoryStore(policy=POLICY, clock=lambda: now[0])
     job = await _queued(store)
     started = asyncio.Event()
     cancelled = asyncio.Event()
@@ -225,7 +233,7 @@ async def test_lost_lease_cancels_the_handler_and_records_nothing() -> None:
     await asyncio.wait_for(started.wait(), 5)
     # The store's clock jumps past the lease: another worker takes the job over.
     now[0] += timedelta(seconds=10)
-    taken = await store.claim_job("other", lease_seconds=60)
+    taken = await store.claim_job("other")
     assert taken is not None and taken.id == job.id
     await asyncio.wait_for(cancelled.wait(), 5)
     stop.set()
@@ -257,7 +265,7 @@ class _FlakyStore(_ObservedStore):
 async def test_a_store_failure_while_settling_does_not_stop_the_worker() -> None:
     store = _FlakyStore()
     first = await _queued(store)
-    second = await store.enqueue_job(JobKind.PROCESS_MEDIA, "media-2", max_attempts=2)
+    second = await store.enqueue_job(JobKind.PROCESS_MEDIA, "media-2")
 
     async def handler(ctx: JobContext) -> None:
         if ctx.job.id == first.id:
@@ -336,8 +344,8 @@ def _sample(name: str) -> float:
 
 
 async def test_failure_retried_a_limited_number_of_times_then_fails() -> None:
-    store = _ObservedStore()
-    job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "media-1", max_attempts=5)
+    store = _ObservedStore(policy=replace(POLICY, max_attempts=5))
+    job = await store.enqueue_job(JobKind.PROCESS_MEDIA, "media-1")
     attempts: list[int] = []
 
     async def handler(ctx: JobContext) -> None:

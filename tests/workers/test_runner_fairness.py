@@ -162,7 +162,7 @@ async def test_the_pipeline_moves_a_two_hour_upload_to_the_long_lane_before_hash
             executor,
             VerdictStep.from_settings(settings),
         )
-        job = await store.claim_job("w", lease_seconds=60, lanes=[JobLane.SHORT])
+        job = await store.claim_job("w", lanes=[JobLane.SHORT])
         assert job is not None
         with pytest.raises(LongMedia, match="7200 s"):
             await pipeline.handlers()[job.kind](JobContext(store, "w", job))

@@ -39,7 +39,6 @@ from triage.store.protocol import Store
 
 API_TITLE = "Takedown triage API"
 API_VERSION = "1"
-DEFAULT_RATE_LIMIT = "600/minute"
 # Only JSON bodies go through aiohttp's own size check; uploads are streamed with their own cap.
 MAX_PLAIN_BODY_BYTES = 1024 * 1024
 _DOCS_ASSETS = {"docs.js": "text/javascript", "docs.css": "text/css"}
@@ -91,10 +90,10 @@ def create_app(
     *,
     readiness: Mapping[str, ReadinessCheck] | None = None,
     lookup: LookupFunction | None = None,
-    rate_limit: str = DEFAULT_RATE_LIMIT,
 ) -> web.Application:
-    """The API over `store`. `readiness` adds named checks to `/readyz` (e.g. the index);
-    `lookup` matches hashes against the live hash list for `/v1/lookup`."""
+    """The API over `store`, each key limited to `server.rate_limit`. `readiness` adds named
+    checks to `/readyz` (e.g. the index); `lookup` matches hashes against the live hash list
+    for `/v1/lookup`."""
     # Security headers outside the problem middleware, so that error answers get them too.
     app = web.Application(
         middlewares=[
@@ -109,7 +108,7 @@ def create_app(
         store=store,
         settings=settings,
         limiter=MovingWindowRateLimiter(MemoryStorage()),
-        rate=parse(rate_limit),
+        rate=parse(settings.server.rate_limit),
         readiness=dict(readiness or {}),
         lookup=lookup,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from triage.config import DEFAULT_CONFIG_FILE, Settings, load_settings
 from triage.errors import ConfigError
-from triage.store import open_store
+from triage.store import JobPolicy, open_store
 from triage.store.protocol import Store
 from triage.store.schema import (
     SchemaState,
@@ -125,7 +125,7 @@ async def with_store(
     target.settings.data_dir.mkdir(parents=True, exist_ok=True)
     if state.status is SchemaStatus.MISSING:
         await migrate(url)
-    store = open_store(url)
+    store = open_store(url, policy=JobPolicy.from_settings(target.settings.jobs))
     try:
         return await work(store)
     finally:

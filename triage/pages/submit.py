@@ -177,7 +177,6 @@ async def submit(request: web.Request, session: WebSession) -> web.StreamRespons
     except BaseException:
         _drop(files)
         raise
-    max_attempts = ctx.settings.jobs.max_attempts
     outcomes: list[SubmitOutcome] = []
     for url in links:
         outcomes.append(
@@ -186,7 +185,6 @@ async def submit(request: web.Request, session: WebSession) -> web.StreamRespons
                 key_id=session.key.id,
                 note=form.note,
                 external_id=form.external_id,
-                max_attempts=max_attempts,
             )
         )
     for sent in files:
@@ -197,7 +195,6 @@ async def submit(request: web.Request, session: WebSession) -> web.StreamRespons
             key_id=session.key.id,
             note=form.note,
             external_id=form.external_id,
-            max_attempts=max_attempts,
         )
         if outcome.deduplicated:
             sent.path.unlink(missing_ok=True)  # the content is known: our copy is not needed

@@ -8,22 +8,26 @@ from __future__ import annotations
 
 from triage.errors import ConfigError
 from triage.store.memory import MemoryStore
+from triage.store.policy import DEFAULT_JOB_POLICY, JobPolicy
 from triage.store.protocol import Store
 from triage.store.rules import Clock, utc_now
 from triage.store.sql import SqlStore
 
-__all__ = ["MemoryStore", "SqlStore", "Store", "open_store"]
+__all__ = ["JobPolicy", "MemoryStore", "SqlStore", "Store", "open_store"]
 
 
-def open_store(url: str, *, clock: Clock = utc_now) -> Store:
-    """The store for `url`: ``memory://``, ``sqlite:///PATH`` or ``postgresql://...``.
+def open_store(
+    url: str, *, policy: JobPolicy = DEFAULT_JOB_POLICY, clock: Clock = utc_now
+) -> Store:
+    """The store for `url`: ``memory://``, ``sqlite:///PATH`` or ``postgresql://...``, whose
+    jobs follow `policy` (the service passes `JobPolicy.from_settings(settings.jobs)`).
 
     Opening does not connect; the first call does. Raises `ConfigError` for another scheme.
     """
     if url.startswith("memory://"):
-        return MemoryStore(clock=clock)
+        return MemoryStore(policy=policy, clock=clock)
     if url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+asyncpg://")):
-        return SqlStore(url, clock=clock)
+        return SqlStore(url, policy=policy, clock=clock)
     raise ConfigError(
         f"store.url: expected memory://, sqlite:///PATH or postgresql://..., got {url!r}"
     )

@@ -52,11 +52,6 @@ def backoff_seconds(attempts: int, base_seconds: float, max_seconds: float) -> f
     return float(min(max_seconds, base_seconds * 2 ** min(exponent, 62)))
 
 
-def check_max_attempts(max_attempts: int) -> None:
-    if max_attempts < 1:
-        raise InvalidInput(f"max_attempts must be at least 1, got {max_attempts}")
-
-
 def check_retryable(job: Job) -> None:
     """Raise unless `retry_job` may queue `job` again."""
     if job.state not in RETRYABLE_JOB_STATES:

@@ -30,9 +30,10 @@ from typing import Protocol
 
 from triage import metrics
 from triage.actors import SYSTEM_ACTOR
+from triage.config import ReferralSettings
 from triage.errors import TriageError
 from triage.models import ParkedState, Referral
-from triage.store.protocol import Store
+from triage.store.protocols import AuditLog, Outbox
 from triage.store.rules import Clock, backoff_seconds, utc_now
 
 _log = logging.getLogger(__name__)
@@ -73,18 +74,31 @@ async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
+_DEFAULT = ReferralSettings()
+"""The `referrals` settings by default: what a relay built without settings (tests) waits."""
+
+
 @dataclass(frozen=True, slots=True)
 class RelayTiming:
-    poll_seconds: float = 1.0
+    poll_seconds: float = _DEFAULT.poll_seconds
     """How often the outbox is read while the receiver takes everything."""
-    backoff_base_seconds: float = 1.0
+    backoff_base_seconds: float = _DEFAULT.backoff_base_seconds
     """The first wait after a failure; each failure in a row doubles it."""
-    probe_seconds: float = 8.0
+    probe_seconds: float = _DEFAULT.probe_seconds
     """The longest wait between two attempts: a receiver that is down is probed this often.
     With the base wait after a first answer that fails, a receiver that returns gets its
     first delivery within `probe_seconds + backoff_base_seconds` (9 s by default)."""
-    park_after_refusals: int = 5
+    park_after_refusals: int = _DEFAULT.park_after_refusals
     """Refusals (HTTP 4xx) in a row after which a referral is parked."""
+
+    @classmethod
+    def from_settings(cls, referrals: ReferralSettings) -> RelayTiming:
+        return cls(
+            poll_seconds=referrals.poll_seconds,
+            backoff_base_seconds=referrals.backoff_base_seconds,
+            probe_seconds=referrals.probe_seconds,
+            park_after_refusals=referrals.park_after_refusals,
+        )
 
     def __post_init__(self) -> None:
         if min(self.poll_seconds, self.probe_seconds) <= 0 or self.backoff_base_seconds < 0:
@@ -97,10 +111,14 @@ class RelayTiming:
         return backoff_seconds(failures, self.backoff_base_seconds, self.probe_seconds)
 
 
+class RelayStore(Outbox, AuditLog, Protocol):
+    """What a relay reads and writes: the outbox, and the audit log of each delivery."""
+
+
 class Relay:
     def __init__(
         self,
-        store: Store,
+        store: RelayStore,
         sink: Sink,
         timing: RelayTiming | None = None,
         *,

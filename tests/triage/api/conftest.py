@@ -39,6 +39,7 @@ async def make_api(
             "TRIAGE_DATA_DIR": str(tmp_path / "data"),
             "TRIAGE_STORE__URL": "memory://",
             "TRIAGE_SERVER__MAX_UPLOAD_BYTES": str(UPLOAD_CAP_BYTES),
+            "TRIAGE_SERVER__RATE_LIMIT": rate_limit,
             **(extra or {}),
         },
     )
@@ -48,7 +49,7 @@ async def make_api(
         token = new_api_key_token()
         await store.create_api_key(f"{scope.value} key", {scope}, ApiKey.digest(token))
         keys[scope.value] = token
-    app = create_app(store, settings, readiness={"index": lambda: None}, rate_limit=rate_limit)
+    app = create_app(store, settings, readiness={"index": lambda: None})
     client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
     await client.start_server()
     return Api(client=client, store=store, settings=settings, keys=keys)

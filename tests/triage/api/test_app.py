@@ -235,7 +235,7 @@ async def test_failed_job_shows_its_reason(api: Api) -> None:
         "/v1/submissions", json={"url": "https://example.com/c.mp4"}, headers=api.auth("submit")
     )
     submission_id = (await response.json())["id"]
-    job = await api.store.claim_job("w1", lease_seconds=30)
+    job = await api.store.claim_job("w1")
     assert job is not None
     await api.store.fail_job(job.id, "w1", "not_media: the body is a PDF", retryable=False)
     view = await (
@@ -367,7 +367,7 @@ async def test_retry_dead_job_requeues_it_and_live_job_is_409(api: Api) -> None:
     (job,) = await api.store.list_jobs()
     busy = await api.client.post(f"/v1/jobs/{job.id}/retry", headers=api.auth("admin"))
     await assert_problem(busy, 409)
-    claimed = await api.store.claim_job("w1", lease_seconds=30)
+    claimed = await api.store.claim_job("w1")
     assert claimed is not None
     await api.store.fail_job(job.id, "w1", "unreachable: gone", retryable=False)
     response = await api.client.post(f"/v1/jobs/{job.id}/retry", headers=api.auth("admin"))
@@ -466,7 +466,7 @@ async def test_failed_reference_shows_why(api: Api) -> None:
         headers=api.auth("admin"),
     )
     assert response.status == 202
-    job = await api.store.claim_job("w1", lease_seconds=30)
+    job = await api.store.claim_job("w1")
     assert job is not None and job.kind is JobKind.HASH_REFERENCE
     await api.store.fail_job(job.id, "w1", "bad_media: not a readable video", retryable=False)
     view = await (

@@ -83,7 +83,7 @@ async def service(store: Store, tmp_path: Path) -> AsyncIterator[Service]:
 
 async def _work(store: Store, clock: FakeClock, verdict: Verdict, score: float = 2.0) -> None:
     """A worker's part for the next job: fetched, matched, `verdict` recorded."""
-    job = await store.claim_job("w", lease_seconds=30)
+    job = await store.claim_job("w")
     assert job is not None
     media = await store.get_media(job.target_id)
     evidence = FetchEvidence(

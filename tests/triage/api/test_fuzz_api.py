@@ -116,6 +116,7 @@ async def _start(
             "TRIAGE_DATA_DIR": str(tmp_path / "data"),
             "TRIAGE_STORE__URL": "memory://",
             "TRIAGE_SERVER__MAX_UPLOAD_BYTES": str(1024 * 1024),
+            "TRIAGE_SERVER__RATE_LIMIT": "1000000/minute",
         },
     )
     store = MemoryStore()
@@ -129,7 +130,6 @@ async def _start(
         settings,
         readiness={"index": lambda: None},
         lookup=lookup,
-        rate_limit="1000000/minute",
     )
     open_paths = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"}
     app.middlewares.append(_counting_middleware(tally, open_paths))

@@ -53,7 +53,7 @@ async def _review_item(api: Api, *, views: tuple[str, ...], note: str = "<b>bold
         note=note,
         external_id="case-<7>",
     )
-    job = await store.claim_job("w", lease_seconds=30)
+    job = await store.claim_job("w")
     assert job is not None
     evidence = FetchEvidence(
         final_url=None, sha256="a" * 64, size_bytes=1, content_type="video/mp4",

@@ -14,14 +14,16 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from triage.store import Store, open_store
+from triage.store import JobPolicy, Store, open_store
 from triage.store.engine import driver_url
 from triage.store.tables import metadata
 
@@ -29,6 +31,18 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TRIAGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ("memory", "sqlite", "postgresql")
+CONTRACT_POLICY = JobPolicy(
+    max_attempts=5, backoff_base_seconds=2.0, backoff_max_seconds=300.0, lease_seconds=30.0
+)
+"""The job policy of the contract tests' stores (the default settings'); a test that needs
+another says so with `with_job_policy`."""
+LEASE = CONTRACT_POLICY.lease_seconds
+
+
+def with_job_policy(name: str, **changes: Any) -> pytest.MarkDecorator:
+    """Run a test on stores whose job policy is the contract's with `changes` (the parameter
+    overrides the `job_policy` fixture the `store` fixture opens them with)."""
+    return pytest.mark.parametrize("job_policy", [replace(CONTRACT_POLICY, **changes)], ids=[name])
 
 
 class FakeClock:
@@ -48,7 +62,8 @@ def _with_database(url: str, database: str) -> str:
     return url.rsplit("/", 1)[0] + "/" + database
 
 
-async def _execute(url: str, *statements: str) -> None:
+async def execute_autocommit(url: str, *statements: str) -> None:
+    """Run `statements` outside any transaction (CREATE and DROP DATABASE need it)."""
     engine = create_async_engine(driver_url(url), isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:
@@ -76,7 +91,7 @@ async def _migrate(url: str) -> None:
 def postgres_database(*, migrated: bool = True) -> Iterator[str]:
     """The URL of a fresh PostgreSQL database (migrated unless told), dropped afterwards."""
     name = f"triage_test_{uuid.uuid4().hex[:12]}"
-    _in_own_loop(lambda: _execute(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}"'))
+    _in_own_loop(lambda: execute_autocommit(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}"'))
     url = _with_database(POSTGRES_ADMIN_URL, name)
     try:
         if migrated:
@@ -84,7 +99,9 @@ def postgres_database(*, migrated: bool = True) -> Iterator[str]:
         yield url
     finally:
         _in_own_loop(
-            lambda: _execute(POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            lambda: execute_autocommit(
+                POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+            )
         )
 
 
@@ -99,7 +116,7 @@ async def empty_postgres_tables(url: str) -> None:
     # DELETE beats TRUNCATE on tables this small; children go before their parents.
     counters = {"hashlist_state", "sequences"}
     tables = [t.name for t in reversed(metadata.sorted_tables) if t.name not in counters]
-    await _execute(
+    await execute_autocommit(
         url,
         *(f"DELETE FROM {name}" for name in tables),
         "UPDATE hashlist_state SET version = 0",
@@ -124,9 +141,9 @@ def store_url(
     return postgres_url
 
 
-async def open_migrated(url: str, clock: FakeClock) -> Store:
-    """Open a store on a URL from `store_url`, emptied for one test."""
-    store = open_store(url, clock=clock)
+async def open_migrated(url: str, clock: FakeClock, policy: JobPolicy) -> Store:
+    """Open a store on a URL from `store_url`, emptied for one test, following `policy`."""
+    store = open_store(url, policy=policy, clock=clock)
     if url.startswith("postgresql://"):
         await empty_postgres_tables(url)
     return store

@@ -15,13 +15,11 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from tests.conftest import REPO_ROOT
-from tests.triage.store.backends import FakeClock, open_migrated, store_url
+from tests.triage.store.backends import CONTRACT_POLICY, FakeClock, open_migrated, store_url
 from triage.errors import ConfigError, StoreError
 from triage.models import JobKind, Verdict
 from triage.store import MemoryStore, SqlStore, Store, open_store
 from triage.store.sql import MIGRATIONS_DIR
-
-LEASE = 30.0
 
 
 def _head_revision() -> str:
@@ -45,7 +43,7 @@ def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 async def two_stores(sql_url: str, clock: FakeClock) -> AsyncIterator[tuple[Store, Store]]:
     """Two stores on one database, each with its own engine, like two processes."""
-    first = await open_migrated(sql_url, clock)
+    first = await open_migrated(sql_url, clock, CONTRACT_POLICY)
     second = open_store(sql_url, clock=clock)
     yield first, second
     await first.close()
@@ -65,7 +63,7 @@ def test_open_store_refuses_other_urls(url: str) -> None:
 
 
 async def test_migrations_reach_the_single_head(sql_url: str, clock: FakeClock) -> None:
-    store = await open_migrated(sql_url, clock)
+    store = await open_migrated(sql_url, clock, CONTRACT_POLICY)
     try:
         await store.migrate()  # already there: a no-op
         assert isinstance(store, SqlStore)
@@ -110,10 +108,7 @@ async def test_two_engines_on_one_database_never_share_a_job(
     for n in range(6):
         await first.enqueue_job(JobKind.PROCESS_MEDIA, f"m{n}")
     claims = await asyncio.gather(
-        *(
-            store.claim_job(f"w{n}", lease_seconds=LEASE)
-            for n, store in enumerate([first, second] * 6)
-        )
+        *(store.claim_job(f"w{n}") for n, store in enumerate([first, second] * 6))
     )
     taken = [job.id for job in claims if job is not None]
     assert len(taken) == 6 and len(set(taken)) == 6
@@ -125,7 +120,7 @@ from triage.store import open_store
 
 async def main() -> None:
     store = open_store(sys.argv[1])
-    while (job := await store.claim_job(sys.argv[2], lease_seconds=30)) is not None:
+    while (job := await store.claim_job(sys.argv[2])) is not None:
         await store.complete_job(job.id, sys.argv[2])
         print(job.id, flush=True)
     await store.close()

@@ -134,7 +134,6 @@ async def add_reference(request: web.Request) -> web.Response:
                 added_by=key.id,
                 upload_path=str(upload.path.resolve()),
                 reference_id=form.id,
-                max_attempts=ctx.settings.jobs.max_attempts,
             )
             keep_file = True  # the hash_reference job reads and then deletes it
             await _audit(request, "reference.add", reference, source="video upload")
@@ -189,14 +188,8 @@ async def _audit(request: web.Request, action: str, reference: Reference, **deta
 
 
 async def _schedule_retro(request: web.Request, reference_id: str) -> None:
-    scheduled = schedule_retro_match(
-        context(request).store, reference_id, max_attempts=_attempts(request)
-    )
+    scheduled = schedule_retro_match(context(request).store, reference_id)
     await after_commit("retro-match scheduling", scheduled, target=reference_id)
-
-
-def _attempts(request: web.Request) -> int:
-    return context(request).settings.jobs.max_attempts
 
 
 async def _set_status(request: web.Request, status: ReferenceStatus) -> web.Response:
@@ -253,9 +246,7 @@ async def rehash_reference(request: web.Request) -> web.Response:
         )
     if reference.status is ReferenceStatus.DELETED:
         raise Problem(409, f"reference {reference.id} is deleted")
-    await ctx.store.enqueue_job(
-        JobKind.HASH_REFERENCE, reference.id, max_attempts=_attempts(request)
-    )
+    await ctx.store.enqueue_job(JobKind.HASH_REFERENCE, reference.id)
     await _audit(request, "reference.rehash", reference)
     return send(reference_view(reference), 202)
 

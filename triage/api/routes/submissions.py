@@ -58,7 +58,6 @@ async def create_submission(request: web.Request) -> web.Response:
     ctx = context(request)
     key = current_key(request)
     idempotency_key = _idempotency_key(request)
-    max_attempts = ctx.settings.jobs.max_attempts
     outcome: SubmitOutcome
     sent_url: str | None = None
     sent_sha256: str | None = None
@@ -76,7 +75,6 @@ async def create_submission(request: web.Request) -> web.Response:
                 note=form.note,
                 external_id=form.external_id,
                 idempotency_key=idempotency_key,
-                max_attempts=max_attempts,
                 lane=ctx.settings.jobs.lane_for(upload.size_bytes),
             )
         except BaseException:
@@ -95,7 +93,6 @@ async def create_submission(request: web.Request) -> web.Response:
             note=body.note,
             external_id=body.external_id,
             idempotency_key=idempotency_key,
-            max_attempts=max_attempts,
         )
     kind = "replayed" if outcome.replayed else "deduplicated" if outcome.deduplicated else "new"
     submissions_total.labels(outcome=kind).inc()

@@ -27,13 +27,17 @@ from triage.models import (
     WebSession,
 )
 from triage.store import rules
+from triage.store.policy import DEFAULT_JOB_POLICY, JobPolicy
 from triage.store.rules import Clock
 
 
 class MemoryBase:
     """Every table as a dictionary, with the helpers every concern shares."""
 
-    def __init__(self, *, clock: Clock = rules.utc_now) -> None:
+    def __init__(
+        self, *, policy: JobPolicy = DEFAULT_JOB_POLICY, clock: Clock = rules.utc_now
+    ) -> None:
+        self._policy = policy
         self._now = clock
         self._keys: dict[str, ApiKey] = {}
         self._key_by_digest: dict[str, str] = {}
@@ -92,13 +96,11 @@ class MemoryBase:
         self,
         kind: JobKind,
         target_id: str,
-        max_attempts: int,
         run_after: datetime,
         *,
         key_id: str | None = None,
         lane: JobLane = JobLane.SHORT,
     ) -> Job:
-        rules.check_max_attempts(max_attempts)
         now = self._now()
         job = Job(
             id=rules.new_id("job"),
@@ -106,7 +108,7 @@ class MemoryBase:
             target_id=target_id,
             state=JobState.QUEUED,
             attempts=0,
-            max_attempts=max_attempts,
+            max_attempts=self._policy.max_attempts,
             run_after=run_after,
             created_at=now,
             updated_at=now,

@@ -43,14 +43,11 @@ class MemoryJobs(MemoryBase):
         kind: JobKind,
         target_id: str,
         *,
-        max_attempts: int = 5,
         run_after: datetime | None = None,
         key_id: str | None = None,
         lane: JobLane = JobLane.SHORT,
     ) -> Job:
-        return self._new_job(
-            kind, target_id, max_attempts, run_after or self._now(), key_id=key_id, lane=lane
-        )
+        return self._new_job(kind, target_id, run_after or self._now(), key_id=key_id, lane=lane)
 
     async def get_job(self, job_id: str) -> Job:
         return self._job(job_id)
@@ -65,7 +62,6 @@ class MemoryJobs(MemoryBase):
         self,
         worker_id: str,
         *,
-        lease_seconds: float,
         kinds: Collection[JobKind] | None = None,
         lanes: Sequence[JobLane] | None = None,
         max_running_per_key: int | None = None,
@@ -124,29 +120,31 @@ class MemoryJobs(MemoryBase):
             state=job.kind.first_state,
             attempts=job.attempts + 1,
             lease_owner=worker_id,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            lease_expires_at=self._policy.lease_expiry(now),
             heartbeat_at=now,
             claimed_at=now,
         )
 
-    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+    def _give_back(self, job_id: str, worker_id: str, **changes: object) -> Job:
+        """Queue a leased job again, due now, with the attempt it used returned."""
         job = self._leased(job_id, worker_id)
         return self._save(
             job,
             state=JobState.QUEUED,
-            lane=lane,
             attempts=max(job.attempts - 1, 0),
             run_after=self._now(),
             lease_owner=None,
             lease_expires_at=None,
+            **changes,
         )
 
-    async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:
+    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+        return self._give_back(job_id, worker_id, lane=lane)
+
+    async def heartbeat(self, job_id: str, worker_id: str) -> Job:
         job = self._leased(job_id, worker_id)
         now = self._now()
-        return self._save(
-            job, heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_seconds)
-        )
+        return self._save(job, heartbeat_at=now, lease_expires_at=self._policy.lease_expiry(now))
 
     async def set_job_state(self, job_id: str, worker_id: str, state: JobState) -> Job:
         rules.check_running_state(state)
@@ -163,14 +161,12 @@ class MemoryJobs(MemoryBase):
         error: str,
         *,
         retryable: bool,
-        backoff_base_seconds: float = 2.0,
-        backoff_max_seconds: float = 300.0,
     ) -> Job:
         job = self._leased(job_id, worker_id)
         final_state = rules.final_failure_state(job, retryable=retryable)
         if final_state is not None:
             return self._finish_failed(job, final_state, error)
-        delay = rules.backoff_seconds(job.attempts, backoff_base_seconds, backoff_max_seconds)
+        delay = self._policy.retry_delay_seconds(job.attempts)
         return self._save(
             job,
             state=JobState.QUEUED,
@@ -181,15 +177,7 @@ class MemoryJobs(MemoryBase):
         )
 
     async def release_job(self, job_id: str, worker_id: str) -> Job:
-        job = self._leased(job_id, worker_id)
-        return self._save(
-            job,
-            state=JobState.QUEUED,
-            attempts=max(job.attempts - 1, 0),
-            run_after=self._now(),
-            lease_owner=None,
-            lease_expires_at=None,
-        )
+        return self._give_back(job_id, worker_id)
 
     async def retry_job(self, job_id: str) -> Job:
         job = self._job(job_id)

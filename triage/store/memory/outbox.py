@@ -1,13 +1,12 @@
-"""After the verdict, in memory: referral outbox, sink cursors, match feed, audit log."""
+"""The outbox in memory: referrals (and the review item a verdict opens), sink cursors and the
+match feed."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Collection
 
 from triage.evidence import MatchEvidence
 from triage.models import (
-    AuditEntry,
     MatchRecord,
     Media,
     Referral,
@@ -20,7 +19,7 @@ from triage.store.memory.base import MemoryBase
 
 
 class MemoryOutbox(MemoryBase):
-    """Referrals (written once per subject), sink cursors, the match feed and the audit log."""
+    """Referrals (written once per subject), sink cursors and the match feed."""
 
     def _refer(self, media: Media, best: MatchEvidence) -> None:
         subject = rules.referral_subject(media.url, media.sha256)
@@ -122,25 +121,3 @@ class MemoryOutbox(MemoryBase):
                 )
             )
         return records[:limit]
-
-    async def append_audit(
-        self,
-        *,
-        actor: str,
-        action: str,
-        target: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> AuditEntry:
-        entry = AuditEntry(
-            cursor=self._next("audit"),
-            at=self._now(),
-            actor=actor,
-            action=action,
-            target=target,
-            details=dict(details or {}),
-        )
-        self._audit.append(entry)
-        return entry
-
-    async def list_audit(self, *, after: int = 0, limit: int = 100) -> list[AuditEntry]:
-        return [entry for entry in self._audit if entry.cursor > after][:limit]

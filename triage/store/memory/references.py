@@ -31,7 +31,6 @@ class MemoryReferences(MemoryBase):
         duration_seconds: float = 0.0,
         upload_path: str | None = None,
         reference_id: str | None = None,
-        max_attempts: int = 5,
     ) -> Reference:
         rules.check_reference_source(hash_record, upload_path)
         reference_id = reference_id or rules.new_id("ref")
@@ -55,7 +54,7 @@ class MemoryReferences(MemoryBase):
         self._references[reference_id] = reference
         self._reference_hashes[reference_id] = hash_record
         if hash_record is None:
-            self._new_job(JobKind.HASH_REFERENCE, reference_id, max_attempts, now)
+            self._new_job(JobKind.HASH_REFERENCE, reference_id, now)
         return reference
 
     async def import_references(

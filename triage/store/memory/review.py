@@ -8,10 +8,11 @@ from datetime import timedelta
 from triage.errors import NotFound
 from triage.models import ReviewDecision, ReviewItem, ReviewState, Suppression, Verdict, text_sha256
 from triage.store import rules
+from triage.store.memory.audit import MemoryAudit
 from triage.store.memory.outbox import MemoryOutbox
 
 
-class MemoryReview(MemoryOutbox):
+class MemoryReview(MemoryOutbox, MemoryAudit):
     """Review items and their decisions; suppressions made by rejections."""
 
     def _with_context(self, item: ReviewItem) -> ReviewItem:

@@ -77,7 +77,6 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         url: str | None,
         upload_path: str | None,
         sha256: str | None,
-        max_attempts: int,
         key_id: str,
         lane: JobLane,
     ) -> Media:
@@ -88,9 +87,7 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         self._media[media.id] = media
         if url is not None:
             self._media_by_url[url] = media.id
-        job = self._new_job(
-            JobKind.PROCESS_MEDIA, media.id, max_attempts, now, key_id=key_id, lane=lane
-        )
+        job = self._new_job(JobKind.PROCESS_MEDIA, media.id, now, key_id=key_id, lane=lane)
         self._media_job[media.id] = job.id
         return media
 
@@ -106,7 +103,6 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         note: str | None,
         external_id: str | None,
         idempotency_key: str | None,
-        max_attempts: int,
         lane: JobLane = JobLane.SHORT,
     ) -> SubmitOutcome:
         """Replay, or link to the media `existing_media_id` finds (requeued if it failed), or
@@ -121,7 +117,6 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
                 url=url,
                 upload_path=upload_path,
                 sha256=sha256,
-                max_attempts=max_attempts,
                 key_id=key_id,
                 lane=lane,
             ).id
@@ -146,7 +141,6 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         note: str | None = None,
         external_id: str | None = None,
         idempotency_key: str | None = None,
-        max_attempts: int = 5,
     ) -> SubmitOutcome:
         return self._submit(
             lambda: self._media_by_url.get(url),
@@ -158,7 +152,6 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
             note=note,
             external_id=external_id,
             idempotency_key=idempotency_key,
-            max_attempts=max_attempts,
         )
 
     async def create_upload_submission(
@@ -171,7 +164,6 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
         note: str | None = None,
         external_id: str | None = None,
         idempotency_key: str | None = None,
-        max_attempts: int = 5,
         lane: JobLane = JobLane.SHORT,
     ) -> SubmitOutcome:
         return self._submit(
@@ -184,7 +176,6 @@ class MemorySubmissions(MemoryJobs, MemoryOutbox):
             note=note,
             external_id=external_id,
             idempotency_key=idempotency_key,
-            max_attempts=max_attempts,
             lane=lane,
         )
 

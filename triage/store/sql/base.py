@@ -32,6 +32,7 @@ from triage.models import (
 )
 from triage.store import engine as db
 from triage.store import rows, rules
+from triage.store.policy import DEFAULT_JOB_POLICY, JobPolicy
 from triage.store.rules import Clock
 from triage.store.tables import (
     hashlist_state,
@@ -82,8 +83,11 @@ def _run_alembic_upgrade(connection: Connection, revision: str) -> None:
 class SqlBase:
     """Engine, clock and transactions, plus the row helpers every concern shares."""
 
-    def __init__(self, url: str, *, clock: Clock = rules.utc_now) -> None:
+    def __init__(
+        self, url: str, *, policy: JobPolicy = DEFAULT_JOB_POLICY, clock: Clock = rules.utc_now
+    ) -> None:
         self._engine = db.create_engine(url)
+        self._policy = policy
         self._now = clock
 
     def _tx(self, *, read_only: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -174,13 +178,11 @@ class SqlBase:
         conn: AsyncConnection,
         kind: JobKind,
         target_id: str,
-        max_attempts: int,
         run_after: datetime,
         *,
         key_id: str | None = None,
         lane: JobLane = JobLane.SHORT,
     ) -> Job:
-        rules.check_max_attempts(max_attempts)
         now = self._now()
         values = {
             "id": rules.new_id("job"),
@@ -188,7 +190,7 @@ class SqlBase:
             "target_id": target_id,
             "state": JobState.QUEUED.value,
             "attempts": 0,
-            "max_attempts": max_attempts,
+            "max_attempts": self._policy.max_attempts,
             "lease_owner": None,
             "lease_expires_at": None,
             "heartbeat_at": None,

@@ -65,20 +65,13 @@ class SqlJobs(SqlBase):
         kind: JobKind,
         target_id: str,
         *,
-        max_attempts: int = 5,
         run_after: datetime | None = None,
         key_id: str | None = None,
         lane: JobLane = JobLane.SHORT,
     ) -> Job:
         async with self._tx() as conn:
             return await self._insert_job(
-                conn,
-                kind,
-                target_id,
-                max_attempts,
-                run_after or self._now(),
-                key_id=key_id,
-                lane=lane,
+                conn, kind, target_id, run_after or self._now(), key_id=key_id, lane=lane
             )
 
     async def get_job(self, job_id: str) -> Job:
@@ -98,7 +91,6 @@ class SqlJobs(SqlBase):
         self,
         worker_id: str,
         *,
-        lease_seconds: float,
         kinds: Collection[JobKind] | None = None,
         lanes: Sequence[JobLane] | None = None,
         max_running_per_key: int | None = None,
@@ -156,7 +148,7 @@ class SqlJobs(SqlBase):
                 state=job.kind.first_state,
                 attempts=job.attempts + 1,
                 lease_owner=worker_id,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                lease_expires_at=self._policy.lease_expiry(now),
                 heartbeat_at=now,
                 claimed_at=now,
             )
@@ -200,29 +192,30 @@ class SqlJobs(SqlBase):
         )
         return or_(jobs.c.key_id.is_(None), jobs.c.key_id.not_in(full_keys))
 
-    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+    async def _give_back(self, job_id: str, worker_id: str, **changes: Any) -> Job:
+        """Queue a leased job again, due now, with the attempt it used returned."""
         async with self._tx() as conn:
             job = await self._leased(conn, job_id, worker_id)
             return await self._save_job(
                 conn,
                 job_id,
                 state=JobState.QUEUED,
-                lane=lane,
                 attempts=max(job.attempts - 1, 0),
                 run_after=self._now(),
                 lease_owner=None,
                 lease_expires_at=None,
+                **changes,
             )
 
-    async def heartbeat(self, job_id: str, worker_id: str, *, lease_seconds: float) -> Job:
+    async def move_job_to_lane(self, job_id: str, worker_id: str, lane: JobLane) -> Job:
+        return await self._give_back(job_id, worker_id, lane=lane)
+
+    async def heartbeat(self, job_id: str, worker_id: str) -> Job:
         async with self._tx() as conn:
             await self._leased(conn, job_id, worker_id)
             now = self._now()
             return await self._save_job(
-                conn,
-                job_id,
-                heartbeat_at=now,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                conn, job_id, heartbeat_at=now, lease_expires_at=self._policy.lease_expiry(now)
             )
 
     async def set_job_state(self, job_id: str, worker_id: str, state: JobState) -> Job:
@@ -245,15 +238,13 @@ class SqlJobs(SqlBase):
         error: str,
         *,
         retryable: bool,
-        backoff_base_seconds: float = 2.0,
-        backoff_max_seconds: float = 300.0,
     ) -> Job:
         async with self._tx() as conn:
             job = await self._leased(conn, job_id, worker_id)
             final_state = rules.final_failure_state(job, retryable=retryable)
             if final_state is not None:
                 return await self._finish_failed(conn, job, final_state, error)
-            delay = rules.backoff_seconds(job.attempts, backoff_base_seconds, backoff_max_seconds)
+            delay = self._policy.retry_delay_seconds(job.attempts)
             return await self._save_job(
                 conn,
                 job_id,
@@ -265,17 +256,7 @@ class SqlJobs(SqlBase):
             )
 
     async def release_job(self, job_id: str, worker_id: str) -> Job:
-        async with self._tx() as conn:
-            job = await self._leased(conn, job_id, worker_id)
-            return await self._save_job(
-                conn,
-                job_id,
-                state=JobState.QUEUED,
-                attempts=max(job.attempts - 1, 0),
-                run_after=self._now(),
-                lease_owner=None,
-                lease_expires_at=None,
-            )
+        return await self._give_back(job_id, worker_id)
 
     async def retry_job(self, job_id: str) -> Job:
         async with self._tx() as conn:

@@ -1,8 +1,9 @@
-"""After the verdict, in SQL: the referral outbox, sink cursors, the match feed, audit."""
+"""The outbox in SQL: referrals (and the review item a verdict opens), sink cursors and the
+match feed."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import false, insert, or_, select, update
@@ -11,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from triage.errors import Conflict
 from triage.evidence import MatchEvidence
 from triage.models import (
-    AuditEntry,
     MatchRecord,
     Media,
     Referral,
@@ -21,7 +21,6 @@ from triage.models import (
 from triage.store import rows, rules
 from triage.store.sql.base import SqlBase, first_submission_columns
 from triage.store.tables import (
-    audit_log,
     media,
     referrals,
     result_references,
@@ -32,7 +31,7 @@ from triage.store.tables import (
 
 
 class SqlOutbox(SqlBase):
-    """Referrals (written once per subject), sink cursors, the match feed and the audit log."""
+    """Referrals (written once per subject), sink cursors and the match feed."""
 
     async def _refer(self, conn: AsyncConnection, subject: Media, best: MatchEvidence) -> None:
         key = rules.referral_subject(subject.url, subject.sha256)
@@ -193,43 +192,3 @@ class SqlOutbox(SqlBase):
             query = query.where(self._host_filter(media.c.host, hosts))
         async with self._tx(read_only=True) as conn:
             return [rows.match_record(row._mapping) for row in await conn.execute(query)]
-
-    async def _append_audit(
-        self,
-        conn: AsyncConnection,
-        *,
-        actor: str,
-        action: str,
-        target: str | None,
-        details: Mapping[str, Any] | None,
-    ) -> AuditEntry:
-        values = {
-            "seq": await self._next(conn, "audit"),
-            "at": self._now(),
-            "actor": actor,
-            "action": action,
-            "target": target,
-            "details": dict(details or {}),
-        }
-        await conn.execute(insert(audit_log).values(values))
-        return rows.audit_entry(values)
-
-    async def append_audit(
-        self,
-        *,
-        actor: str,
-        action: str,
-        target: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> AuditEntry:
-        async with self._tx() as conn:
-            return await self._append_audit(
-                conn, actor=actor, action=action, target=target, details=details
-            )
-
-    async def list_audit(self, *, after: int = 0, limit: int = 100) -> list[AuditEntry]:
-        query = (
-            select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq).limit(limit)
-        )
-        async with self._tx(read_only=True) as conn:
-            return [rows.audit_entry(row._mapping) for row in await conn.execute(query)]

@@ -36,7 +36,6 @@ class SqlReferences(SqlBase):
         duration_seconds: float = 0.0,
         upload_path: str | None = None,
         reference_id: str | None = None,
-        max_attempts: int = 5,
     ) -> Reference:
         rules.check_reference_source(hash_record, upload_path)
         reference_id = reference_id or rules.new_id("ref")
@@ -60,9 +59,7 @@ class SqlReferences(SqlBase):
                 }
                 await conn.execute(insert(references).values(values))
                 if hash_record is None:
-                    await self._insert_job(
-                        conn, JobKind.HASH_REFERENCE, reference_id, max_attempts, now
-                    )
+                    await self._insert_job(conn, JobKind.HASH_REFERENCE, reference_id, now)
         except Conflict as exc:
             raise Conflict(f"reference {reference_id} already exists") from exc
         return rows.reference(values)

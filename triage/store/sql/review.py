@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from triage.errors import NotFound
 from triage.models import ReviewDecision, ReviewItem, ReviewState, Suppression, Verdict, text_sha256
 from triage.store import rows, rules
+from triage.store.sql.audit import SqlAudit
 from triage.store.sql.base import first_submission_columns
 from triage.store.sql.outbox import SqlOutbox
 from triage.store.tables import results, review_items, suppressions
 
 
-class SqlReview(SqlOutbox):
+class SqlReview(SqlOutbox, SqlAudit):
     """Review items and their decisions; suppressions made by rejections."""
 
     @classmethod

@@ -70,7 +70,6 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
         url: str | None,
         upload_path: str | None,
         sha256: str | None,
-        max_attempts: int,
         key_id: str,
         lane: JobLane,
     ) -> str:
@@ -86,9 +85,7 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
                 created_at=now,
             )
         )
-        await self._insert_job(
-            conn, JobKind.PROCESS_MEDIA, media_id, max_attempts, now, key_id=key_id, lane=lane
-        )
+        await self._insert_job(conn, JobKind.PROCESS_MEDIA, media_id, now, key_id=key_id, lane=lane)
         return media_id
 
     async def _insert_submission(
@@ -106,7 +103,6 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
         *,
         key_id: str,
         idempotency_key: str | None,
-        max_attempts: int,
         new_media: dict[str, Any],
         submission: dict[str, Any],
     ) -> SubmitOutcome:
@@ -117,9 +113,7 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
             media_id = await conn.scalar(existing)
             deduplicated = media_id is not None
             if media_id is None:
-                media_id = await self._insert_media(
-                    conn, max_attempts=max_attempts, key_id=key_id, **new_media
-                )
+                media_id = await self._insert_media(conn, key_id=key_id, **new_media)
             else:
                 await self._requeue_if_failed(conn, media_id)
             return await self._insert_submission(
@@ -150,13 +144,11 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
         note: str | None = None,
         external_id: str | None = None,
         idempotency_key: str | None = None,
-        max_attempts: int = 5,
     ) -> SubmitOutcome:
         return await self._submit(
             select(media.c.id).where(media.c.url == url),
             key_id=key_id,
             idempotency_key=idempotency_key,
-            max_attempts=max_attempts,
             new_media={
                 "url": url,
                 "upload_path": None,
@@ -181,7 +173,6 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
         note: str | None = None,
         external_id: str | None = None,
         idempotency_key: str | None = None,
-        max_attempts: int = 5,
         lane: JobLane = JobLane.SHORT,
     ) -> SubmitOutcome:
         return await self._submit(
@@ -191,7 +182,6 @@ class SqlSubmissions(SqlJobs, SqlOutbox):
             .limit(1),
             key_id=key_id,
             idempotency_key=idempotency_key,
-            max_attempts=max_attempts,
             new_media={
                 "url": None,
                 "upload_path": upload_path,

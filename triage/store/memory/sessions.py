@@ -1,17 +1,16 @@
-"""What the pages keep in memory: sign-in sessions and keyframes."""
+"""Sign-in sessions of the pages, in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from triage.errors import Conflict, NotFound
-from triage.models import Keyframe, KeyframeInfo, WebSession
+from triage.models import WebSession
 from triage.store.memory.base import MemoryBase
 
 
-class MemoryPages(MemoryBase):
-    """Sessions of signed-in browsers, and the keyframes reviewers look at."""
+class MemorySessions(MemoryBase):
+    """Sessions of browsers signed in with an API key."""
 
     async def create_web_session(
         self, digest: str, key_id: str, *, csrf_token: str, lifetime_seconds: float
@@ -46,31 +45,3 @@ class MemoryPages(MemoryBase):
 
     async def end_web_session(self, digest: str) -> None:
         self._web_sessions.pop(digest, None)
-
-    async def put_keyframes(self, keyframes: Sequence[Keyframe]) -> None:
-        now = self._now()
-        for frame in keyframes:
-            self._keyframes[(frame.owner_id, frame.timestamp_millis)] = (frame, now)
-
-    async def list_keyframes(self, owner_id: str) -> list[KeyframeInfo]:
-        return [
-            KeyframeInfo(owner_id=owner_id, timestamp_millis=millis, size_bytes=len(frame.jpeg))
-            for (owner, millis), (frame, _) in sorted(self._keyframes.items())
-            if owner == owner_id
-        ]
-
-    async def get_keyframe(self, owner_id: str, timestamp_millis: int) -> Keyframe:
-        stored = self._keyframes.get((owner_id, timestamp_millis))
-        if stored is None:
-            raise NotFound(f"no keyframe of {owner_id} at {timestamp_millis} ms")
-        return stored[0]
-
-    async def delete_query_keyframes_before(self, before: datetime) -> int:
-        old = [
-            place
-            for place, (frame, stored_at) in self._keyframes.items()
-            if not frame.of_reference and stored_at < before
-        ]
-        for place in old:
-            del self._keyframes[place]
-        return len(old)
