@@ -80,15 +80,8 @@ class MediaTools:
 
 
 def fetch_limits(settings: Settings) -> FetchLimits:
-    """The fetch caps from config; `fetch.allow_hosts` becomes the guard's allow-list."""
-    fetch = settings.fetch
-    return FetchLimits(
-        allow_hosts=frozenset(fetch.allow_hosts),
-        max_bytes=fetch.max_bytes,
-        timeout_seconds=fetch.timeout_seconds,
-        max_redirects=fetch.max_redirects,
-        user_agent=fetch.user_agent,
-    )
+    """The fetch caps from config."""
+    return FetchLimits.from_settings(settings.fetch)
 
 
 def failure_from_fetch(error: FetchError) -> JobFailure:

@@ -6,10 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from triage.config import FetchSettings
+
+_DEFAULTS = FetchSettings()
+
 
 @dataclass(frozen=True)
 class FetchLimits:
-    """Caps for one fetch or resolution; the caller builds it from its config.
+    """Caps for one fetch or resolution, built from the `fetch` settings (`from_settings`);
+    the defaults are config's own.
 
     `allow_hosts` holds exact `host:port` strings exempt from the address guard (an empty
     set exempts nothing). `timeout_seconds` is the total budget for the whole operation,
@@ -17,10 +22,21 @@ class FetchLimits:
     """
 
     allow_hosts: frozenset[str] = frozenset()
-    max_bytes: int = 512 * 1024 * 1024
-    timeout_seconds: float = 120.0
-    max_redirects: int = 5
-    user_agent: str = "takedown-triage/0.1"
+    max_bytes: int = _DEFAULTS.max_bytes
+    timeout_seconds: float = _DEFAULTS.timeout_seconds
+    max_redirects: int = _DEFAULTS.max_redirects
+    user_agent: str = _DEFAULTS.user_agent
+
+    @classmethod
+    def from_settings(cls, fetch: FetchSettings) -> FetchLimits:
+        """The caps of `fetch`; `fetch.allow_hosts` becomes the guard's allow-list."""
+        return cls(
+            allow_hosts=frozenset(fetch.allow_hosts),
+            max_bytes=fetch.max_bytes,
+            timeout_seconds=fetch.timeout_seconds,
+            max_redirects=fetch.max_redirects,
+            user_agent=fetch.user_agent,
+        )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import pytest
 
 from tests.workers.media_server import MediaServer
 from tests.workers.tls import loopback_tls
+from triage.config import FetchSettings
 from workers.fetch.download import fetch_media
 from workers.fetch.errors import (
     BadUrlError,
@@ -285,3 +286,14 @@ async def test_https_certificate_is_verified(shared_data: Path, tmp_path: Path) 
         with pytest.raises(UnreachableError, match="certificate"):
             await fetch_media(server.url(f"/media/{CLIP}"), dest, limits_for(server))
         assert server.requests == []
+
+
+def test_fetch_limits_take_their_defaults_and_values_from_the_fetch_settings() -> None:
+    assert FetchLimits() == FetchLimits.from_settings(FetchSettings())
+    custom = FetchSettings(allow_hosts=["127.0.0.1:8080"], timeout_seconds=7, max_redirects=1)
+    limits = FetchLimits.from_settings(custom)
+    assert (limits.allow_hosts, limits.timeout_seconds, limits.max_redirects) == (
+        frozenset({"127.0.0.1:8080"}),
+        7,
+        1,
+    )
