@@ -115,6 +115,9 @@ class VideoHashes:
     duration_seconds: float = 0.0
     frame_count: int = 0  # distinct sampled frames (not rows)
     hash_bits: int = PDQ_BITS
+    # How the derived rows were made (`ReferenceParams.design`); "" when there are none, or
+    # for query rows, whose views are the query side's business.
+    view_design: str = ""
 
     def __post_init__(self) -> None:
         n = len(self.hashes)
@@ -139,6 +142,10 @@ class VideoHashes:
         if not self.views:
             return np.ones(len(self), dtype=bool)
         return np.array([v is View.FULL for v in self.views], dtype=bool)
+
+    def made_with(self, design: str) -> bool:
+        """Whether the derived rows, if there are any, were made with `design`."""
+        return not self.views or self.view_design == design
 
     def full_frame(self) -> VideoHashes:
         """Only the full-frame rows: what is exported to other tools."""

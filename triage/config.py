@@ -117,9 +117,12 @@ class MatchSettings(Section):
     confirm_at: float = Field(default=1.0, gt=0)
     review_at: float = Field(default=0.5, gt=0)
     query_fps: float = Field(default=4.0, gt=0)
-    # Derived views (crops, borders removed) of references on every n-th frame: 2 keeps any
-    # query sample within 1/30 s of one; raise it to shrink the index of a very large list.
-    reference_derived_every: int = Field(default=2, ge=1)
+    # Frames a second sampled from references (null: every frame). With the derived views'
+    # share below, it sets the design every stored reference must share.
+    reference_fps: float | None = Field(default=4.0, gt=0)
+    # Derived views (crops, borders removed, reframed parts) of references on every n-th
+    # sampled frame; raise it to shrink the index of a very large list.
+    reference_derived_every: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -135,9 +138,9 @@ class MatchSettings(Section):
     def query_params(self) -> QueryParams:
         return QueryParams(fps=self.query_fps)
 
-    def reference_params(self, fps: float | None = None) -> ReferenceParams:
-        """Reference hashing; `fps` samples instead of hashing every frame."""
-        return ReferenceParams(fps=fps, derived_every=self.reference_derived_every)
+    def reference_params(self) -> ReferenceParams:
+        """Reference hashing, as every stored reference must have been hashed."""
+        return ReferenceParams(fps=self.reference_fps, derived_every=self.reference_derived_every)
 
     def match_params(self) -> MatchParams:
         return MatchParams()

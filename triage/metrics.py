@@ -83,6 +83,11 @@ hashlist_full_frames_only_references = Gauge(
     "References in the live index with full-frame hashes only (industry lists, or videos hashed "
     "before every view was stored): crops of them rely on the query's views alone.",
 )
+hashlist_other_design_references = Gauge(
+    "triage_hashlist_other_design_references",
+    "References in the live index matched on their full frames only because their derived "
+    "views were made with another design than this service's: hash them again.",
+)
 hashlist_version = Gauge(
     "triage_hashlist_version", "Hash-list version the live matcher index reflects."
 )

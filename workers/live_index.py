@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import shutil
@@ -51,6 +52,8 @@ class SavableIndex(MutableIndex, Protocol):
 # Beside the saved index: the hash-list version it reflects and the references' labels.
 SNAPSHOT_INDEX_DIR = "index"
 SNAPSHOT_LIST_FILE = "list.json"
+# Marks the full frames kept of a record whose derived rows were of another design.
+_OTHER_DESIGN = "other"
 
 
 class LiveIndex:
@@ -65,8 +68,15 @@ class LiveIndex:
         store: HashList,
         index: MutableIndex,
         searcher: Searcher,
+        *,
+        design: str | None = None,
     ) -> None:
         self._store = store
+        # The design of reference views this service makes (`ReferenceParams.design`): a
+        # stored record whose derived rows were made otherwise is indexed on its full frames
+        # alone, never mixed in, until it is hashed again. None: every record as it is.
+        self._design = design
+        self._other_design: set[str] = set()
         self._index = index
         self._searcher = searcher
         self._version = 0
@@ -113,6 +123,7 @@ class LiveIndex:
         self._loaded = True
         metrics.hashlist_references.set(len(self._indexed))
         metrics.hashlist_full_frames_only_references.set(len(self._full_frames_only))
+        metrics.hashlist_other_design_references.set(len(self._other_design))
         metrics.hashlist_version.set(self._version)
         return len(parsed)
 
@@ -121,10 +132,19 @@ class LiveIndex:
         if not reference.matchable or item.hash_record is None:
             return None
         try:
-            return loads_record(item.hash_record).hashes
+            hashes = loads_record(item.hash_record).hashes
         except HashError as exc:
             _log.error("reference %s has an unreadable hash record: %s", reference.id, exc)
             return None
+        if self._design is not None and not hashes.made_with(self._design):
+            _log.warning(
+                "reference %s: its derived views were made with %r, this service makes %r; "
+                "matching it on its full frames only until it is hashed again "
+                "(POST /v1/references/%s/rehash, or upload it again)",
+                reference.id, hashes.view_design, self._design, reference.id,
+            )  # fmt: skip
+            return dataclasses.replace(hashes.full_frame(), view_design=_OTHER_DESIGN)
+        return hashes
 
     def _apply(self, item: ReferenceHashes, hashes: VideoHashes | None) -> None:
         reference_id = item.reference.id
@@ -132,11 +152,14 @@ class LiveIndex:
             self._index.remove(reference_id)
             self._indexed.discard(reference_id)
             self._full_frames_only.discard(reference_id)
+            self._other_design.discard(reference_id)
         if hashes is not None and len(hashes) > 0:
             self._index.add(reference_id, hashes)
             self._indexed.add(reference_id)
             if item.reference.full_frames_only:
                 self._full_frames_only.add(reference_id)
+            elif hashes.view_design == _OTHER_DESIGN:
+                self._other_design.add(reference_id)
             self._labels[reference_id] = item.reference.label
 
     async def save_snapshot(self, directory: Path) -> None:
@@ -211,7 +234,7 @@ def _is_savable(index: MutableIndex) -> TypeGuard[SavableIndex]:
     )
 
 
-def live_index_of(store: HashList, matcher: Matcher) -> LiveIndex:
-    """The live index a worker runs: `matcher`'s index kept in step with `store`'s list, and
-    searched with `matcher`."""
-    return LiveIndex(store, matcher.index, matcher)
+def live_index_of(store: HashList, matcher: Matcher, design: str | None = None) -> LiveIndex:
+    """The live index a worker runs: `matcher`'s index kept in step with `store`'s list of
+    references of `design`, and searched with `matcher`."""
+    return LiveIndex(store, matcher.index, matcher, design=design)

@@ -49,7 +49,8 @@ def _observe_step(report: StepReport) -> None:
 
 def live_index(store: HashList, settings: Settings) -> LiveIndex:
     index = ExactIndex()
-    return LiveIndex(store, index, Matcher(index, settings.match.match_params()))
+    matcher = Matcher(index, settings.match.match_params())
+    return LiveIndex(store, index, matcher, design=settings.match.reference_params().design)
 
 
 class WorkerService:

@@ -25,6 +25,9 @@ FORMAT_NAME = "triage.hashlist"
 FORMAT_VERSION = 1
 ALGORITHM = "pdq"
 MAX_QUALITY = 100
+# The design (`ReferenceParams.design`) of derived rows written before records named theirs:
+# every frame, derived views on every second one, the view geometry of generation 1.
+LEGACY_DESIGN = "views-1;fps=all;every=2;active;crops;reframe"
 
 
 def _empty_metadata() -> Mapping[str, str]:
@@ -294,7 +297,9 @@ _VIEW_NAMES = frozenset(view.value for view in View)
 
 def _derived_record(hashes: VideoHashes) -> dict[str, Any]:
     keep = ~hashes.full_frame_rows()
+    design = {} if hashes.view_design in ("", LEGACY_DESIGN) else {"design": hashes.view_design}
     return {
+        **design,
         "views": [v.value for v in np.asarray(hashes.views, dtype=object)[keep]],
         "timestamps": [round(float(t), 6) for t in hashes.timestamps[keep]],
         "qualities": [int(q) for q in hashes.qualities[keep]],
@@ -304,6 +309,7 @@ def _derived_record(hashes: VideoHashes) -> dict[str, Any]:
 
 def _with_derived(full: VideoHashes, derived: dict[str, Any]) -> VideoHashes:
     try:
+        design = _optional(derived, "design", str, LEGACY_DESIGN)
         names = _required(derived, "views", list)
         timestamps = np.array(_required(derived, "timestamps", list), dtype=np.float64)
         qualities = np.array(_required(derived, "qualities", list), dtype=np.int16)
@@ -331,4 +337,5 @@ def _with_derived(full: VideoHashes, derived: dict[str, Any]) -> VideoHashes:
         views=tuple(all_views[i] for i in order),
         duration_seconds=full.duration_seconds,
         frame_count=full.frame_count,
+        view_design=design,
     )

@@ -1,9 +1,9 @@
 """Video (and image) hashing: reference-grade and query-grade frame hashes.
 
-References are hashed on every frame, full-frame at native resolution (the hashes that hash
-lists exchange, close to Meta's vPDQ), plus internal views that stay in our index: the
-picture inside its borders (or the whole frame) hashed as queries are, and crops of it, which
-a cropped re-upload shows in full (`reference`).
+References are sampled at the query rate and hashed full-frame at native resolution (the
+hashes that hash lists exchange, close to Meta's vPDQ), plus internal views that stay in our
+index: the picture inside its borders (or the whole frame) hashed as queries are, and crops of
+it, which a cropped re-upload shows in full (`reference`).
 
 Queries are sampled (a few frames per second) and each sampled frame is hashed in several
 views: full frame, inside borders, the sharp inner picture, candidate sub-regions, the

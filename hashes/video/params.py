@@ -8,16 +8,24 @@ from hashes.decode import DecodeOptions
 
 VIEW_MAX_SIDE = 320  # derived views need no more pixels than this for a 64x64 grid
 
+# The generation of the reference views: raised whenever a view's geometry changes in a way
+# the fields of `ReferenceParams` do not show (the crop grid, the reframing steps, the size
+# views are hashed at), so a record made before is told apart from one made now.
+VIEW_GENERATION = 1
+
 
 @dataclass(frozen=True, slots=True)
 class ReferenceParams:
     """How references are hashed. `fps=None` hashes every frame."""
 
-    fps: float | None = None
-    # Derived views (borders removed, crops) on every n-th frame; the full-frame hash, the one
-    # lists exchange, is on every frame. Every 2nd frame of 25-30 fps footage leaves any query
-    # sample within 1/30 s of a derived view: as close as every frame, in half the index.
-    derived_every: int = 2
+    # Frames a second sampled from a reference: the rate queries are sampled at. A reference
+    # row per query sample is what the alignment needs; every frame (25-30) gave the same
+    # recall on the development sets with 3.8 times the rows (docs/decisions/0011).
+    fps: float | None = 4.0
+    # Derived views (borders removed, crops, reframed parts) on every n-th sampled frame:
+    # nine in ten of a reference's rows. On every sample they meet each query sample; on every
+    # second one, low-detail footage (a grey wall) lost 2 of 200 development queries.
+    derived_every: int = 1
     # The active picture (inside uniform borders, or the whole frame) hashed as queries are.
     use_active: bool = True
     use_crops: bool = True
@@ -27,6 +35,15 @@ class ReferenceParams:
     def decode_options(self) -> DecodeOptions:
         """How a reference's frames are decoded: at native size, every frame or sampled."""
         return DecodeOptions(fps=self.fps)
+
+    @property
+    def design(self) -> str:
+        """What a record's derived rows depend on, in one string: records of one design can
+        be indexed together; a record of another is refused, never silently mixed in."""
+        fps = "all" if self.fps is None else f"{self.fps:g}"
+        views = [name for name in ("active", "crops", "reframe") if getattr(self, f"use_{name}")]
+        sampling = [f"views-{VIEW_GENERATION}", f"fps={fps}", f"every={self.derived_every}"]
+        return ";".join([*sampling, *views])
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
-"""Reference hashing: every frame full-frame at native size (exportable, vPDQ-like), plus
+"""Reference hashing: sampled frames full-frame at native size (exportable, vPDQ-like), plus
 internal views on every few frames: the picture inside its borders hashed as queries are
 (ACTIVE) and crops and reframings of it (REGION), which a cropped re-upload shows in full."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from hashes import pdq
@@ -21,8 +22,9 @@ Layout = tuple[Box, tuple[int, int]]
 
 
 def hash_reference(path: Path, params: ReferenceParams | None = None) -> VideoHashes:
-    """Reference-grade hashes: every frame full-frame at native size (exportable, vPDQ-like),
-    plus internal views (inside borders, crops) as REGION/ACTIVE rows."""
+    """Reference-grade hashes: sampled frames full-frame at native size (exportable,
+    vPDQ-like), plus internal views (inside borders, crops) as REGION/ACTIVE rows, marked with
+    the design that made them (`ReferenceParams.design`)."""
     params = params or ReferenceParams()
     layout = _reference_layout(path) if params.use_active else None
     hashed: list[HashedRows] = []
@@ -35,7 +37,8 @@ def hash_reference(path: Path, params: ReferenceParams | None = None) -> VideoHa
             if (len(times) - 1) % max(params.derived_every, 1) == 0:
                 rows.extend(_derived_rows(frame, layout, params))
         hashed.append(hash_rows(rows))
-    return video_hashes(hashed, duration_seconds=duration_of(times), frame_count=len(times))
+    hashes = video_hashes(hashed, duration_seconds=duration_of(times), frame_count=len(times))
+    return dataclasses.replace(hashes, view_design=params.design) if hashes.views else hashes
 
 
 def _derived_rows(

@@ -31,7 +31,7 @@ def _pairs() -> list[tuple[Path, Path]]:
 def test_every_frame_hashes_are_close_to_meta_vpdq(clip: Path, hash_file: Path) -> None:
     theirs = read_vpdq(hash_file)
     ours = hash_reference(
-        clip, ReferenceParams(use_active=False, use_crops=False, use_reframe=False)
+        clip, ReferenceParams(fps=None, use_active=False, use_crops=False, use_reframe=False)
     )
     assert ours.views == ()  # full-frame only
     count = min(len(ours), len(theirs))

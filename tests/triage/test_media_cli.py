@@ -22,7 +22,11 @@ def test_hash_then_match_prints_one_json_line_per_query_and_exit_1_for_a_bad_inp
     assert main(["hash", str(SOURCES / "te-pattern-hd-no-bar.mp4"), "--id", "pattern",
                  "-o", str(hash_list)]) == 0  # fmt: skip
     (entry,) = read_list(hash_list)
-    assert entry.reference_id == "pattern" and entry.hashes.frame_count > 100
+    hashes = entry.hashes
+    assert entry.reference_id == "pattern"
+    # Sampled as the service samples references (match.reference_fps), and marked so.
+    assert hashes.frame_count == pytest.approx(4 * hashes.duration_seconds, abs=2)
+    assert hashes.view_design == "views-1;fps=4;every=1;active;crops;reframe"
     capsys.readouterr()
 
     copy = SOURCES / "te-pattern-sd-grey-bar.mp4"

@@ -5,6 +5,7 @@ enabled and deleted. Every test that reads a store runs on memory, SQLite and Po
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 
@@ -168,3 +169,34 @@ async def test_run_follows_the_list_until_stopped(store: Store) -> None:
 async def _until(condition: Callable[[], bool]) -> None:
     while not condition():
         await asyncio.sleep(0.01)
+
+
+OUR_DESIGN = "views-1;fps=4;every=1;active"
+
+
+async def test_a_record_of_another_design_is_matched_on_its_full_frames_alone(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    made = _references(2, seed=13)
+    ours = dataclasses.replace(made["ref-0"], view_design=OUR_DESIGN)
+    theirs = dataclasses.replace(made["ref-1"], view_design="views-1;fps=all;every=2;active")
+    await add_hashed_reference(store, "ours", ours)
+    await add_hashed_reference(store, "theirs", theirs)
+    index = ExactIndex()
+    live = LiveIndex(store, index, Matcher(index), design=OUR_DESIGN)
+    with caplog.at_level(logging.WARNING, logger="workers.live_index"):
+        assert await live.sync() == 2
+    assert len(index) == len(ours) + int(theirs.full_frame_rows().sum())
+    assert REGISTRY.get_sample_value("triage_hashlist_other_design_references") == 1
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("theirs: its derived views were made with 'views-1;fps=all" in m for m in warned)
+    assert not any("ours" in m for m in warned)
+    # Hashed again with this service's design, it is whole again.
+    again = dataclasses.replace(theirs, view_design=OUR_DESIGN)
+    await store.set_reference_hashes(
+        "theirs", hash_record("theirs", again),
+        frame_count=again.frame_count, duration_seconds=again.duration_seconds,
+    )  # fmt: skip
+    assert await live.sync() == 1
+    assert len(index) == len(ours) + len(theirs)
+    assert REGISTRY.get_sample_value("triage_hashlist_other_design_references") == 0

@@ -58,6 +58,7 @@ class FillerShape:
     frames_per_second: float
     derived_every: int
     derived_views: tuple[View, ...]
+    view_design: str = ""  # the planted references' (`ReferenceParams.design`)
 
     @property
     def rows_per_second(self) -> float:
@@ -76,7 +77,7 @@ class FillerShape:
         views = tuple(
             first.view_of(int(i)) for i in same_time if first.view_of(int(i)) != View.FULL
         )
-        return cls(float(np.median(rates)), max(derived_every, 1), views)
+        return cls(float(np.median(rates)), max(derived_every, 1), views, first.view_design)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +224,7 @@ class FillerGenerator:
             views=views,
             duration_seconds=length,
             frame_count=frames,
+            view_design=source.view_design,
         )
 
     # --- helpers ---------------------------------------------------------------------------
@@ -266,6 +268,7 @@ class FillerGenerator:
             views=views,
             duration_seconds=frames / shape.frames_per_second,
             frame_count=frames,
+            view_design=shape.view_design,
         )
 
 
@@ -299,4 +302,5 @@ def _with_hashes(source: VideoHashes, hashes: npt.NDArray[np.uint8]) -> VideoHas
         views=source.views,
         duration_seconds=source.duration_seconds,
         frame_count=source.frame_count,
+        view_design=source.view_design,
     )

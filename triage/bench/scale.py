@@ -55,7 +55,7 @@ class LiveList(Protocol):
 
 
 # The worker's own wiring: a live index over `matcher.index`, matching with `matcher`.
-LiveListFactory = Callable[[Store, Matcher], LiveList]
+LiveListFactory = Callable[[Store, Matcher, str], LiveList]
 IndexFactory = Callable[[], HashIndex]
 
 
@@ -189,7 +189,8 @@ class _Run:
     ) -> SizeResult:
         settings = self.settings
         matcher = TimedMatcher(make_index(), settings.match_params)
-        loading = asyncio.run(_load(store, self.live_list, matcher))
+        design = settings.reference_params.design
+        loading = asyncio.run(_load(store, self.live_list, matcher, design))
         watch = Stopwatch()
         outcomes: list[QueryOutcome] = []
         match_cpu: list[float] = []
@@ -264,11 +265,13 @@ class _Loading:
     after: Memory
 
 
-async def _load(store: Store, live_list: LiveListFactory, matcher: Matcher) -> _Loading:
+async def _load(
+    store: Store, live_list: LiveListFactory, matcher: Matcher, design: str
+) -> _Loading:
     """Load the list from the store into `matcher`'s index, as a worker does."""
     gc.collect()
     before = process_memory()
-    live = live_list(store, matcher)
+    live = live_list(store, matcher, design)
     started = time.perf_counter()
     await live.sync()
     load_seconds = time.perf_counter() - started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Iterable
@@ -28,7 +29,7 @@ HASH_EXAMPLES = """\
 examples:
   triage hash attack.mp4 --id case-1234 -o references.jsonl
   triage hash clips/*.mp4 -o references.jsonl --config /etc/triage/config.yaml --progress
-  triage hash upload.mp4 --fps 4 -o query.jsonl          sampled like a query"""
+  triage hash clip.mp4 --fps 25 -o clip.jsonl     denser than the service (its own design)"""
 
 MATCH_EXAMPLES = """\
 examples:
@@ -40,16 +41,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     hash_parser = commands.add_parser(
         "hash",
         help="hash videos or images into a hash list (JSONL)",
-        description="Hash videos or images into a hash list. Without --fps, reference-grade: "
-        "every frame, plus the internal views the matcher uses (kept in the optional "
-        "derived_frames field; exports leave them out).",
+        description="Hash videos or images into a hash list, as the service hashes references: "
+        "frames sampled at match.reference_fps, plus the internal views the matcher uses (kept "
+        "in the optional derived_frames field with the design that made them; exports leave "
+        "them out). A list made with another --fps has another design, which a service with "
+        "other settings refuses to import.",
         epilog=HASH_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     hash_parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
     hash_parser.add_argument("-o", "--output", type=Path, required=True, metavar="LIST.jsonl")
     hash_parser.add_argument("--id", dest="reference_id", help="reference id (one file only)")
-    hash_parser.add_argument("--fps", type=float, help="frames per second instead of every frame")
+    hash_parser.add_argument(
+        "--fps", type=float, help="frames per second sampled (default: match.reference_fps)"
+    )
     hash_parser.add_argument(
         "--config", type=Path, metavar="FILE", help="settings file (how references are hashed)"
     )
@@ -82,7 +87,9 @@ def hash_command(args: argparse.Namespace) -> int:
         print("triage hash: --fps must be positive", file=sys.stderr)
         return EXIT_USAGE
     try:
-        params = load_settings(args.config).match.reference_params(args.fps)
+        params = load_settings(args.config).match.reference_params()
+        if args.fps is not None:
+            params = dataclasses.replace(params, fps=args.fps)
     except TriageError as exc:
         print(f"triage hash: {exc}", file=sys.stderr)
         return EXIT_USAGE

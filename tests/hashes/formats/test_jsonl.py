@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import stat
@@ -12,6 +13,7 @@ import pytest
 from hashes.formats.jsonl import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    LEGACY_DESIGN,
     HashListEntry,
     dumps_record,
     iter_list,
@@ -138,6 +140,26 @@ def test_stored_dihedral_rows_load_as_that_view_and_are_written_back_unchanged()
     assert read.hashes.views == (View.FULL, View.DIHEDRAL, View.FULL, View.TILT)
     assert bytes(read.hashes.hashes[1]).hex() == HASH_B
     assert dumps_record(read, derived=True) == _STORED_WITH_DIHEDRAL_ROWS + "\n"
+
+
+def test_a_record_written_before_designs_were_named_reads_as_the_legacy_design() -> None:
+    read = loads_record(_STORED_WITH_DIHEDRAL_ROWS)
+    assert read.hashes.view_design == LEGACY_DESIGN
+    assert read.hashes.made_with(LEGACY_DESIGN)
+    assert not read.hashes.made_with("views-1;fps=4;every=1;active;crops;reframe")
+
+
+def test_derived_rows_keep_the_design_that_made_them() -> None:
+    hashes = _hashes((0.0, 100, HASH_A), (0.0, 90, HASH_B), views=(View.FULL, View.REGION))
+    design = "views-1;fps=4;every=1;crops"
+    line = dumps_record(HashListEntry("r", dataclasses.replace(hashes, view_design=design)),
+                        derived=True)  # fmt: skip
+    assert json.loads(line)["derived_frames"]["design"] == design
+    read = loads_record(line).hashes
+    assert read.view_design == design and read.made_with(design)
+    assert not read.made_with(LEGACY_DESIGN)
+    # Full frames alone are of every design: what other tools exchange.
+    assert loads_record(dumps_record(HashListEntry("r", hashes))).hashes.made_with(design)
 
 
 def test_record_round_trips() -> None:

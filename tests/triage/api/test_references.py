@@ -3,13 +3,14 @@ only; export as JSONL or vPDQ; retro-matching queued whenever a reference turns 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import subprocess
 import zipfile
 from pathlib import Path
 
 from hashes.cascade import match_query
-from hashes.formats.jsonl import HashListEntry, loads_record, write_list
+from hashes.formats.jsonl import LEGACY_DESIGN, HashListEntry, loads_record, write_list
 from hashes.formats.vpdq import read_vpdq, write_vpdq
 from hashes.index import ExactIndex
 from hashes.matcher import Matcher
@@ -63,6 +64,31 @@ async def test_a_jsonl_import_keeps_the_derived_views_that_confirm_a_crop(
         matches = match_query(crop, Matcher(index)).matches
         best = matches[0].score if matches else 0.0
         assert (best >= api.settings.match.confirm_at) is confirmed, (reference_id, best)
+
+
+async def test_a_jsonl_import_of_another_design_is_refused_and_stores_nothing(
+    api: Api, shared_data: Path, tmp_path: Path
+) -> None:
+    clip = shared_data / "sources" / DOORKNOB
+    ours = hash_reference(clip, api.settings.match.reference_params())
+    # A list written before records named their design: read as the old design.
+    older = dataclasses.replace(ours, view_design=LEGACY_DESIGN)
+    listed = tmp_path / "list.jsonl"
+    write_list(listed, [HashListEntry("door", ours), HashListEntry("older", older)],
+               derived=True)  # fmt: skip
+    response = await api.client.post(
+        "/v1/references",
+        data=form(file=("list.jsonl", listed.read_bytes()), format="jsonl"),
+        headers=api.auth("admin"),
+    )
+    body = await assert_problem(response, 422)
+    assert f"reference 'older': its derived views were made with {LEGACY_DESIGN!r}" in str(
+        body["detail"]
+    )
+    assert await api.store.list_references() == []
+    # Its full frames alone (the exported list) are of every design.
+    write_list(listed, [HashListEntry("older", older)])
+    await _import(api, "list.jsonl", listed.read_bytes(), "jsonl", "older")
 
 
 async def test_a_reference_without_a_kept_video_cannot_be_hashed_again(

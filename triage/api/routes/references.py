@@ -110,6 +110,20 @@ def _import_record(entry: HashListEntry, fmt: str) -> ReferenceImport:
     )
 
 
+def _check_design(entries: list[HashListEntry], design: str) -> None:
+    """Refuse records whose derived views were made with another design than this service's:
+    mixed into the index they would match by other rules than the rest of the list."""
+    for entry in entries:
+        if not entry.hashes.made_with(design):
+            raise Problem(
+                422,
+                f"reference {entry.reference_id!r}: its derived views were made with "
+                f"{entry.hashes.view_design!r}, this service makes {design!r}; hash the video "
+                "with this service's settings (triage hash --config), or import its full frames "
+                "alone (a vPDQ file, or the list exported as JSONL)",
+            )
+
+
 def _check_distinct_ids(entries: list[HashListEntry]) -> None:
     ids = [e.reference_id for e in entries]
     if len(set(ids)) != len(ids):
@@ -142,6 +156,7 @@ async def add_reference(request: web.Request) -> web.Response:
             raise Problem(413, f"a hash file may not exceed {MAX_HASH_FILE_BYTES} bytes")
         entries = _entries_from_upload(upload, form)
         _check_distinct_ids(entries)
+        _check_design(entries, ctx.settings.match.reference_params().design)
         records = [_import_record(entry, fmt) for entry in entries]
         # One transaction: a clash or a store failure leaves none of the file stored.
         added = await ctx.store.import_references(records, added_by=key.id)
