@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashes.index import ExactIndex
 from hashes.index_multihash import MultiHashIndex
 from hashes.matcher import Matcher
 from tests.hashes.index_contract import answers, clustered_reference, queries_near
@@ -65,14 +64,6 @@ async def test_a_second_snapshot_replaces_the_first(store: Store, tmp_path: Path
     opened = MultiHashIndex.open(folder / "snapshot" / SNAPSHOT_INDEX_DIR)
     assert opened.reference_ids() == ["a", "b"]
     assert sorted(p.name for p in folder.iterdir()) == ["snapshot"]
-
-
-async def test_an_index_that_cannot_be_saved_is_refused(tmp_path: Path) -> None:
-    live = live_index_of(MemoryStore(), Matcher(ExactIndex()))
-    with pytest.raises(TriageError, match="cannot be saved"):
-        await live.save_snapshot(tmp_path / "snapshot")
-    with pytest.raises(TriageError, match="cannot be restored"):
-        live.restore_snapshot(tmp_path / "snapshot")
 
 
 async def test_a_directory_without_a_snapshot_is_refused(tmp_path: Path) -> None:
