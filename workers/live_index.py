@@ -166,10 +166,13 @@ class LiveIndex:
             self._version = changes.version
         self._loaded = True
         self._changes_applied += len(parsed)
+        self._publish()
+        return len(parsed)
+
+    def _publish(self) -> None:
         metrics.hashlist_references.set(len(self._indexed))
         metrics.hashlist_full_frames_only_references.set(len(self._full_frames_only))
         metrics.hashlist_version.set(self._version)
-        return len(parsed)
 
     def _parse_all(
         self, items: Sequence[ReferenceHashes]
@@ -252,6 +255,7 @@ class LiveIndex:
                     self._index, self._searcher = snapshot.index, snapshot.searcher
                     self._restore(snapshot.index, snapshot.listing)
             await self._sync()
+            self._publish()  # also when nothing changed since the snapshot
         return snapshot
 
     @property

@@ -327,3 +327,16 @@ async def test_readyz_is_503_while_the_snapshot_loads_and_200_once_synced(
         finally:
             held.close()
             await client.close()
+
+
+async def test_a_start_from_an_up_to_date_snapshot_reports_its_list(tmp_path: Path) -> None:
+    store = MemoryStore()
+    await _add(store, "a", "b")
+    settings = _settings(tmp_path, "multihash")
+    await _written(store, settings)
+    metrics.hashlist_references.set(0)
+    live, snapshots = _snapshots(store, settings)
+    await snapshots.load()
+    assert live.changes_applied == 0
+    assert metrics.hashlist_references._value.get() == 2
+    assert metrics.hashlist_version._value.get() == live.version == 2
