@@ -91,6 +91,7 @@ class IndexSnapshots:
         # When the snapshot on disk was ignored: when it was written (0: unreadable), so that
         # this one is replaced even though it claims to be as new.
         self._rejected_at: float | None = None
+        self._retry_at = 0.0  # after a failed write
 
     def problem(self) -> str | None:
         """Why the index is not ready (for `/readyz`), None once loaded."""
@@ -130,7 +131,7 @@ class IndexSnapshots:
     async def _open(self) -> OpenedSnapshot | None:
         try:
             listing, index = await asyncio.to_thread(self._read)
-        except (HashError, TriageError) as exc:
+        except (HashError, TriageError, OSError) as exc:
             self._rejected_at = self._rejected_at or 0.0
             self.state = LoadState.FROM_STORE
             _log.warning("index snapshot ignored, rebuilding the hash list from the store: %s", exc)
@@ -166,6 +167,8 @@ class IndexSnapshots:
         """Whether a snapshot should be written now."""
         if not self._settings.snapshots or not self._live.loaded:
             return False
+        if time.monotonic() < self._retry_at:
+            return False
         if self._needs_first:
             return True
         changes = self._live.changes_applied - self._written_changes
@@ -178,8 +181,12 @@ class IndexSnapshots:
         """Write a snapshot now, unless another process is writing one or the one on disk is
         as new as this process's list. True when this process wrote it."""
         changes = self._live.changes_applied
-        self.directory.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock_path.open("a") as lock:
+        try:
+            self.directory.parent.mkdir(parents=True, exist_ok=True)
+            lock = self._lock_path.open("a")
+        except OSError as exc:
+            return self._failed(exc)
+        with lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -197,11 +204,7 @@ class IndexSnapshots:
                 started = time.perf_counter()
                 listing = await self._live.save_snapshot(self.directory)
             except (OSError, HashError, TriageError) as exc:
-                metrics.index_snapshot_writes_total.labels(outcome="failed").inc()
-                # Try again after the interval, not at every poll.
-                self._written_at = time.monotonic()
-                _log.error("cannot write the index snapshot to %s: %s", self.directory, exc)
-                return False
+                return self._failed(exc)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         metrics.index_snapshot_writes_total.labels(outcome="written").inc()
@@ -211,6 +214,13 @@ class IndexSnapshots:
             self.directory, time.perf_counter() - started, listing.version, len(self._live),
         )  # fmt: skip
         return True
+
+    def _failed(self, exc: Exception) -> bool:
+        metrics.index_snapshot_writes_total.labels(outcome="failed").inc()
+        # Try again after the interval, not at every poll.
+        self._retry_at = time.monotonic() + self._settings.snapshot_every_seconds
+        _log.error("cannot write the index snapshot to %s: %s", self.directory, exc)
+        return False
 
     def _written(self, changes: int, listing: SnapshotListing) -> None:
         self._needs_first = False

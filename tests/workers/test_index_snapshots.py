@@ -289,6 +289,30 @@ async def test_one_writer_at_a_time_and_none_when_the_snapshot_on_disk_is_as_new
     ]
 
 
+async def test_a_snapshot_that_cannot_be_written_is_logged_and_tried_again_later(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = MemoryStore()
+    await _add(store, "a")
+    (tmp_path / "a-file").write_text("")
+    settings = _settings(tmp_path, TRIAGE_INDEX__SNAPSHOT_DIR=str(tmp_path / "a-file" / "index"))
+    live, snapshots = _snapshots(store, settings)
+    await snapshots.load()
+    failed = metrics.index_snapshot_writes_total.labels(outcome="failed")
+    before = failed._value.get()
+    stop = asyncio.Event()
+    with caplog.at_level(logging.ERROR, logger="workers.index_snapshots"):
+        running = asyncio.create_task(snapshots.run(stop, 0.01))
+        await asyncio.sleep(0.1)
+        stop.set()
+        await running  # the process goes on serving
+    assert failed._value.get() == before + 1  # once, not at every poll
+    (error,) = [r.getMessage() for r in caplog.records]
+    assert error.startswith("cannot write the index snapshot to ")
+    assert not snapshots.due()  # until snapshot_every_seconds passed
+    assert len(live) == 1
+
+
 # --- readiness ------------------------------------------------------------------------------
 
 
