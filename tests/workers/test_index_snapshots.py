@@ -67,16 +67,24 @@ async def _written(store: Store, settings: Settings) -> None:
     assert (settings.index_snapshot_dir / SNAPSHOT_LIST_FILE).is_file()
 
 
+def _messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "workers.index_snapshots" and r.levelno == level
+    ]
+
+
 def _loaded_from(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
-        r.getMessage().split(" in ")[0]
-        for r in caplog.records
-        if r.getMessage().startswith("hash list loaded from")
+        m.split(" in ")[0]
+        for m in _messages(caplog, logging.INFO)
+        if m.startswith("hash list loaded from")
     ]
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    return _messages(caplog, logging.WARNING)
 
 
 # --- starting from a snapshot ---------------------------------------------------------------
@@ -93,6 +101,7 @@ async def test_a_start_from_the_snapshot_syncs_only_the_later_changes(
     await store.set_reference_status("ref-1", ReferenceStatus.DELETED)
 
     live, snapshots = _snapshots(store, settings)
+    caplog.clear()  # earlier steps may have logged too
     with caplog.at_level(logging.INFO, logger="workers.index_snapshots"):
         await snapshots.load()
     assert live.changes_applied == 2  # the new reference and the deletion, nothing else
@@ -116,6 +125,7 @@ async def test_a_start_without_a_snapshot_reads_the_store_and_writes_the_first(
     settings = _settings(tmp_path, "multihash")
     await _add(store, "a", "b")
     live, snapshots = _snapshots(store, settings)
+    caplog.clear()  # earlier steps may have logged too
     with caplog.at_level(logging.INFO, logger="workers.index_snapshots"):
         await snapshots.load()
         assert live.changes_applied == 2 and snapshots.due()
@@ -163,6 +173,7 @@ async def test_an_unusable_snapshot_is_ignored_with_a_warning_and_rebuilt(
     spoil(settings)
 
     live, snapshots = _snapshots(store, settings)
+    caplog.clear()  # earlier steps may have logged too
     with caplog.at_level(logging.INFO, logger="workers.index_snapshots"):
         await snapshots.load()
     (warning,) = _warnings(caplog)
@@ -184,6 +195,7 @@ async def test_a_snapshot_of_another_kind_of_index_is_ignored_and_rebuilt(
     await _add(store, "a", "b")
     await _written(store, _settings(tmp_path, "exact"))
     live, snapshots = _snapshots(store, _settings(tmp_path, "multihash"))
+    caplog.clear()  # earlier steps may have logged too
     with caplog.at_level(logging.WARNING, logger="workers.index_snapshots"):
         await snapshots.load()
     (warning,) = _warnings(caplog)
@@ -201,6 +213,7 @@ async def test_a_snapshot_ahead_of_the_store_is_ignored_and_replaced(
     other = MemoryStore()  # a store restored from an older backup, say
     await _add(other, "x")
     live, snapshots = _snapshots(other, settings)
+    caplog.clear()  # earlier steps may have logged too
     with caplog.at_level(logging.WARNING, logger="workers.index_snapshots"):
         await snapshots.load()
     (warning,) = _warnings(caplog)
@@ -301,13 +314,14 @@ async def test_a_snapshot_that_cannot_be_written_is_logged_and_tried_again_later
     failed = metrics.index_snapshot_writes_total.labels(outcome="failed")
     before = failed._value.get()
     stop = asyncio.Event()
+    caplog.clear()  # earlier steps may have logged too
     with caplog.at_level(logging.ERROR, logger="workers.index_snapshots"):
         running = asyncio.create_task(snapshots.run(stop, 0.01))
         await asyncio.sleep(0.1)
         stop.set()
         await running  # the process goes on serving
     assert failed._value.get() == before + 1  # once, not at every poll
-    (error,) = [r.getMessage() for r in caplog.records]
+    (error,) = _messages(caplog, logging.ERROR)
     assert error.startswith("cannot write the index snapshot to ")
     assert not snapshots.due()  # until snapshot_every_seconds passed
     assert len(live) == 1
