@@ -24,7 +24,6 @@ share one copy of them in the page cache.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,11 +34,13 @@ import numpy.typing as npt
 
 from hashes.index import (
     WHOLE_PICTURE_VIEWS,
+    FrozenIndex,
     Neighbours,
     ReferenceInfo,
     code_of_view,
     view_codes,
 )
+from hashes.index_files import InfoRecord, check_rows, read_index_files, write_index_files
 from hashes.types import PDQ_BITS, PDQ_BYTES, HashArray, HashError, VideoHashes
 
 CHUNKS = 16
@@ -53,7 +54,10 @@ _REBUILD_SLACK = 256
 # retrieves more.
 _BATCH_CANDIDATES = 4_000_000
 _WHOLE_CODES = [code_of_view(v) for v in WHOLE_PICTURE_VIEWS]
-_FORMAT_VERSION = 1
+_KIND = "multihash"
+# 2: the kind of index named in meta.json.
+_FORMAT_VERSION = 2
+_ARRAYS = ("codes", "references", "times", "qualities", "whole", "starts", "order", "bounds")
 
 
 def retrieval_radius(flips: int) -> int:
@@ -238,57 +242,34 @@ class MultiHashIndex:
 
     # --- persistence -----------------------------------------------------------------------
 
+    def freeze(self) -> FrozenIndex:
+        """The index as it is now, for `write` to save later: references to its arrays (which
+        it replaces, never changes in place) and copies of the small parts; no row is copied."""
+        return _FrozenMultiHash(
+            self._base, self._tables, self._dead.copy(), dict(self._added), dict(self._info)
+        )
+
     def save(self, directory: Path) -> None:
-        """Write the index (rebuilt first) as `.npy` files that `open` maps into memory."""
-        self.rebuild()
-        directory.mkdir(parents=True, exist_ok=True)
-        base, tables = self._base, self._tables
-        arrays = {
-            "codes": base.codes, "references": base.references, "times": base.times,
-            "qualities": base.qualities, "whole": base.whole, "starts": base.starts,
-            "order": tables.order, "bounds": tables.bounds,
-        }  # fmt: skip
-        infos = [self._info[name] for name in base.names]
-        arrays["info_qualities"] = np.concatenate(
-            [i.full_frame_qualities for i in infos] or [np.zeros(0, np.int16)]
-        ).astype(np.int16)
-        for name, array in arrays.items():
-            np.save(directory / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
-        meta = {
-            "format_version": _FORMAT_VERSION,
-            "chunks": CHUNKS,
-            "names": list(base.names),
-            "durations": [i.duration_seconds for i in infos],
-            "frame_counts": [i.frame_count for i in infos],
-            "info_lengths": [len(i.full_frame_qualities) for i in infos],
-        }
-        (directory / "meta.json").write_text(json.dumps(meta))
+        """Write the index (rebuilt, in the files only) as `.npy` files that `open` maps into
+        memory."""
+        self.freeze().write(directory)
 
     @classmethod
     def open(cls, directory: Path, *, flips: int = 1) -> MultiHashIndex:
         """The index saved in `directory`, its arrays memory-mapped read-only."""
-        try:
-            meta = json.loads((directory / "meta.json").read_text())
-            if meta.get("format_version") != _FORMAT_VERSION or meta.get("chunks") != CHUNKS:
-                raise HashError(f"{directory}: not a multi-hash index of format {_FORMAT_VERSION}")
-            arrays = {
-                name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-                for name in (
-                    "codes",
-                    "references",
-                    "times",
-                    "qualities",
-                    "whole",
-                    "starts",
-                    "order",
-                    "bounds",
-                    "info_qualities",
-                )
-            }
-        except (OSError, ValueError, KeyError) as exc:
-            raise HashError(f"{directory}: cannot open the index: {exc}") from exc
+        files = read_index_files(directory, _KIND, _FORMAT_VERSION, _ARRAYS, mmap=True)
+        if files.meta.get("chunks") != CHUNKS:
+            chunks = files.meta.get("chunks")
+            raise HashError(f"{directory}: cut into {chunks} chunks, not {CHUNKS}")
+        arrays = files.arrays
+        rows = len(arrays["codes"])
+        check_rows(directory, files, rows, arrays["starts"])
+        if arrays["order"].shape != (CHUNKS, rows) or arrays["bounds"].shape != (
+            CHUNKS, _VALUES + 1,
+        ):  # fmt: skip
+            raise HashError(f"{directory}: cannot open the index: its tables do not fit its rows")
         index = cls(flips=flips)
-        names = tuple(str(n) for n in meta["names"])
+        names = files.names
         index._base = _Rows(
             arrays["codes"], arrays["references"], arrays["times"], arrays["qualities"],
             arrays["whole"], names, arrays["starts"],
@@ -296,13 +277,9 @@ class MultiHashIndex:
         index._tables = _Tables(arrays["order"], arrays["bounds"])
         index._dead = np.zeros(len(names), dtype=bool)
         index._base_code = {name: code for code, name in enumerate(names)}
-        ends = np.cumsum(meta["info_lengths"])
-        for code, name in enumerate(names):
-            qualities = np.asarray(
-                arrays["info_qualities"][ends[code] - meta["info_lengths"][code] : ends[code]]
-            )
+        for name, info in zip(names, files.infos, strict=True):
             index._info[name] = ReferenceInfo(
-                name, float(meta["durations"][code]), int(meta["frame_counts"][code]), qualities
+                name, info.duration_seconds, info.frame_count, info.full_frame_qualities
             )
         return index
 
@@ -312,29 +289,9 @@ class MultiHashIndex:
         """Fold the added references into the tables and drop the removed ones."""
         if not self._added and not self._dead_rows:
             return
-        parts: list[_Rows] = []
-        base = self._base
-        for code, name in enumerate(base.names):
-            if not self._dead[code]:
-                start, end = int(base.starts[code]), int(base.starts[code + 1])
-                parts.append(_Rows(
-                    np.asarray(base.codes[start:end]), base.references[start:end],
-                    np.asarray(base.times[start:end]), np.asarray(base.qualities[start:end]),
-                    np.asarray(base.whole[start:end]), (name,), np.array([0, end - start]),
-                ))  # fmt: skip
-        parts.extend(self._added.values())
-        names = tuple(p.names[0] for p in parts)
-        counts = np.array([len(p) for p in parts], dtype=np.int64)
-        self._base = _Rows(
-            np.concatenate([p.codes for p in parts] or [np.zeros((0, PDQ_BYTES), np.uint8)]),
-            np.repeat(np.arange(len(parts), dtype=np.int32), counts),
-            np.concatenate([p.times for p in parts] or [np.zeros(0)]),
-            np.concatenate([p.qualities for p in parts] or [np.zeros(0, np.int16)]),
-            np.concatenate([p.whole for p in parts] or [np.zeros(0, bool)]),
-            names,
-            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        )
+        self._base = _merged(self._base, self._dead, self._added)
         self._tables = _Tables.build(self._base.codes)
+        names = self._base.names
         self._dead = np.zeros(len(names), dtype=bool)
         self._dead_rows = 0
         self._base_code = {name: code for code, name in enumerate(names)}
@@ -481,6 +438,61 @@ class MultiHashIndex:
             keep = whole[found]
             query_rows, found, distances = query_rows[keep], found[keep], distances[keep]
         return query_rows, references[found], times[found], qualities[found], distances
+
+
+def _merged(base: _Rows, dead: npt.NDArray[np.bool_], added: dict[str, _Rows]) -> _Rows:
+    """The rows of `base`'s live references, then those of `added`."""
+    parts: list[_Rows] = []
+    for code, name in enumerate(base.names):
+        if not dead[code]:
+            start, end = int(base.starts[code]), int(base.starts[code + 1])
+            parts.append(_Rows(
+                np.asarray(base.codes[start:end]), base.references[start:end],
+                np.asarray(base.times[start:end]), np.asarray(base.qualities[start:end]),
+                np.asarray(base.whole[start:end]), (name,), np.array([0, end - start]),
+            ))  # fmt: skip
+    parts.extend(added.values())
+    counts = np.array([len(p) for p in parts], dtype=np.int64)
+    return _Rows(
+        np.concatenate([p.codes for p in parts] or [np.zeros((0, PDQ_BYTES), np.uint8)]),
+        np.repeat(np.arange(len(parts), dtype=np.int32), counts),
+        np.concatenate([p.times for p in parts] or [np.zeros(0)]),
+        np.concatenate([p.qualities for p in parts] or [np.zeros(0, np.int16)]),
+        np.concatenate([p.whole for p in parts] or [np.zeros(0, bool)]),
+        tuple(p.names[0] for p in parts),
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _FrozenMultiHash:
+    """A `MultiHashIndex` at one moment (see `MultiHashIndex.freeze`)."""
+
+    base: _Rows
+    tables: _Tables
+    dead: npt.NDArray[np.bool_]
+    added: dict[str, _Rows]
+    infos: dict[str, ReferenceInfo]
+
+    def write(self, directory: Path) -> None:
+        """Write the rows and tables, rebuilt when references changed since the last build
+        (the index itself keeps its own until its searches rebuild it)."""
+        base, tables = self.base, self.tables
+        if self.added or self.dead.any():
+            base = _merged(base, self.dead, self.added)
+            tables = _Tables.build(base.codes)
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "codes": base.codes, "references": base.references, "times": base.times,
+            "qualities": base.qualities, "whole": base.whole, "starts": base.starts,
+            "order": tables.order, "bounds": tables.bounds,
+        }  # fmt: skip
+        infos = [
+            InfoRecord(i.duration_seconds, i.frame_count, i.full_frame_qualities)
+            for i in (self.infos[name] for name in base.names)
+        ]
+        write_index_files(
+            directory, _KIND, _FORMAT_VERSION, arrays, base.names, infos, chunks=CHUNKS
+        )
 
 
 def _no_pairs() -> tuple[npt.NDArray[Any], ...]:

@@ -146,6 +146,25 @@ class MatchSettings(Section):
         return MatchParams()
 
 
+IndexKind = Literal["exact", "multihash"]
+
+
+class IndexSettings(Section):
+    """The matcher's index of the hash list, and its snapshots (docs/scale.md)."""
+
+    # `exact` stays the default until the multi-hash index's answers beyond its retrieval
+    # radius are validated (it can miss a reference with no row within that radius).
+    kind: IndexKind = "exact"
+    multihash_flips: int = Field(default=1, ge=0, le=3)
+    snapshots: bool = True
+    # None: `<data_dir>/index` (`Settings.index_snapshot_dir`).
+    snapshot_dir: Path | None = None
+    # A start syncs only what changed since the snapshot, so these bound that catch-up; a
+    # write costs seconds of one core at 2 M rows and grows with the rows (config.yaml).
+    snapshot_after_changes: int = Field(default=100, ge=1)
+    snapshot_every_seconds: float = Field(default=600.0, gt=0)
+
+
 class ReferenceSettings(Section):
     # Keep an uploaded reference video after hashing, so a later change of the views the
     # matcher uses can hash it again (`POST /v1/references/{id}/rehash`). Off: the video of
@@ -281,6 +300,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     match: MatchSettings = Field(default_factory=MatchSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     references: ReferenceSettings = Field(default_factory=ReferenceSettings)
     hashing: HashingSettings = Field(default_factory=HashingSettings)
@@ -298,6 +318,10 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def index_snapshot_dir(self) -> Path:
+        return self.index.snapshot_dir or self.data_dir / "index"
 
     @classmethod
     def settings_customise_sources(

@@ -91,6 +91,22 @@ hashlist_other_design_references = Gauge(
 hashlist_version = Gauge(
     "triage_hashlist_version", "Hash-list version the live matcher index reflects."
 )
+index_load_seconds = Gauge(
+    "triage_index_load_seconds",
+    "Seconds this process took to load the hash list at start, by source: snapshot (opened, "
+    "then the changes since synced) or store (every hash record parsed and indexed).",
+    ["source"],
+)
+index_snapshot_timestamp_seconds = Gauge(
+    "triage_index_snapshot_timestamp_seconds",
+    "Unix time the newest index snapshot this process loaded, wrote or found on disk was "
+    "written (0: none).",
+)
+index_snapshot_writes_total = Counter(
+    "triage_index_snapshot_writes_total",
+    "Index snapshots this process wrote, by outcome: written, failed.",
+    ["outcome"],
+)
 worker_heartbeats_total = Counter(
     "triage_worker_heartbeats_total", "Lease heartbeats sent by workers of this process."
 )

@@ -3,8 +3,8 @@
 Every `poll_seconds` it asks the store what changed since the version it has
 (`references_changed_since`) and applies only those references: active ones are (re)indexed,
 any other status is removed. No full rebuild, no restart; a change is seen within one poll.
-A savable index can be written as a snapshot and reopened memory-mapped by a later process,
-which then syncs only the changes since the snapshot's version.
+A savable index can be written as a snapshot and reopened (memory-mapped, for the multi-hash
+index) by a later process, which then syncs only the changes since the snapshot's version.
 """
 
 from __future__ import annotations
@@ -15,11 +15,15 @@ import dataclasses
 import json
 import logging
 import shutil
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeGuard
 
 from hashes.cascade import Searcher
 from hashes.formats.jsonl import loads_record
+from hashes.index import FrozenIndex
 from hashes.matcher import Matcher, MatchParams
 from hashes.types import HashError, VideoHashes, VideoMatch
 from triage import metrics
@@ -41,10 +45,10 @@ class MutableIndex(Protocol):
 
 
 class SavableIndex(MutableIndex, Protocol):
-    """An index that can be written to a directory and opened from it again
-    (`hashes.index_multihash.MultiHashIndex` fits)."""
+    """An index that can be frozen, written to a directory and opened from it again
+    (`ExactIndex` and `MultiHashIndex` fit)."""
 
-    def save(self, directory: Path) -> None: ...
+    def freeze(self) -> FrozenIndex: ...
 
     def reference_ids(self) -> list[str]: ...
 
@@ -54,6 +58,55 @@ SNAPSHOT_INDEX_DIR = "index"
 SNAPSHOT_LIST_FILE = "list.json"
 # Marks the full frames kept of a record whose derived rows were of another design.
 _OTHER_DESIGN = "other"
+# 1: list.json names its own format, and when it was written.
+SNAPSHOT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SnapshotListing:
+    """What a snapshot holds beside its index: the hash-list version the index reflects, the
+    labels and full-frames-only references, and when it was written (Unix time)."""
+
+    version: int
+    labels: dict[str, str] = field(default_factory=dict)
+    full_frames_only: frozenset[str] = frozenset()
+    written_at: float = 0.0
+    # The design of reference views the index holds (`LiveIndex.design`), and the references
+    # indexed on their full frames alone for being of another.
+    design: str | None = None
+    other_design: frozenset[str] = frozenset()
+
+
+def read_snapshot_listing(directory: Path) -> SnapshotListing:
+    """The listing of the snapshot in `directory`; `TriageError` naming why it cannot be
+    used (missing, unreadable, another format)."""
+    try:
+        listing = json.loads((directory / SNAPSHOT_LIST_FILE).read_text())
+        found = listing.get("format_version")
+        if found != SNAPSHOT_FORMAT_VERSION:
+            raise TriageError(
+                f"{directory}: snapshot format {found!r}, this version reads "
+                f"{SNAPSHOT_FORMAT_VERSION}"
+            )
+        return SnapshotListing(
+            version=int(listing["version"]),
+            labels={str(k): str(v) for k, v in dict(listing["labels"]).items()},
+            full_frames_only=frozenset(str(r) for r in listing["full_frames_only"]),
+            written_at=float(listing["written_at"]),
+            design=None if listing["design"] is None else str(listing["design"]),
+            other_design=frozenset(str(r) for r in listing["other_design"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TriageError(f"{directory}: not a hash-list snapshot: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class OpenedSnapshot:
+    """An index opened from a snapshot, the searcher over it, and the listing beside it."""
+
+    index: SavableIndex
+    searcher: Searcher
+    listing: SnapshotListing
 
 
 class LiveIndex:
@@ -86,15 +139,26 @@ class LiveIndex:
         self._lock = asyncio.Lock()
         self._sync_lock = asyncio.Lock()
         self._loaded = False
+        self._changes_applied = 0
 
     @property
     def version(self) -> int:
         return self._version
 
     @property
+    def design(self) -> str | None:
+        """The design of reference views indexed whole (None: every record as it is)."""
+        return self._design
+
+    @property
     def loaded(self) -> bool:
         """True once the whole list has been read at least once (for `/readyz`)."""
         return self._loaded
+
+    @property
+    def changes_applied(self) -> int:
+        """References (re)indexed or removed by the syncs of this live index so far."""
+        return self._changes_applied
 
     def __len__(self) -> int:
         return len(self._indexed)
@@ -114,18 +178,32 @@ class LiveIndex:
             self._version = max(self._version, changes.version)
             self._loaded = True
             return 0
-        # Parse outside the lock: it can take a while for long references.
-        parsed = [(item, self._parse(item)) for item in changes.changed]
+        # Parse outside the lock, and in a thread: a whole list takes seconds to minutes, and the
+        # event loop keeps answering (health checks, the API) meanwhile.
+        parsed = await asyncio.to_thread(self._parse_all, changes.changed)
         async with self._lock:
-            for item, hashes in parsed:
-                self._apply(item, hashes)
+            # Matches also run in a thread under this lock, so the index never changes under one.
+            await asyncio.to_thread(self._apply_all, parsed)
             self._version = changes.version
         self._loaded = True
+        self._changes_applied += len(parsed)
+        self._publish()
+        return len(parsed)
+
+    def _publish(self) -> None:
         metrics.hashlist_references.set(len(self._indexed))
         metrics.hashlist_full_frames_only_references.set(len(self._full_frames_only))
         metrics.hashlist_other_design_references.set(len(self._other_design))
         metrics.hashlist_version.set(self._version)
-        return len(parsed)
+
+    def _parse_all(
+        self, items: Sequence[ReferenceHashes]
+    ) -> list[tuple[ReferenceHashes, VideoHashes | None]]:
+        return [(item, self._parse(item)) for item in items]
+
+    def _apply_all(self, parsed: list[tuple[ReferenceHashes, VideoHashes | None]]) -> None:
+        for item, hashes in parsed:
+            self._apply(item, hashes)
 
     def _parse(self, item: ReferenceHashes) -> VideoHashes | None:
         reference = item.reference
@@ -162,30 +240,28 @@ class LiveIndex:
                 self._other_design.add(reference_id)
             self._labels[reference_id] = item.reference.label
 
-    async def save_snapshot(self, directory: Path) -> None:
+    async def save_snapshot(self, directory: Path) -> SnapshotListing:
         """Write the index and the version it reflects to `directory` (replacing what is
-        there), so a process starting later opens it memory-mapped (`restore_snapshot`) and
-        syncs only the changes since, instead of parsing and indexing the whole list."""
+        there), so a process starting later opens it (`restore_snapshot`, `load`) and syncs
+        only the changes since, instead of parsing and indexing the whole list.
+
+        Matching and syncing wait only while the index is frozen; the files are written in a
+        thread. One writer at a time per directory is the caller's business."""
         index = self._index
         if not _is_savable(index):
             raise TriageError(f"{type(index).__name__} cannot be saved; use a savable index")
         async with self._lock:
-            staging = directory.with_name(directory.name + ".new")
-            shutil.rmtree(staging, ignore_errors=True)
-            await asyncio.to_thread(index.save, staging / SNAPSHOT_INDEX_DIR)
-            listing = {
-                "version": self._version,
-                "labels": self._labels,
-                "full_frames_only": sorted(self._full_frames_only),
-            }
-            (staging / SNAPSHOT_LIST_FILE).write_text(json.dumps(listing))
-        # Swap the whole directory at once: a reader sees the old snapshot or the new one.
-        retired = directory.with_name(directory.name + ".old")
-        shutil.rmtree(retired, ignore_errors=True)
-        if directory.exists():
-            directory.rename(retired)
-        staging.rename(directory)
-        shutil.rmtree(retired, ignore_errors=True)
+            frozen = index.freeze()
+            listing = SnapshotListing(
+                version=self._version,
+                labels={r: self._labels[r] for r in self._indexed if r in self._labels},
+                full_frames_only=frozenset(self._full_frames_only),
+                written_at=time.time(),
+                design=self._design,
+                other_design=frozenset(self._other_design),
+            )
+        await asyncio.to_thread(_write_snapshot, directory, frozen, listing)
+        return listing
 
     def restore_snapshot(self, directory: Path) -> None:
         """Adopt the version and labels saved beside the index this live index was built
@@ -194,16 +270,30 @@ class LiveIndex:
         index = self._index
         if not _is_savable(index):
             raise TriageError(f"{type(index).__name__} cannot be restored from a snapshot")
-        try:
-            listing = json.loads((directory / SNAPSHOT_LIST_FILE).read_text())
-            version, labels = int(listing["version"]), dict(listing["labels"])
-            full_frames_only = {str(r) for r in listing["full_frames_only"]}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise TriageError(f"{directory}: not a hash-list snapshot: {exc}") from exc
-        self._version = version
+        self._restore(index, read_snapshot_listing(directory))
+
+    def _restore(self, index: SavableIndex, listing: SnapshotListing) -> None:
+        self._version = listing.version
         self._indexed = set(index.reference_ids())
-        self._labels = {str(k): str(v) for k, v in labels.items()}
-        self._full_frames_only = full_frames_only & self._indexed
+        self._labels = {r: label for r, label in listing.labels.items() if r in self._indexed}
+        self._full_frames_only = set(listing.full_frames_only) & self._indexed
+        self._other_design = set(listing.other_design) & self._indexed
+
+    async def load(self, opening: Awaitable[OpenedSnapshot | None]) -> OpenedSnapshot | None:
+        """The first load: adopt the snapshot `opening` gives (None: there is none to use, so
+        the whole list is read), then sync the changes since. Other syncs (a lookup's) wait
+        until it is done, so nothing is applied twice or mixed."""
+        async with self._sync_lock:
+            if self._loaded:
+                raise TriageError("the live index is loaded already")
+            snapshot = await opening
+            if snapshot is not None:
+                async with self._lock:
+                    self._index, self._searcher = snapshot.index, snapshot.searcher
+                    self._restore(snapshot.index, snapshot.listing)
+            await self._sync()
+            self._publish()  # also when nothing changed since the snapshot
+        return snapshot
 
     @property
     def match_params(self) -> MatchParams:
@@ -229,9 +319,33 @@ class LiveIndex:
 
 
 def _is_savable(index: MutableIndex) -> TypeGuard[SavableIndex]:
-    return callable(getattr(index, "save", None)) and callable(
+    return callable(getattr(index, "freeze", None)) and callable(
         getattr(index, "reference_ids", None)
     )
+
+
+def _write_snapshot(directory: Path, frozen: FrozenIndex, listing: SnapshotListing) -> None:
+    staging = directory.with_name(directory.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    frozen.write(staging / SNAPSHOT_INDEX_DIR)
+    described = {
+        "format_version": SNAPSHOT_FORMAT_VERSION,
+        "version": listing.version,
+        "labels": listing.labels,
+        "full_frames_only": sorted(listing.full_frames_only),
+        "written_at": listing.written_at,
+        "design": listing.design,
+        "other_design": sorted(listing.other_design),
+    }
+    (staging / SNAPSHOT_LIST_FILE).write_text(json.dumps(described))
+    # Swap the whole directory at once: a reader sees the old snapshot or the new one (a
+    # process that mapped the old files keeps them until it exits).
+    retired = directory.with_name(directory.name + ".old")
+    shutil.rmtree(retired, ignore_errors=True)
+    if directory.exists():
+        directory.rename(retired)
+    staging.rename(directory)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def live_index_of(store: HashList, matcher: Matcher, design: str | None = None) -> LiveIndex:

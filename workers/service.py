@@ -8,7 +8,6 @@ import functools
 import logging
 from types import TracebackType
 
-from hashes.index import ExactIndex
 from hashes.matcher import Matcher
 from hashes.video.reference import hash_reference
 from triage import metrics
@@ -24,6 +23,7 @@ from workers.delivery.webhook import WebhookRelay
 from workers.fetch.download import fetch_media
 from workers.fetch.resolve import resolve_post_page
 from workers.hashing.pool import HashingPool, StepReport
+from workers.index_snapshots import IndexSnapshots, new_index
 from workers.live_index import LiveIndex
 from workers.pipeline import MediaTools, Pipeline, fetch_limits
 from workers.retro_match import RetroMatcher
@@ -48,7 +48,10 @@ def _observe_step(report: StepReport) -> None:
 
 
 def live_index(store: HashList, settings: Settings) -> LiveIndex:
-    index = ExactIndex()
+    """A live index of the configured kind, empty until its first sync (or `IndexSnapshots`'
+    load, which may swap in the snapshot's index), holding references of the design this
+    service hashes with."""
+    index = new_index(settings.index)
     matcher = Matcher(index, settings.match.match_params())
     return LiveIndex(store, index, matcher, design=settings.match.reference_params().design)
 
@@ -68,6 +71,13 @@ class WorkerService:
         self.slots = slots
         self.primary = primary
         self.index = live_index(store, settings)
+        self.snapshots = IndexSnapshots(
+            self.index,
+            store,
+            settings.index,
+            settings.index_snapshot_dir,
+            settings.match.match_params(),
+        )
         self.disk = DiskSpace(settings.data_dir, settings.data_min_free_bytes)
         # Built now, so a bad webhook setting stops the start with a clear error.
         self.relay = self._relay() if primary else None
@@ -134,12 +144,12 @@ class WorkerService:
         return None if self.hashing_ready else "no hashing process can be started"
 
     def _index_problem(self) -> str | None:
-        return None if self.index.loaded else "the hash list is not loaded yet"
+        return self.snapshots.problem()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sync the index and run the workers until `stop`; running jobs finish or go back."""
         self.settings.media_dir.mkdir(parents=True, exist_ok=True)
-        await self.index.sync()
+        await self.snapshots.load()
         _log.info(
             "started %d worker slot(s)%s",
             self.slots,
@@ -148,6 +158,7 @@ class WorkerService:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._log_stop(stop))
             group.create_task(self.index.run(stop, self.settings.jobs.poll_seconds))
+            group.create_task(self.snapshots.run(stop, self.settings.jobs.poll_seconds))
             if self.relay is not None:
                 group.create_task(self.relay.run(stop))
             if self.slots > 0:

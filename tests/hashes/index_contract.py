@@ -9,12 +9,13 @@ frames repeated across references.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from hashes.index import WHOLE_PICTURE_VIEWS, HashIndex
+from hashes.index import WHOLE_PICTURE_VIEWS, FrozenIndex, HashIndex
 from hashes.types import PDQ_BYTES, HashError, VideoHashes, View
 
 Pair = tuple[int, str, float, int, int]  # query row, reference id, time, quality, distance
@@ -139,6 +140,14 @@ class HashIndexContract:
     radii: tuple[int, ...] = (0, 16, 32, 48)
 
     def make_index(self) -> HashIndex:
+        raise NotImplementedError
+
+    def freeze(self, index: HashIndex) -> FrozenIndex:
+        """`index.freeze()` (every index the service serves with can be saved)."""
+        raise NotImplementedError
+
+    def open_saved(self, directory: Path) -> HashIndex:
+        """The index saved in `directory`, opened as the service opens it."""
         raise NotImplementedError
 
     @pytest.fixture
@@ -277,3 +286,49 @@ class HashIndexContract:
             index.search(np.zeros((2, 16), dtype=np.uint8), 8)
         with pytest.raises(HashError, match="non-empty"):
             index.add("", clustered_reference(rng))
+
+    def test_a_frozen_index_is_saved_as_it_was_and_reopens_with_the_same_answers(
+        self, rng: np.random.Generator, tmp_path: Path
+    ) -> None:
+        index, live = self._filled(rng)
+        for name in ("ref-000", "ref-004"):
+            index.remove(name)
+            del live[name]
+        live["late"] = clustered_reference(rng)
+        index.add("late", live["late"])
+        frozen = self.freeze(index)
+        # Changes after the freeze are not in the files.
+        index.remove("ref-001")
+        index.add("later", clustered_reference(rng))
+        frozen.write(tmp_path / "index")
+        opened = self.open_saved(tmp_path / "index")
+        assert opened.reference_ids() == sorted(live)
+        assert len(opened) == sum(len(h) for h in live.values())
+        assert opened.info("late").frame_count == live["late"].frame_count
+        assert np.array_equal(
+            opened.info("late").full_frame_qualities, live["late"].full_frame().qualities
+        )
+        queries = queries_near(list(live.values()), rng)
+        for radius in self.radii:
+            assert answers(opened, queries, radius) == oracle(live, queries, radius)
+        whole = oracle(live, queries, 32, whole_pictures=True)
+        assert answers(opened, queries, 32, whole_pictures=True) == whole
+        # The opened index changes like any other.
+        opened.remove("ref-002")
+        del live["ref-002"]
+        live["new"] = clustered_reference(rng)
+        opened.add("new", live["new"])
+        assert answers(opened, queries, 32) == oracle(live, queries, 32)
+
+    def test_an_empty_index_is_saved_and_reopened_empty(self, tmp_path: Path) -> None:
+        self.freeze(self.make_index()).write(tmp_path / "index")
+        opened = self.open_saved(tmp_path / "index")
+        assert len(opened) == 0 and opened.reference_ids() == []
+
+    def test_files_cut_short_are_refused(self, rng: np.random.Generator, tmp_path: Path) -> None:
+        index, _ = self._filled(rng, count=3)
+        self.freeze(index).write(tmp_path / "index")
+        codes = tmp_path / "index" / "codes.npy"
+        codes.write_bytes(codes.read_bytes()[:-100])
+        with pytest.raises(HashError, match="cannot open the index"):
+            self.open_saved(tmp_path / "index")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashes.index import ExactIndex, HashIndex
+from hashes.index import ExactIndex, FrozenIndex, HashIndex
 from hashes.index_multihash import MultiHashIndex, retrieval_radius
 from hashes.types import HashError
 from tests.hashes.index_contract import (
@@ -28,12 +28,26 @@ class TestMultiHashIndex(HashIndexContract):
     def make_index(self) -> HashIndex:
         return MultiHashIndex(flips=2)
 
+    def freeze(self, index: HashIndex) -> FrozenIndex:
+        assert isinstance(index, MultiHashIndex)
+        return index.freeze()
+
+    def open_saved(self, directory: Path) -> HashIndex:
+        return MultiHashIndex.open(directory, flips=2)
+
 
 class TestMultiHashIndexOneFlip(HashIndexContract):
     radii = (0, 8, retrieval_radius(1))
 
     def make_index(self) -> HashIndex:
         return MultiHashIndex(flips=1)
+
+    def freeze(self, index: HashIndex) -> FrozenIndex:
+        assert isinstance(index, MultiHashIndex)
+        return index.freeze()
+
+    def open_saved(self, directory: Path) -> HashIndex:
+        return MultiHashIndex.open(directory, flips=1)
 
 
 def _retrieved_only(expected: Counter[Pair], retrieved: set[str]) -> Counter[Pair]:
@@ -97,6 +111,25 @@ def test_saved_index_reopens_memory_mapped_with_the_same_answers(tmp_path: Path)
 def test_a_directory_without_an_index_is_refused(tmp_path: Path) -> None:
     with pytest.raises(HashError, match="cannot open the index"):
         MultiHashIndex.open(tmp_path)
+
+
+def test_an_exact_index_is_refused_naming_it(tmp_path: Path) -> None:
+    ExactIndex().save(tmp_path / "index")
+    with pytest.raises(HashError, match="holds a 'exact' index, not 'multihash'"):
+        MultiHashIndex.open(tmp_path / "index")
+
+
+def test_saving_leaves_the_opened_index_mapped(tmp_path: Path) -> None:
+    rng = np.random.default_rng(15)
+    index = MultiHashIndex()
+    index.add("a", clustered_reference(rng))
+    index.save(tmp_path / "first")
+    opened = MultiHashIndex.open(tmp_path / "first")
+    opened.add("b", clustered_reference(rng))
+    opened.save(tmp_path / "second")
+    # The files have both; the process keeps its shared mapping and a small added part.
+    assert isinstance(opened._base.codes, np.memmap)
+    assert MultiHashIndex.open(tmp_path / "second").reference_ids() == ["a", "b"]
 
 
 def test_flips_beyond_three_are_refused() -> None:
