@@ -18,6 +18,7 @@ import gc
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -49,9 +50,12 @@ _T = TypeVar("_T")
 
 
 class LiveList(Protocol):
-    """What the bench needs of the worker's live index: loading the list from the store."""
+    """What the bench needs of the worker's live index: loading the list from the store, and
+    writing the snapshot a starting `serve` or `worker` opens instead."""
 
     async def sync(self) -> int: ...
+
+    async def save_snapshot(self, directory: Path) -> object: ...
 
 
 # The worker's own wiring: a live index over `matcher.index`, matching with `matcher`.
@@ -92,7 +96,11 @@ class SizeResult:
     index_bytes: int  # what the index counts of its own structures
     filler_shares: dict[str, float]
     generate_seconds: float  # fillers and their hash records
+    record_bytes: int  # the hash records in the store: what the list costs the store
     load_seconds: float  # the live index's first sync
+    snapshot_write_seconds: float  # the index snapshot written after the first sync
+    snapshot_bytes: int  # its files on disk
+    snapshot_open_seconds: float  # opened again, as a starting process opens it
     before_load: Memory  # the process with the list in the store
     after_load: Memory
     match_cpu_median_seconds: float
@@ -160,12 +168,23 @@ def run_scale(
         generator = FillerGenerator(list(planted.values()), shape, mix or FillerMix(), seed=seed)
         store = MemoryStore()
         started = time.perf_counter()
-        asyncio.run(_fill(store, planted, generator, size, progress))
+        record_bytes = asyncio.run(_fill(store, planted, generator, size, progress))
         generate_seconds = time.perf_counter() - started
+        made = _Made(store, generator, generate_seconds, record_bytes)
         for name, make_index in (indexes or {"exact": ExactIndex}).items():
-            results.append(run.size(size, name, make_index, store, generator, generate_seconds))
+            results.append(run.size(size, name, make_index, made))
             gc.collect()
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """One size's list: the store holding it, its generator's counts, what making it took."""
+
+    store: Store
+    generator: FillerGenerator
+    generate_seconds: float
+    record_bytes: int
 
 
 @dataclass
@@ -183,14 +202,12 @@ class _Run:
         hours: float,
         index_name: str,
         make_index: IndexFactory,
-        store: Store,
-        generator: FillerGenerator,
-        generate_seconds: float,
+        made: _Made,
     ) -> SizeResult:
-        settings = self.settings
+        settings, generator = self.settings, made.generator
         matcher = TimedMatcher(make_index(), settings.match_params)
         design = settings.reference_params.design
-        loading = asyncio.run(_load(store, self.live_list, matcher, design))
+        loading = asyncio.run(_load(made.store, self.live_list, matcher, design))
         watch = Stopwatch()
         outcomes: list[QueryOutcome] = []
         match_cpu: list[float] = []
@@ -224,8 +241,12 @@ class _Run:
             index_rows=len(matcher.index),
             index_bytes=matcher.index.memory_bytes(),
             filler_shares=generator.counts.shares(),
-            generate_seconds=round(generate_seconds, 2),
+            generate_seconds=round(made.generate_seconds, 2),
+            record_bytes=made.record_bytes,
             load_seconds=round(loading.load_seconds, 2),
+            snapshot_write_seconds=round(loading.snapshot_write_seconds, 2),
+            snapshot_bytes=loading.snapshot_bytes,
+            snapshot_open_seconds=round(loading.snapshot_open_seconds, 3),
             before_load=loading.before,
             after_load=loading.after,
             match_cpu_median_seconds=round(statistics.median(match_cpu), 4) if match_cpu else 0.0,
@@ -263,12 +284,16 @@ class _Loading:
     load_seconds: float
     before: Memory
     after: Memory
+    snapshot_write_seconds: float
+    snapshot_bytes: int
+    snapshot_open_seconds: float
 
 
 async def _load(
     store: Store, live_list: LiveListFactory, matcher: Matcher, design: str
 ) -> _Loading:
-    """Load the list from the store into `matcher`'s index, as a worker does."""
+    """Load the list from the store into `matcher`'s index, as a worker does; then write its
+    snapshot and open it again, as the next process to start does."""
     gc.collect()
     before = process_memory()
     live = live_list(store, matcher, design)
@@ -276,7 +301,35 @@ async def _load(
     await live.sync()
     load_seconds = time.perf_counter() - started
     gc.collect()
-    return _Loading(load_seconds, before, process_memory())
+    after = process_memory()
+    with tempfile.TemporaryDirectory(prefix="scale-snapshot-") as work:
+        directory = Path(work) / "snapshot"
+        started = time.perf_counter()
+        await live.save_snapshot(directory)
+        write_seconds = time.perf_counter() - started
+        size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+        started = time.perf_counter()
+        opened = _open_saved(matcher.index, _saved_index_directory(directory))
+        open_seconds = time.perf_counter() - started
+        rows, saved = len(opened), len(matcher.index)
+        if rows != saved:
+            raise HashError(f"the snapshot opened with {rows} rows, not the {saved} saved")
+        del opened
+    return _Loading(load_seconds, before, after, write_seconds, size, open_seconds)
+
+
+def _saved_index_directory(snapshot: Path) -> Path:
+    """Where in a snapshot the index files lie (the one folder with a `meta.json`): the
+    snapshot's layout is the worker's business."""
+    (meta,) = snapshot.rglob("meta.json")
+    return meta.parent
+
+
+def _open_saved(index: HashIndex, directory: Path) -> HashIndex:
+    """The index saved in `directory`, opened as the kind `index` is."""
+    if isinstance(index, MultiHashIndex):
+        return MultiHashIndex.open(directory, flips=index.flips)
+    return ExactIndex.open(directory)
 
 
 async def _fill(
@@ -285,18 +338,21 @@ async def _fill(
     generator: FillerGenerator,
     hours: float,
     progress: bool,
-) -> None:
-    """The planted references under their bench ids, then the fillers, as hash records."""
+) -> int:
+    """The planted references under their bench ids, then the fillers, as hash records; the
+    records' bytes."""
+    stored = 0
     for reference_id, hashes in planted.items():
-        await _add(store, reference_id, hashes)
+        stored += await _add(store, reference_id, hashes)
     with tqdm(total=round(hours * 3600), desc=f"fillers for {hours:g} h", unit="s",
               file=sys.stderr, disable=not progress, leave=False) as bar:  # fmt: skip
         for number, filler in enumerate(generator.videos(hours), start=1):
-            await _add(store, f"filler-{number:07d}", filler.hashes)
+            stored += await _add(store, f"filler-{number:07d}", filler.hashes)
             bar.update(round(filler.hashes.duration_seconds))
+    return stored
 
 
-async def _add(store: Store, reference_id: str, hashes: VideoHashes) -> None:
+async def _add(store: Store, reference_id: str, hashes: VideoHashes) -> int:
     record = dumps_record(HashListEntry(reference_id, hashes, label=reference_id), derived=True)
     await store.add_reference(
         label=reference_id,
@@ -307,6 +363,7 @@ async def _add(store: Store, reference_id: str, hashes: VideoHashes) -> None:
         duration_seconds=hashes.duration_seconds,
         reference_id=reference_id,
     )
+    return len(record.encode())
 
 
 def _bar(items: Sequence[_T], description: str, show: bool) -> Iterator[_T]:

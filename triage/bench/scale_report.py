@@ -23,9 +23,10 @@ def _ratio(result: SizeResult) -> float | None:
 def markdown(results: Sequence[SizeResult]) -> str:
     lines = [
         "| hours | index | references | index rows | index MiB | PSS MiB | load adds PSS MiB | "
-        "load s | match CPU s median / max | hash+match / floor | recall | FP | "
+        "store records MiB | load s | snapshot MiB (write s, open s) | "
+        "match CPU s median / max | hash+match / floor | recall | FP | "
         "negatives at review | highest negative score | retrieved within 48 bits |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         ratio = _ratio(r)
@@ -34,7 +35,9 @@ def markdown(results: Sequence[SizeResult]) -> str:
             f"| {r.hours:g} | {r.index} | {r.references:,} | {r.index_rows:,} | "
             f"{_mib(r.index_bytes)} | "
             f"{_mib(r.after_load.pss_bytes)} | {_mib(r.load_added.pss_bytes)} | "
-            f"{r.load_seconds:.1f} | {r.match_cpu_median_seconds:.3f} / "
+            f"{_mib(r.record_bytes)} | {r.load_seconds:.1f} | "
+            f"{_mib(r.snapshot_bytes)} ({r.snapshot_write_seconds:.1f}, "
+            f"{r.snapshot_open_seconds:.2f}) | {r.match_cpu_median_seconds:.3f} / "
             f"{r.match_cpu_max_seconds:.3f} | {'-' if ratio is None else f'{ratio:.2f}x'} | "
             f"{r.found}/{r.positives} | {r.false_positives} | "
             f"{r.negatives_at_review}/{r.negatives} | {highest} | "
@@ -64,7 +67,11 @@ def _size_json(r: SizeResult) -> dict[str, Any]:
         "index_bytes": r.index_bytes,
         "filler_shares": r.filler_shares,
         "generate_seconds": r.generate_seconds,
+        "record_bytes": r.record_bytes,
         "load_seconds": r.load_seconds,
+        "snapshot_write_seconds": r.snapshot_write_seconds,
+        "snapshot_bytes": r.snapshot_bytes,
+        "snapshot_open_seconds": r.snapshot_open_seconds,
         "rss_bytes": r.after_load.rss_bytes,
         "pss_bytes": r.after_load.pss_bytes,
         "load_added_rss_bytes": r.load_added.rss_bytes,

@@ -57,6 +57,8 @@ def test_each_size_loads_fillers_beside_the_planted_reference_and_scores_the_ben
     assert (small["hours"], large["hours"]) == (0.005, 0.01)
     assert small["index_rows"] < large["index_rows"]
     assert large["filler_rows"] > 1.8 * small["filler_rows"]
+    assert large["record_bytes"] > small["record_bytes"]
+    assert large["snapshot_bytes"] > small["snapshot_bytes"]
     # Every filler row and every planted row is in the index the worker's live index loaded.
     planted_rows = small["index_rows"] - small["filler_rows"]
     assert large["index_rows"] - large["filler_rows"] == planted_rows > 0
@@ -67,6 +69,9 @@ def test_each_size_loads_fillers_beside_the_planted_reference_and_scores_the_ben
         assert size["negatives"] == 1
         assert size["pss_bytes"] > 0 and size["match_cpu_max_seconds"] > 0
         assert size["query_floor_cpu_seconds"] > 0
+        # The store's records, and the snapshot a starting process opens, grow with the list.
+        assert size["record_bytes"] > 0 and size["snapshot_bytes"] > 0
+        assert size["snapshot_write_seconds"] >= 0 and size["snapshot_open_seconds"] >= 0
         # The exact index retrieves every reference.
         assert size["positives_retrieved"] == size["positives_within_48_bits"] == 1
 
@@ -86,6 +91,7 @@ def test_each_index_loads_the_same_list_and_multihash_agrees_with_exact_on_the_b
         assert matches[:1] == exact["top_matches"][query][:1]
         assert all(match in exact["top_matches"][query] for match in matches)
     assert multihash["positives_retrieved"] == multihash["positives_within_48_bits"] == 1
+    assert exact["record_bytes"] == multihash["record_bytes"]  # one list, loaded twice
 
 
 def test_unknown_index_names_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
