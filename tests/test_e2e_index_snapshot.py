@@ -4,12 +4,14 @@ store, and lookups still find the references."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import aiohttp
 import numpy as np
 import pytest
 
+from hashes.video.params import ReferenceParams
 from tests.hashes.index_contract import clustered_reference
 from tests.processes import Process, run_cli, until, write_config
 from tests.workers.hash_list import hash_record
@@ -45,7 +47,12 @@ async def test_a_restarted_serve_and_a_worker_start_from_the_snapshot(tmp_path: 
     admin = (await run_cli(tmp_path, "keys", "create", *conf, "--scope", "admin")).strip()
     headers = {"Authorization": f"Bearer {admin}"}
     rng = np.random.default_rng(5)
-    records = {name: hash_record(name, clustered_reference(rng)) for name in REFERENCES}
+    # Of the design the service hashes references with: another would be refused.
+    design = ReferenceParams().design
+    records = {
+        name: hash_record(name, dataclasses.replace(clustered_reference(rng), view_design=design))
+        for name in REFERENCES
+    }
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         serve, base = await _serve("serve", tmp_path, conf)
