@@ -163,6 +163,9 @@ class IndexSettings(Section):
     # write costs seconds of one core at 2 M rows and grows with the rows (config.yaml).
     snapshot_after_changes: int = Field(default=100, ge=1)
     snapshot_every_seconds: float = Field(default=600.0, gt=0)
+    # How often each process asks the store whether the list changed (one indexed query):
+    # a reference set active, disabled or deleted is matched, or no longer, within about this.
+    sync_seconds: float = Field(default=0.25, gt=0)
 
 
 class ReferenceSettings(Section):

@@ -308,7 +308,7 @@ class LiveIndex:
             return await asyncio.to_thread(self._searcher.match, query)
 
     async def run(self, stop: asyncio.Event, poll_seconds: float) -> None:
-        """Keep syncing, every `poll_seconds` (`jobs.poll_seconds`), until `stop` is set."""
+        """Keep syncing, every `poll_seconds` (`index.sync_seconds`), until `stop` is set."""
         while not stop.is_set():
             try:
                 await self.sync()

@@ -157,7 +157,7 @@ class WorkerService:
         )
         async with asyncio.TaskGroup() as group:
             group.create_task(self._log_stop(stop))
-            group.create_task(self.index.run(stop, self.settings.jobs.poll_seconds))
+            group.create_task(self.index.run(stop, self.settings.index.sync_seconds))
             group.create_task(self.snapshots.run(stop, self.settings.jobs.poll_seconds))
             if self.relay is not None:
                 group.create_task(self.relay.run(stop))
