@@ -22,9 +22,9 @@ class ReferenceParams:
     # row per query sample is what the alignment needs; every frame (25-30) gave the same
     # recall on the development sets with 3.8 times the rows (docs/decisions/0011).
     fps: float | None = 4.0
-    # Derived views (borders removed, crops, reframed parts) on every n-th sampled frame:
-    # nine in ten of a reference's rows. On every sample they meet each query sample; on every
-    # second one, low-detail footage (a grey wall) lost 2 of 200 development queries.
+    # Derived views (borders removed, crops, reframed parts) on every n-th sampled frame: 155
+    # of a sampled frame's 156 rows. On every sample they meet each query sample; on every
+    # second one, low-detail footage (a grey wall) lost 2 more of 200 development queries.
     derived_every: int = 1
     # The active picture (inside uniform borders, or the whole frame) hashed as queries are.
     use_active: bool = True
