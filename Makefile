@@ -61,8 +61,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy hashes triage workers tests
 
 # One test process per core (pytest-xdist). A module's tests stay in one process, so what its
-# module fixtures build (hashed references, generated clips) is built once.
-PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadscope
+# module fixtures build (hashed references, generated clips) is built once; modules go out in
+# file order, since biggest-first leaves the few long end-to-end tests for last, on one core.
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadscope --no-loadscope-reorder
 
 unit: system-deps ops-tools browser-deps $(STAMP)
 	$(PYTEST)
