@@ -60,12 +60,17 @@ imports: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy hashes triage workers tests
 
+# One test process per core (pytest-xdist). A module's tests stay in one process, so what its
+# module fixtures build (hashed references, generated clips) is built once; modules go out in
+# file order, since biggest-first leaves the few long end-to-end tests for last, on one core.
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadscope --no-loadscope-reorder
+
 unit: system-deps ops-tools browser-deps $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(PYTEST)
 
 # Media decoding and real `triage serve` runs are left to `make test`.
 unit-fast: ops-tools $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not media and not e2e"
+	$(PYTEST) -m "not media and not e2e"
 
 test: lint imports typecheck unit
 

@@ -34,6 +34,9 @@ WEBHOOK_SECRET = "whsec-0123456789abcdef"
         f"GET /v1/audit?api_key={TOKEN}&after=1",
         f"Cookie: session=abc123def456; theme=dark {TOKEN}",
     ],
+    # Named, not shown: the token is random, and parallel runs need the same test ids in every
+    # process.
+    ids=["bearer", "header_dict", "raw_headers", "bad_header_value", "text", "query", "cookie"],
 )
 def test_api_keys_are_masked_wherever_they_appear(line: str) -> None:
     cleaned = scrub(line)
