@@ -66,6 +66,8 @@ class MatchParams:
     max_lines: int = 4
     min_line_frames: int = 3
     common_frame_references: int = 3  # a query frame matching this many references is noise
+    # ... each within this many bits of the closest of them (`Matcher._common_times`).
+    common_frame_margin_bits: int = 16
     # Seconds of aligned evidence that make a score of 1: a share of what the query could show
     # of the reference, bounded, so an excerpt inside a long compilation still counts.
     required_fraction: float = 0.35
@@ -245,12 +247,29 @@ class Matcher:
         neighbours: Neighbours,
     ) -> npt.NDArray[np.float64]:
         """Query times whose frames count as evidence for too many references to mean
-        anything (the same weighting as the evidence itself)."""
+        anything (the same weighting as the evidence itself).
+
+        A reference counts at a time only when its closest pair there is nearly as close as
+        the closest of any reference: a title card or a logo meets every list that carries it
+        about equally well, while the neighbours a long list holds by chance (or a
+        look-alike sequence) lie tens of bits further than the copy's own reference, and
+        must not take its evidence away."""
         strong = self._weights(neighbours.distances, qualities) > 0
-        pairs = np.unique(np.stack([times[strong], neighbours.references[strong]], axis=1), axis=0)
-        if len(pairs) == 0:
+        if not strong.any():
             return np.zeros(0)
-        unique_times, counts = np.unique(pairs[:, 0], return_counts=True)
+        at, reference = times[strong], neighbours.references[strong]
+        distance = neighbours.distances[strong]
+        # The closest pair of each (time, reference), then of each time.
+        order = np.lexsort((distance, reference, at))
+        at, reference, distance = at[order], reference[order], distance[order]
+        first = np.ones(len(at), dtype=bool)
+        first[1:] = (np.diff(at) != 0) | (np.diff(reference) != 0)
+        at, distance = at[first], distance[first]
+        unique_times, slot = np.unique(at, return_inverse=True)
+        closest = np.full(len(unique_times), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(closest, slot, distance.astype(np.int64))
+        near = distance <= closest[slot] + self.params.common_frame_margin_bits
+        counts = np.bincount(slot[near], minlength=len(unique_times))
         return unique_times[counts >= self.params.common_frame_references]
 
     def _weights(

@@ -89,6 +89,46 @@ def test_flat_frames_count_only_when_nearly_identical() -> None:
     assert _matcher(detailed).match(_query_of(rng, detailed, 1.0, 2.0, bits=30))[0].score >= 1.0
 
 
+def _listed(references: dict[str, VideoHashes]) -> Matcher:
+    index = ExactIndex()
+    for reference_id, hashes in references.items():
+        index.add(reference_id, hashes)
+    return Matcher(index, MatchParams())
+
+
+def test_look_alikes_tens_of_bits_away_leave_the_copy_its_evidence() -> None:
+    """A long list holds sequences that resemble a reference by chance (or other cuts of the
+    same scene), 40 bits from it frame by frame: a copy 10 bits from the reference also lies
+    within the search radius of each, but far further than from its own reference."""
+    rng = np.random.default_rng(21)
+    reference = _reference(rng, 6.0, quality=90)
+    look_alikes = {
+        f"look-alike-{n}": _video(_flipped(rng, reference.hashes, 40), reference.timestamps, 90)
+        for n in range(3)
+    }
+    matcher = _listed({"ref": reference, **look_alikes})
+    matches = matcher.match(_query_of(rng, reference, 1.0, 4.0, bits=10))
+    assert matches[0].reference_id == "ref" and matches[0].score >= 1.0
+    # The rule before: every frame meets four references, so every frame was dropped.
+    counted = Matcher(matcher.index, MatchParams(common_frame_margin_bits=PDQ_BITS))
+    assert not counted.match(_query_of(rng, reference, 1.0, 4.0, bits=10))
+
+
+def test_a_sequence_that_many_references_share_is_no_evidence_for_any() -> None:
+    """An intro or a logo sequence carried by many listed videos meets each about equally
+    well: it tells none of them apart, so a query showing only it matches nothing."""
+    rng = np.random.default_rng(22)
+    intro = _reference(rng, 3.0, quality=90)
+    listed = {
+        f"video-{n}": _video(
+            np.concatenate([_flipped(rng, intro.hashes, 6), _balanced(rng, 90)]),
+            np.arange(0.0, 6.0, 1 / REFERENCE_FPS), 90,
+        )
+        for n in range(3)
+    }  # fmt: skip
+    assert _listed(listed).match(_query_of(rng, intro, 0.0, 3.0, bits=8)) == []
+
+
 def test_a_flat_frame_never_vouches_for_a_detailed_one() -> None:
     """A plain wall's hash is its shading's, and a detailed picture (a test pattern's colour
     bar edge) can land a few bits from it: a copy does not turn detail into flatness, so such
