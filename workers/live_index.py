@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import shutil
@@ -56,8 +55,6 @@ class SavableIndex(MutableIndex, Protocol):
 # Beside the saved index: the hash-list version it reflects and the references' labels.
 SNAPSHOT_INDEX_DIR = "index"
 SNAPSHOT_LIST_FILE = "list.json"
-# Marks the full frames kept of a record whose derived rows were of another design.
-_OTHER_DESIGN = "other"
 # 1: list.json names its own format, and when it was written.
 SNAPSHOT_FORMAT_VERSION = 1
 
@@ -107,6 +104,16 @@ class OpenedSnapshot:
     index: SavableIndex
     searcher: Searcher
     listing: SnapshotListing
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A changed reference and the rows to index for it: None to remove it (not matchable, or
+    unreadable); its full frames alone when its derived rows are of another design."""
+
+    item: ReferenceHashes
+    hashes: VideoHashes | None
+    other_design: bool = False
 
 
 class LiveIndex:
@@ -196,24 +203,22 @@ class LiveIndex:
         metrics.hashlist_other_design_references.set(len(self._other_design))
         metrics.hashlist_version.set(self._version)
 
-    def _parse_all(
-        self, items: Sequence[ReferenceHashes]
-    ) -> list[tuple[ReferenceHashes, VideoHashes | None]]:
-        return [(item, self._parse(item)) for item in items]
+    def _parse_all(self, items: Sequence[ReferenceHashes]) -> list[_Parsed]:
+        return [self._parse(item) for item in items]
 
-    def _apply_all(self, parsed: list[tuple[ReferenceHashes, VideoHashes | None]]) -> None:
-        for item, hashes in parsed:
-            self._apply(item, hashes)
+    def _apply_all(self, parsed: list[_Parsed]) -> None:
+        for one in parsed:
+            self._apply(one)
 
-    def _parse(self, item: ReferenceHashes) -> VideoHashes | None:
+    def _parse(self, item: ReferenceHashes) -> _Parsed:
         reference = item.reference
         if not reference.matchable or item.hash_record is None:
-            return None
+            return _Parsed(item, None)
         try:
             hashes = loads_record(item.hash_record).hashes
         except HashError as exc:
             _log.error("reference %s has an unreadable hash record: %s", reference.id, exc)
-            return None
+            return _Parsed(item, None)
         if self._design is not None and not hashes.made_with(self._design):
             _log.warning(
                 "reference %s: its derived views were made with %r, this service makes %r; "
@@ -221,10 +226,11 @@ class LiveIndex:
                 "(POST /v1/references/%s/rehash, or upload it again)",
                 reference.id, hashes.view_design, self._design, reference.id,
             )  # fmt: skip
-            return dataclasses.replace(hashes.full_frame(), view_design=_OTHER_DESIGN)
-        return hashes
+            return _Parsed(item, hashes.full_frame(), other_design=True)
+        return _Parsed(item, hashes)
 
-    def _apply(self, item: ReferenceHashes, hashes: VideoHashes | None) -> None:
+    def _apply(self, parsed: _Parsed) -> None:
+        item, hashes = parsed.item, parsed.hashes
         reference_id = item.reference.id
         if reference_id in self._indexed:
             self._index.remove(reference_id)
@@ -236,7 +242,7 @@ class LiveIndex:
             self._indexed.add(reference_id)
             if item.reference.full_frames_only:
                 self._full_frames_only.add(reference_id)
-            elif hashes.view_design == _OTHER_DESIGN:
+            elif parsed.other_design:
                 self._other_design.add(reference_id)
             self._labels[reference_id] = item.reference.label
 
