@@ -90,6 +90,7 @@ class SizeResult:
 
     hours: float
     index: str
+    hash_only: bool  # references as full-frame hashes alone (a vPDQ import), not videos
     references: int
     filler_rows: int
     index_rows: int
@@ -149,20 +150,26 @@ def run_scale(
     indexes: Mapping[str, IndexFactory] | None = None,
     mix: FillerMix | None = None,
     seed: int = 0,
+    hash_only: bool = False,
     progress: bool = True,
 ) -> list[SizeResult]:
     """One result per size in `hours` and index in `indexes` (default: the exact index); the
     planted references are hashed once, each size's list is made once for every index, and
-    each query's decode floor is measured once (it does not depend on the list)."""
+    each query's decode floor is measured once (it does not depend on the list).
+
+    `hash_only`: the list as industry lists arrive, vPDQ hashes of full frames without the
+    video (the planted references' full frames alone, and fillers of that shape)."""
     planted = {
         r.id: hash_reference(r.path, settings.reference_params)
         for r in _bar(manifest.references, "references", progress)
     }
+    if hash_only:
+        planted = {reference_id: hashes.full_frame() for reference_id, hashes in planted.items()}
     shape = FillerShape.of(list(planted.values()), settings.reference_params.derived_every)
     planted_index = ExactIndex()
     for reference_id, hashes in planted.items():
         planted_index.add(reference_id, hashes)
-    run = _Run(manifest, settings, planted, planted_index, live_list, progress)
+    run = _Run(manifest, settings, planted, planted_index, live_list, progress, hash_only)
     results = []
     for size in hours:
         generator = FillerGenerator(list(planted.values()), shape, mix or FillerMix(), seed=seed)
@@ -195,6 +202,7 @@ class _Run:
     planted_index: ExactIndex  # the planted references alone, for the retrieval's recall
     live_list: LiveListFactory
     progress: bool
+    hash_only: bool
     floors: dict[str, Cost] = field(default_factory=dict)
 
     def size(
@@ -236,6 +244,7 @@ class _Run:
         return SizeResult(
             hours=hours,
             index=index_name,
+            hash_only=self.hash_only,
             references=len(self.planted) + generator.counts.videos,
             filler_rows=generator.counts.rows,
             index_rows=len(matcher.index),

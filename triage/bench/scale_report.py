@@ -22,17 +22,19 @@ def _ratio(result: SizeResult) -> float | None:
 
 def markdown(results: Sequence[SizeResult]) -> str:
     lines = [
-        "| hours | index | references | index rows | index MiB | PSS MiB | load adds PSS MiB | "
+        "| hours | index | references as | references | index rows | index MiB | PSS MiB | "
+        "load adds PSS MiB | "
         "store records MiB | load s | snapshot MiB (write s, open s) | "
         "match CPU s median / max | hash+match / floor | recall | FP | "
         "negatives at review | highest negative score | retrieved within 48 bits |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         ratio = _ratio(r)
         highest = "-" if r.highest_negative_score is None else f"{r.highest_negative_score:.3f}"
         lines.append(
-            f"| {r.hours:g} | {r.index} | {r.references:,} | {r.index_rows:,} | "
+            f"| {r.hours:g} | {r.index} | {'vPDQ hashes' if r.hash_only else 'videos'} | "
+            f"{r.references:,} | {r.index_rows:,} | "
             f"{_mib(r.index_bytes)} | "
             f"{_mib(r.after_load.pss_bytes)} | {_mib(r.load_added.pss_bytes)} | "
             f"{_mib(r.record_bytes)} | {r.load_seconds:.1f} | "
@@ -61,6 +63,7 @@ def _size_json(r: SizeResult) -> dict[str, Any]:
     return {
         "hours": r.hours,
         "index": r.index,
+        "references_as": "vpdq" if r.hash_only else "video",
         "references": r.references,
         "filler_rows": r.filler_rows,
         "index_rows": r.index_rows,

@@ -177,6 +177,9 @@ def _register_scale(kinds: _Kinds, live_list: LiveListFactory) -> None:
     scale.add_argument("--flips", type=int, default=1, choices=range(4),
                        help="multihash: bits flipped a chunk in probes (default: 1)")  # fmt: skip
     scale.add_argument("--seed", type=int, default=0, help="filler seed")
+    scale.add_argument("--hash-only", action="store_true",
+                       help="references as vPDQ hashes of full frames, without their videos "
+                       "(as industry lists arrive), and fillers of that shape")  # fmt: skip
     scale.add_argument("--config", type=Path, metavar="FILE", help="settings file")
     add_progress(scale)
     scale.set_defaults(handler=functools.partial(scale_command, live_list=live_list),
@@ -292,7 +295,7 @@ def scale_command(args: argparse.Namespace, *, live_list: LiveListFactory) -> in
     try:
         results = run_scale(
             manifest, settings, args.hours, live_list, indexes=_index_factories(args),
-            seed=args.seed, progress=show_progress(args),
+            seed=args.seed, hash_only=args.hash_only, progress=show_progress(args),
         )  # fmt: skip
     except (HashError, OSError) as exc:
         print(f"triage bench scale: {exc}", file=sys.stderr)

@@ -115,3 +115,19 @@ def test_markdown_table_has_a_row_per_size(
     out = capsys.readouterr().out
     assert "| 0.002 |" in out
     assert "filler frames: walk" in out
+
+
+def test_a_hash_only_list_holds_full_frames_alone_planted_and_filler(
+    tiny_bench: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["bench", "scale", "--bench-dir", str(tiny_bench), "--hours", "0.005", "--json",
+            "--no-progress"]  # fmt: skip
+    assert _run(*args) == exit_codes.EXIT_OK
+    (videos,) = json.loads(capsys.readouterr().out)["sizes"]
+    assert _run(*args, "--hash-only") == exit_codes.EXIT_OK
+    (hashes,) = json.loads(capsys.readouterr().out)["sizes"]
+    assert (videos["references_as"], hashes["references_as"]) == ("video", "vpdq")
+    # Full frames are one row of a sampled frame's many: the list shrinks by that much.
+    assert hashes["index_rows"] * 20 < videos["index_rows"]
+    assert hashes["filler_rows"] * 20 < videos["filler_rows"]
+    assert hashes["positives"] == 1 and hashes["false_positives"] == 0
