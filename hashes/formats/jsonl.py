@@ -91,7 +91,7 @@ def dumps_record(entry: HashListEntry, *, derived: bool = False) -> str:
         "frames": frames,
         "metadata": dict(entry.metadata),
     }
-    if derived and entry.hashes.views:
+    if derived and not entry.hashes.full_frame_rows().all():
         record["derived_frames"] = _derived_record(entry.hashes)
     try:
         return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"

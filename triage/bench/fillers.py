@@ -260,7 +260,10 @@ class FillerGenerator:
         stream_of_row = np.arange(len(frame_of_row)) - first_row[frame_of_row]
         hashes = streams[stream_of_row, frame_of_row]
         view_of_stream = (View.FULL, *shape.derived_views)
-        views = tuple(view_of_stream[s] for s in stream_of_row.tolist())
+        # Full frames alone carry no views (and no design), as a vPDQ import does.
+        views = (
+            tuple(view_of_stream[s] for s in stream_of_row.tolist()) if shape.derived_views else ()
+        )
         return VideoHashes(
             hashes=np.ascontiguousarray(hashes),
             timestamps=frame_of_row / shape.frames_per_second,

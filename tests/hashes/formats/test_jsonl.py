@@ -162,6 +162,13 @@ def test_derived_rows_keep_the_design_that_made_them() -> None:
     assert loads_record(dumps_record(HashListEntry("r", hashes))).hashes.made_with(design)
 
 
+def test_rows_all_of_full_frames_write_no_derived_part() -> None:
+    hashes = _hashes((0.0, 100, HASH_A), (0.5, 80, HASH_B), views=(View.FULL, View.FULL))
+    record = json.loads(dumps_record(HashListEntry("r", hashes), derived=True))
+    assert "derived_frames" not in record
+    assert loads_record(json.dumps(record)).hashes.made_with("any design")
+
+
 def test_record_round_trips() -> None:
     entry = _entry(label="l ☃ \u2028", source="s\n", metadata={"k": "v", "é": "\t"})
     _assert_same(loads_record(dumps_record(entry)), entry)
