@@ -132,40 +132,40 @@ class IndexSnapshots:
         try:
             listing, index = await asyncio.to_thread(self._read)
         except (HashError, TriageError, OSError) as exc:
-            self._rejected_at = self._rejected_at or 0.0
-            self.state = LoadState.FROM_STORE
-            _log.warning("index snapshot ignored, rebuilding the hash list from the store: %s", exc)
+            self._ignore(str(exc), self._rejected_at or 0.0)
             return None
         current = await self._store.hashlist_version()
         if listing.version > current:
-            self._rejected_at = listing.written_at
-            self.state = LoadState.FROM_STORE
-            _log.warning(
-                "index snapshot ignored, rebuilding the hash list from the store: %s reflects "
-                "hash-list version %d, the store is at %d (a snapshot of another store, or of "
-                "this one before it was restored)",
-                self.directory, listing.version, current,
-            )  # fmt: skip
-            return None
-        if listing.design != self._live.design:
-            self._rejected_at = listing.written_at
-            self.state = LoadState.FROM_STORE
-            _log.warning(
-                "index snapshot ignored, rebuilding the hash list from the store: %s holds "
-                "references of design %r, this service hashes them with %r",
-                self.directory, listing.design, self._live.design,
-            )  # fmt: skip
+            self._ignore(
+                f"{self.directory} reflects hash-list version {listing.version}, the store is at "
+                f"{current} (a snapshot of another store, or of this one before it was restored)",
+                listing.written_at,
+            )
             return None
         return OpenedSnapshot(index, Matcher(index, self._match_params), listing)
+
+    def _ignore(self, reason: str, written_at: float) -> None:
+        """Give up the snapshot (written at `written_at`, so the next write replaces it even
+        though it claims to be as new) and read the list from the store."""
+        self._rejected_at = written_at
+        self.state = LoadState.FROM_STORE
+        _log.warning("index snapshot ignored, rebuilding the hash list from the store: %s", reason)
 
     def _read(self) -> tuple[SnapshotListing, ServedIndex]:
         # The listing first: should a writer swap the directory in between (it cannot while
         # the shared lock is held), an older listing only makes the first sync redo changes.
+        # The index is opened only for a listing of this service's design: the exact index
+        # reads every row.
         with _flocked(self._lock_path, fcntl.LOCK_SH):
             listing = read_snapshot_listing(self.directory)
             try:
+                if listing.design != self._live.design:
+                    raise TriageError(
+                        f"{self.directory} holds references of design {listing.design!r}, "
+                        f"this service hashes them with {self._live.design!r}"
+                    )
                 index = open_index(self._settings, self.directory / SNAPSHOT_INDEX_DIR)
-            except HashError:
+            except (HashError, TriageError):
                 self._rejected_at = listing.written_at
                 raise
         return listing, index
