@@ -41,6 +41,7 @@ from hashes.index import (
     view_codes,
 )
 from hashes.index_files import InfoRecord, check_rows, read_index_files, write_index_files
+from hashes.retrieval_rows import EVERY_ROW, SAMPLED_ROWS, RetrievalRows
 from hashes.types import PDQ_BITS, PDQ_BYTES, HashArray, HashError, VideoHashes
 
 CHUNKS = 16
@@ -54,10 +55,19 @@ _REBUILD_SLACK = 256
 # retrieves more.
 _BATCH_CANDIDATES = 4_000_000
 _WHOLE_CODES = [code_of_view(v) for v in WHOLE_PICTURE_VIEWS]
+# The kinds of index this module builds (named in meta.json): probed through the tables over
+# every row, or by a flat scan of a sample of rows (`tiered_index`).
 _KIND = "multihash"
-# 2: the kind of index named in meta.json.
-_FORMAT_VERSION = 2
-_ARRAYS = ("codes", "references", "times", "qualities", "whole", "starts", "order", "bounds")
+TIERED_KIND = "tiered"
+# 2: the kind of index named in meta.json. 3: which rows are retrieval rows.
+_FORMAT_VERSION = 3
+_ARRAYS = (
+    "codes", "references", "times", "qualities", "whole", "retrieval", "starts", "order",
+    "bounds",
+)  # fmt: skip
+# The tiered index's retrieval radius: below 47 bits some confirmed copies of the development
+# sets have no row of their reference at all (docs/scale.md, "A retrieval tier").
+TIERED_RETRIEVAL_BITS = 47
 
 
 def retrieval_radius(flips: int) -> int:
@@ -74,6 +84,7 @@ class _Rows:
     times: npt.NDArray[np.float64]
     qualities: npt.NDArray[np.int16]
     whole: npt.NDArray[np.bool_]
+    retrieval: npt.NDArray[np.bool_]  # the rows the retrieval stage probes
     names: tuple[str, ...]
     starts: npt.NDArray[np.int64]  # len(names) + 1
 
@@ -81,14 +92,18 @@ class _Rows:
     def empty() -> _Rows:
         return _Rows(
             np.zeros((0, PDQ_BYTES), np.uint8), np.zeros(0, np.int32), np.zeros(0, np.float64),
-            np.zeros(0, np.int16), np.zeros(0, bool), (), np.zeros(1, np.int64),
+            np.zeros(0, np.int16), np.zeros(0, bool), np.zeros(0, bool), (),
+            np.zeros(1, np.int64),
         )  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.codes)
 
     def nbytes(self) -> int:
-        arrays = (self.codes, self.references, self.times, self.qualities, self.whole, self.starts)
+        arrays = (
+            self.codes, self.references, self.times, self.qualities, self.whole, self.retrieval,
+            self.starts,
+        )  # fmt: skip
         return sum(a.nbytes for a in arrays) + sum(len(n) + 57 for n in self.names)
 
 
@@ -96,16 +111,17 @@ class _Rows:
 class _Tables:
     """Per chunk, the row ids sorted by that chunk's value, and where each value starts."""
 
-    order: npt.NDArray[np.int32]  # (CHUNKS, rows)
+    order: npt.NDArray[np.int32]  # (CHUNKS, retrieval rows): row ids
     bounds: npt.NDArray[np.int64]  # (CHUNKS, _VALUES + 1)
 
     @staticmethod
-    def build(codes: npt.NDArray[np.uint8]) -> _Tables:
-        values = _chunk_values(codes)
-        order = np.empty((CHUNKS, len(codes)), dtype=np.int32)
+    def build(codes: npt.NDArray[np.uint8], rows: npt.NDArray[np.int64]) -> _Tables:
+        """Tables over `rows` of `codes` (the retrieval rows)."""
+        values = _chunk_values(np.asarray(codes[rows]))
+        order = np.empty((CHUNKS, len(rows)), dtype=np.int32)
         bounds = np.empty((CHUNKS, _VALUES + 1), dtype=np.int64)
         for chunk in range(CHUNKS):
-            order[chunk] = np.argsort(values[:, chunk], kind="stable")
+            order[chunk] = rows[np.argsort(values[:, chunk], kind="stable")]
             counts = np.bincount(values[:, chunk], minlength=_VALUES)
             bounds[chunk, 0] = 0
             np.cumsum(counts, out=bounds[chunk, 1:])
@@ -135,16 +151,30 @@ def _distances(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArra
 
 
 class MultiHashIndex:
-    """Candidate retrieval by multi-index hashing, verified exactly (see the module text)."""
+    """Candidate retrieval, verified exactly (see the module text): by default the tables
+    over every row; with `flat_bits`, a flat scan of the `retrieval_rows` (`tiered_index`)."""
 
-    def __init__(self, *, flips: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        flips: int = 1,
+        retrieval_rows: RetrievalRows = EVERY_ROW,
+        flat_bits: int | None = None,
+    ) -> None:
         if not 0 <= flips <= 3:
             raise HashError(f"flips must be 0-3 (chunks of {CHUNK_BITS} bits), got {flips}")
+        if flat_bits is not None and not 0 <= flat_bits <= PDQ_BITS:
+            raise HashError(f"a flat retrieval radius is 0-{PDQ_BITS} bits, not {flat_bits}")
         self.flips = flips
-        self.retrieval_bits = retrieval_radius(flips)
+        self.retrieval_rows = retrieval_rows
+        self._flat_bits = flat_bits
+        self.kind = _KIND if flat_bits is None else TIERED_KIND
+        self.retrieval_bits = retrieval_radius(flips) if flat_bits is None else flat_bits
         self._masks = _flip_masks(flips)
         self._base = _Rows.empty()
-        self._tables = _Tables.build(self._base.codes)
+        self._tables = _Tables.build(self._base.codes, np.zeros(0, np.int64))
+        self._flat: Any = None  # FAISS flat over the retrieval rows (flat probing only)
+        self._flat_rows = np.zeros(0, dtype=np.int64)
         self._dead = np.zeros(0, dtype=bool)  # per base reference code
         self._dead_rows = 0
         self._added: dict[str, _Rows] = {}  # references added since the build, one each
@@ -176,10 +206,11 @@ class MultiHashIndex:
         self.remove(reference_id)
         keep = hashes.qualities >= min_quality
         whole = np.isin(view_codes(hashes)[keep], _WHOLE_CODES)
+        retrieval = self.retrieval_rows.select(hashes, among=keep)[keep]
         rows = _Rows(
             np.ascontiguousarray(hashes.hashes[keep], dtype=np.uint8),
             np.zeros(int(keep.sum()), np.int32), hashes.timestamps[keep].astype(np.float64),
-            hashes.qualities[keep].astype(np.int16), whole, (reference_id,),
+            hashes.qualities[keep].astype(np.int16), whole, retrieval, (reference_id,),
             np.array([0, int(keep.sum())], np.int64),
         )  # fmt: skip
         self._added[reference_id] = rows
@@ -214,7 +245,10 @@ class MultiHashIndex:
         # The FAISS copy of the added rows, when built.
         added += self._added_rows * (PDQ_BYTES + 8) if self._added_flat is not None else 0
         info = sum(i.full_frame_qualities.nbytes + 100 for i in self._info.values())
-        return self._base.nbytes() + self._tables.nbytes() + self._dead.nbytes + added + info
+        # The flat retrieval's copy of the retrieval rows' codes, and their row ids.
+        flat = len(self._flat_rows) * (PDQ_BYTES + 8)
+        base = self._base.nbytes() + self._tables.nbytes() + flat
+        return base + self._dead.nbytes + added + info
 
     def search(
         self, queries: HashArray, max_distance: int, *, whole_pictures: bool = False
@@ -246,8 +280,9 @@ class MultiHashIndex:
         """The index as it is now, for `write` to save later: references to its arrays (which
         it replaces, never changes in place) and copies of the small parts; no row is copied."""
         return _FrozenMultiHash(
-            self._base, self._tables, self._dead.copy(), dict(self._added), dict(self._info)
-        )
+            self._base, self._tables, self._dead.copy(), dict(self._added), dict(self._info),
+            self.kind, self.retrieval_rows, self._flat_bits is None,
+        )  # fmt: skip
 
     def save(self, directory: Path) -> None:
         """Write the index (rebuilt, in the files only) as `.npy` files that `open` maps into
@@ -255,26 +290,45 @@ class MultiHashIndex:
         self.freeze().write(directory)
 
     @classmethod
-    def open(cls, directory: Path, *, flips: int = 1) -> MultiHashIndex:
-        """The index saved in `directory`, its arrays memory-mapped read-only."""
-        files = read_index_files(directory, _KIND, _FORMAT_VERSION, _ARRAYS, mmap=True)
+    def open(
+        cls,
+        directory: Path,
+        *,
+        flips: int = 1,
+        retrieval_rows: RetrievalRows = EVERY_ROW,
+        flat_bits: int | None = None,
+    ) -> MultiHashIndex:
+        """The index saved in `directory`, its arrays memory-mapped read-only (a flat
+        retrieval copies its rows' codes into memory)."""
+        index = cls(flips=flips, retrieval_rows=retrieval_rows, flat_bits=flat_bits)
+        files = read_index_files(directory, index.kind, _FORMAT_VERSION, _ARRAYS, mmap=True)
         if files.meta.get("chunks") != CHUNKS:
             chunks = files.meta.get("chunks")
             raise HashError(f"{directory}: cut into {chunks} chunks, not {CHUNKS}")
+        if files.meta.get("retrieval_rows") != retrieval_rows.design:
+            raise HashError(
+                f"{directory}: retrieval rows {files.meta.get('retrieval_rows')!r}, "
+                f"not {retrieval_rows.design!r}"
+            )
         arrays = files.arrays
         rows = len(arrays["codes"])
         check_rows(directory, files, rows, arrays["starts"])
-        if arrays["order"].shape != (CHUNKS, rows) or arrays["bounds"].shape != (
-            CHUNKS, _VALUES + 1,
-        ):  # fmt: skip
+        tabled = int(np.count_nonzero(arrays["retrieval"])) if flat_bits is None else 0
+        if (
+            len(arrays["retrieval"]) != rows
+            or arrays["order"].shape != (CHUNKS, tabled)
+            or arrays["bounds"].shape != (CHUNKS, _VALUES + 1)
+        ):
             raise HashError(f"{directory}: cannot open the index: its tables do not fit its rows")
-        index = cls(flips=flips)
         names = files.names
         index._base = _Rows(
             arrays["codes"], arrays["references"], arrays["times"], arrays["qualities"],
-            arrays["whole"], names, arrays["starts"],
+            arrays["whole"], arrays["retrieval"], names, arrays["starts"],
         )  # fmt: skip
-        index._tables = _Tables(arrays["order"], arrays["bounds"])
+        if flat_bits is None:
+            index._tables = _Tables(arrays["order"], arrays["bounds"])
+        else:
+            index._build_flat()
         index._dead = np.zeros(len(names), dtype=bool)
         index._base_code = {name: code for code, name in enumerate(names)}
         for name, info in zip(names, files.infos, strict=True):
@@ -290,7 +344,10 @@ class MultiHashIndex:
         if not self._added and not self._dead_rows:
             return
         self._base = _merged(self._base, self._dead, self._added)
-        self._tables = _Tables.build(self._base.codes)
+        if self._flat_bits is None:
+            self._tables = _Tables.build(self._base.codes, np.flatnonzero(self._base.retrieval))
+        else:
+            self._build_flat()
         names = self._base.names
         self._dead = np.zeros(len(names), dtype=bool)
         self._dead_rows = 0
@@ -298,6 +355,13 @@ class MultiHashIndex:
         self._added = {}
         self._added_rows = 0
         self._added_flat = None
+
+    def _build_flat(self) -> None:
+        """The flat retrieval over the base's retrieval rows."""
+        self._flat_rows = np.flatnonzero(self._base.retrieval).astype(np.int64)
+        self._flat = faiss.IndexBinaryFlat(PDQ_BITS)
+        if len(self._flat_rows):
+            self._flat.add(np.ascontiguousarray(self._base.codes[self._flat_rows]))
 
     # --- searching -------------------------------------------------------------------------
 
@@ -307,16 +371,23 @@ class MultiHashIndex:
         base = self._base
         if len(queries) == 0 or len(base) == 0:
             return _no_pairs()
-        retrieval = min(max_distance, self.retrieval_bits)
-        found = [
-            self._near_pairs(queries, batch, retrieval, whole_pictures)
-            for batch in self._batches(queries)
-        ]
+        sampled = not self.retrieval_rows.keeps_every_row
+        # A sample finds its candidates at the full retrieval radius whatever the search's:
+        # its answers are those of the references it retrieves.
+        retrieval = self.retrieval_bits if sampled else min(max_distance, self.retrieval_bits)
+        if self._flat_bits is None:
+            found = [
+                self._near_pairs(queries, batch, retrieval, whole_pictures)
+                for batch in self._batches(queries)
+            ]
+        else:
+            found = [self._flat_pairs(queries, retrieval, whole_pictures)]
         query_rows = np.concatenate([f[0] for f in found])
         rows = np.concatenate([f[1] for f in found])
         distances = np.concatenate([f[2] for f in found])
-        if max_distance > self.retrieval_bits and len(rows):
-            # Beyond the retrieval radius: every pair of the references retrieved, exactly.
+        if (sampled or max_distance > self.retrieval_bits) and len(rows):
+            # Beyond the retrieval radius, or past a sample of the rows: every pair of the
+            # references retrieved, exactly.
             candidates = np.unique(base.references[rows])
             query_rows, rows, distances = self._verify(
                 queries, max_distance, candidates, whole_pictures
@@ -359,6 +430,23 @@ class MultiHashIndex:
         first[1:] = np.diff(pair[order]) != 0
         unique = order[first]
         return query_rows[unique], rows[unique], distances[unique]
+
+    def _flat_pairs(
+        self, queries: HashArray, retrieval: int, whole_pictures: bool
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """(query row, base row, distance) of the live retrieval rows within `retrieval` bits,
+        by a flat scan."""
+        if not len(self._flat_rows):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)
+        limits, distances, found = self._flat.range_search(queries, retrieval + 1)
+        query_rows = np.repeat(
+            np.arange(len(queries), dtype=np.int64), np.diff(limits).astype(np.int64)
+        )
+        rows = self._flat_rows[found.astype(np.int64)]
+        keep = ~self._dead[self._base.references[rows]]
+        if whole_pictures:
+            keep &= self._base.whole[rows]
+        return query_rows[keep], rows[keep], distances[keep].astype(np.int32)
 
     def _probe_keys(
         self, queries: HashArray
@@ -449,7 +537,8 @@ def _merged(base: _Rows, dead: npt.NDArray[np.bool_], added: dict[str, _Rows]) -
             parts.append(_Rows(
                 np.asarray(base.codes[start:end]), base.references[start:end],
                 np.asarray(base.times[start:end]), np.asarray(base.qualities[start:end]),
-                np.asarray(base.whole[start:end]), (name,), np.array([0, end - start]),
+                np.asarray(base.whole[start:end]), np.asarray(base.retrieval[start:end]),
+                (name,), np.array([0, end - start]),
             ))  # fmt: skip
     parts.extend(added.values())
     counts = np.array([len(p) for p in parts], dtype=np.int64)
@@ -459,6 +548,7 @@ def _merged(base: _Rows, dead: npt.NDArray[np.bool_], added: dict[str, _Rows]) -
         np.concatenate([p.times for p in parts] or [np.zeros(0)]),
         np.concatenate([p.qualities for p in parts] or [np.zeros(0, np.int16)]),
         np.concatenate([p.whole for p in parts] or [np.zeros(0, bool)]),
+        np.concatenate([p.retrieval for p in parts] or [np.zeros(0, bool)]),
         tuple(p.names[0] for p in parts),
         np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
     )
@@ -473,6 +563,9 @@ class _FrozenMultiHash:
     dead: npt.NDArray[np.bool_]
     added: dict[str, _Rows]
     infos: dict[str, ReferenceInfo]
+    kind: str
+    retrieval_rows: RetrievalRows
+    tabled: bool  # probed through the tables (else by a flat scan, built when opened)
 
     def write(self, directory: Path) -> None:
         """Write the rows and tables, rebuilt when references changed since the last build
@@ -480,19 +573,21 @@ class _FrozenMultiHash:
         base, tables = self.base, self.tables
         if self.added or self.dead.any():
             base = _merged(base, self.dead, self.added)
-            tables = _Tables.build(base.codes)
+            if self.tabled:
+                tables = _Tables.build(base.codes, np.flatnonzero(base.retrieval))
         arrays: dict[str, npt.NDArray[Any]] = {
             "codes": base.codes, "references": base.references, "times": base.times,
-            "qualities": base.qualities, "whole": base.whole, "starts": base.starts,
-            "order": tables.order, "bounds": tables.bounds,
+            "qualities": base.qualities, "whole": base.whole, "retrieval": base.retrieval,
+            "starts": base.starts, "order": tables.order, "bounds": tables.bounds,
         }  # fmt: skip
         infos = [
             InfoRecord(i.duration_seconds, i.frame_count, i.full_frame_qualities)
             for i in (self.infos[name] for name in base.names)
         ]
         write_index_files(
-            directory, _KIND, _FORMAT_VERSION, arrays, base.names, infos, chunks=CHUNKS
-        )
+            directory, self.kind, _FORMAT_VERSION, arrays, base.names, infos, chunks=CHUNKS,
+            retrieval_rows=self.retrieval_rows.design,
+        )  # fmt: skip
 
 
 def _no_pairs() -> tuple[npt.NDArray[Any], ...]:
@@ -500,3 +595,17 @@ def _no_pairs() -> tuple[npt.NDArray[Any], ...]:
         np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float64),
         np.zeros(0, np.int16), np.zeros(0, np.int32),
     )  # fmt: skip
+
+
+def tiered_index() -> MultiHashIndex:
+    """The tiered index: a flat scan of a sample of the rows (`SAMPLED_ROWS`, about 4% of
+    them) within `TIERED_RETRIEVAL_BITS` finds the candidate references, whose every row is
+    then searched exactly (docs/scale.md)."""
+    return MultiHashIndex(retrieval_rows=SAMPLED_ROWS, flat_bits=TIERED_RETRIEVAL_BITS)
+
+
+def open_tiered_index(directory: Path) -> MultiHashIndex:
+    """The tiered index saved in `directory` (`MultiHashIndex.open`)."""
+    return MultiHashIndex.open(
+        directory, retrieval_rows=SAMPLED_ROWS, flat_bits=TIERED_RETRIEVAL_BITS
+    )

@@ -146,7 +146,7 @@ class MatchSettings(Section):
         return MatchParams()
 
 
-IndexKind = Literal["exact", "multihash"]
+IndexKind = Literal["exact", "multihash", "tiered"]
 
 
 class IndexSettings(Section):

@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from hashes.index import ExactIndex
-from hashes.index_multihash import MultiHashIndex
+from hashes.index_multihash import MultiHashIndex, open_tiered_index, tiered_index
 from hashes.matcher import Matcher, MatchParams
 from hashes.types import HashError
 from triage import metrics
@@ -48,6 +48,8 @@ def new_index(settings: IndexSettings) -> ServedIndex:
     """An empty index of the configured kind."""
     if settings.kind == "multihash":
         return MultiHashIndex(flips=settings.multihash_flips)
+    if settings.kind == "tiered":
+        return tiered_index()
     return ExactIndex()
 
 
@@ -55,6 +57,8 @@ def open_index(settings: IndexSettings, directory: Path) -> ServedIndex:
     """The index of the configured kind saved in `directory`; `HashError` naming why not."""
     if settings.kind == "multihash":
         return MultiHashIndex.open(directory, flips=settings.multihash_flips)
+    if settings.kind == "tiered":
+        return open_tiered_index(directory)
     return ExactIndex.open(directory)
 
 

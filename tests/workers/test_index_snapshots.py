@@ -32,7 +32,7 @@ from workers.index_snapshots import IndexSnapshots, LoadState
 from workers.live_index import SNAPSHOT_INDEX_DIR, SNAPSHOT_LIST_FILE, LiveIndex
 from workers.service import WorkerService, live_index
 
-KINDS = ("exact", "multihash")
+KINDS = ("exact", "multihash", "tiered")
 
 
 def _settings(tmp_path: Path, kind: str = "exact", **extra: str) -> Settings:
@@ -117,7 +117,7 @@ async def test_a_start_from_the_snapshot_syncs_only_the_later_changes(
     assert _loaded_from(caplog) == ["hash list loaded from the snapshot"]
     assert metrics.index_load_seconds.labels(source="snapshot")._value.get() > 0
     index = live._index
-    assert isinstance(index, MultiHashIndex if kind == "multihash" else ExactIndex)
+    assert isinstance(index, ExactIndex if kind == "exact" else MultiHashIndex)
     assert index.reference_ids() == sorted({f"ref-{i}" for i in range(6)} - {"ref-1"} | {"new"})
     if isinstance(index, MultiHashIndex):
         assert isinstance(index._base.codes, np.memmap)  # shared through the page cache

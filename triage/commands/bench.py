@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hashes.index import ExactIndex
-from hashes.index_multihash import MultiHashIndex
+from hashes.index_multihash import MultiHashIndex, tiered_index
 from hashes.types import HashError
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.commands.progress import add_progress, show_progress
@@ -65,7 +65,7 @@ def _hours(text: str) -> list[float]:
     return hours
 
 
-INDEX_NAMES = ("exact", "multihash")
+INDEX_NAMES = ("exact", "multihash", "tiered")
 
 
 def _index_names(text: str) -> list[str]:
@@ -172,7 +172,7 @@ def _register_scale(kinds: _Kinds, live_list: LiveListFactory) -> None:
     scale.add_argument("--json", action="store_true", help="one JSON document on stdout")
     scale.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N queries")
     scale.add_argument("--index", type=_index_names, default=["exact"], metavar="NAME[,NAME...]",
-                       help="indexes to load each list into: exact, multihash "
+                       help="indexes to load each list into: exact, multihash, tiered "
                        "(default: exact)")  # fmt: skip
     scale.add_argument("--flips", type=int, default=1, choices=range(4),
                        help="multihash: bits flipped a chunk in probes (default: 1)")  # fmt: skip
@@ -310,6 +310,7 @@ def _index_factories(args: argparse.Namespace) -> dict[str, IndexFactory]:
     factories: dict[str, IndexFactory] = {
         "exact": ExactIndex,
         "multihash": functools.partial(MultiHashIndex, flips=args.flips),
+        "tiered": tiered_index,
     }
     return {name: factories[name] for name in args.index}
 

@@ -76,28 +76,29 @@ def test_each_size_loads_fillers_beside_the_planted_reference_and_scores_the_ben
         assert size["positives_retrieved"] == size["positives_within_48_bits"] == 1
 
 
-def test_each_index_loads_the_same_list_and_multihash_agrees_with_exact_on_the_best(
+def test_each_index_loads_the_same_list_and_the_others_agree_with_exact_on_the_best(
     tiny_bench: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = _run("bench", "scale", "--bench-dir", str(tiny_bench), "--hours", "0.01",
-                "--index", "exact,multihash", "--json", "--no-progress")  # fmt: skip
+                "--index", "exact,multihash,tiered", "--json", "--no-progress")  # fmt: skip
     assert code == exit_codes.EXIT_OK
-    exact, multihash = json.loads(capsys.readouterr().out)["sizes"]
-    assert (exact["index"], multihash["index"]) == ("exact", "multihash")
-    assert exact["index_rows"] == multihash["index_rows"]
-    # The same verdicts; a filler 32-48 bits from the planted reference, beyond the retrieval
-    # radius of every query row, may be a further match of the exact index alone.
-    for query, matches in multihash["top_matches"].items():
-        assert matches[:1] == exact["top_matches"][query][:1]
-        assert all(match in exact["top_matches"][query] for match in matches)
-    assert multihash["positives_retrieved"] == multihash["positives_within_48_bits"] == 1
-    assert exact["record_bytes"] == multihash["record_bytes"]  # one list, loaded twice
+    exact, *others = json.loads(capsys.readouterr().out)["sizes"]
+    assert [size["index"] for size in (exact, *others)] == ["exact", "multihash", "tiered"]
+    for other in others:
+        assert exact["index_rows"] == other["index_rows"]
+        # The same verdicts; a filler 32-48 bits from the planted reference, beyond the
+        # retrieval radius of every query row, may be a further match of the exact index alone.
+        for query, matches in other["top_matches"].items():
+            assert matches[:1] == exact["top_matches"][query][:1]
+            assert all(match in exact["top_matches"][query] for match in matches)
+        assert other["positives_retrieved"] == other["positives_within_48_bits"] == 1
+        assert exact["record_bytes"] == other["record_bytes"]  # one list, loaded again
 
 
 def test_unknown_index_names_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         _run("bench", "scale", "--index", "exact,hnsw")
-    assert "indexes are exact, multihash" in capsys.readouterr().err
+    assert "indexes are exact, multihash, tiered" in capsys.readouterr().err
 
 
 def test_hours_must_be_positive_numbers(capsys: pytest.CaptureFixture[str]) -> None:
