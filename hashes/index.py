@@ -11,6 +11,7 @@ and pass the same contract tests.
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +47,17 @@ class Neighbours:
 
     def __len__(self) -> int:
         return len(self.query_rows)
+
+    def where(self, keep: npt.NDArray[np.bool_]) -> Neighbours:
+        """The pairs `keep` marks."""
+        return Neighbours(
+            query_rows=self.query_rows[keep],
+            references=self.references[keep],
+            reference_times=self.reference_times[keep],
+            reference_qualities=self.reference_qualities[keep],
+            distances=self.distances[keep],
+            reference_ids=self.reference_ids,
+        )
 
     def followed_by(self, other: Neighbours, offset: int) -> Neighbours:
         """These pairs, then `other`'s, whose query rows follow `offset` rows of these."""
@@ -83,10 +95,17 @@ class HashIndex(Protocol):
         """Remove a reference; unknown ids are ignored."""
 
     def search(
-        self, queries: HashArray, max_distance: int, *, whole_pictures: bool = False
+        self,
+        queries: HashArray,
+        max_distance: int,
+        *,
+        whole_pictures: bool = False,
+        candidates: Collection[str] = (),
     ) -> Neighbours:
         """All entries within `max_distance` bits of each query hash; with `whole_pictures`,
-        only the rows of `WHOLE_PICTURE_VIEWS` (a few percent of the index)."""
+        only the rows of `WHOLE_PICTURE_VIEWS` (a few percent of the index). An index that
+        searches only the references it retrieves searches `candidates` too (references an
+        earlier search of the same query found)."""
 
     def info(self, reference_id: str) -> ReferenceInfo: ...
 
@@ -313,8 +332,14 @@ class ExactIndex:
         return index
 
     def search(
-        self, queries: HashArray, max_distance: int, *, whole_pictures: bool = False
+        self,
+        queries: HashArray,
+        max_distance: int,
+        *,
+        whole_pictures: bool = False,
+        candidates: Collection[str] = (),
     ) -> Neighbours:
+        """Exact: every reference is searched (`candidates` changes nothing)."""
         queries = np.ascontiguousarray(queries, dtype=np.uint8)
         width = self.hash_bits // 8
         if queries.ndim != 2 or queries.shape[1] != width:

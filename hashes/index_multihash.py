@@ -24,6 +24,7 @@ share one copy of them in the page cache.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,14 +252,19 @@ class MultiHashIndex:
         return base + self._dead.nbytes + added + info
 
     def search(
-        self, queries: HashArray, max_distance: int, *, whole_pictures: bool = False
+        self,
+        queries: HashArray,
+        max_distance: int,
+        *,
+        whole_pictures: bool = False,
+        candidates: Collection[str] = (),
     ) -> Neighbours:
         queries = np.ascontiguousarray(queries, dtype=np.uint8)
         if queries.ndim != 2 or queries.shape[1] != PDQ_BYTES:
             raise HashError(f"query hashes must have shape (n, {PDQ_BYTES})")
         if self._added_rows > _REBUILD_SHARE * len(self._base) + _REBUILD_SLACK:
             self.rebuild()
-        base = self._search_base(queries, max_distance, whole_pictures)
+        base = self._search_base(queries, max_distance, whole_pictures, candidates)
         added = _no_pairs()
         if self._added_rows and len(queries):
             added = self._search_added(queries, max_distance, whole_pictures)
@@ -366,11 +372,16 @@ class MultiHashIndex:
     # --- searching -------------------------------------------------------------------------
 
     def _search_base(
-        self, queries: HashArray, max_distance: int, whole_pictures: bool
+        self,
+        queries: HashArray,
+        max_distance: int,
+        whole_pictures: bool,
+        candidates: Collection[str] = (),
     ) -> tuple[npt.NDArray[Any], ...]:
         base = self._base
         if len(queries) == 0 or len(base) == 0:
             return _no_pairs()
+        known = [self._base_code[c] for c in candidates if c in self._base_code]
         sampled = not self.retrieval_rows.keeps_every_row
         # A sample finds its candidates at the full retrieval radius whatever the search's:
         # its answers are those of the references it retrieves.
@@ -385,12 +396,12 @@ class MultiHashIndex:
         query_rows = np.concatenate([f[0] for f in found])
         rows = np.concatenate([f[1] for f in found])
         distances = np.concatenate([f[2] for f in found])
-        if (sampled or max_distance > self.retrieval_bits) and len(rows):
+        if (sampled or max_distance > self.retrieval_bits) and (len(rows) or known):
             # Beyond the retrieval radius, or past a sample of the rows: every pair of the
-            # references retrieved, exactly.
-            candidates = np.unique(base.references[rows])
+            # references retrieved (and of those named), exactly.
+            codes = np.union1d(base.references[rows], np.array(known, dtype=np.int32))
             query_rows, rows, distances = self._verify(
-                queries, max_distance, candidates, whole_pictures
+                queries, max_distance, codes.astype(np.int32), whole_pictures
             )
         return (
             query_rows, base.references[rows], np.asarray(base.times[rows]),

@@ -65,6 +65,10 @@ class MatchParams:
     max_gap_seconds: float = 3.0  # a longer gap in query time splits a segment
     max_lines: int = 4
     min_line_frames: int = 3
+    # A pair counts only within this many bits of the closest pair of its query row: a look-alike
+    # (another cut of the scene, a near copy in a long list) lies tens of bits further from a
+    # copy than the copy's own reference does, and takes none of its evidence.
+    closest_pair_margin_bits: int = 16
     common_frame_references: int = 3  # a query frame matching this many references is noise
     # ... each within this many bits of the closest of them (`Matcher._common_times`).
     common_frame_margin_bits: int = 16
@@ -88,6 +92,7 @@ class MatchParams:
     # still picture (a title card, a freeze): together they count as one sample.
     still_bits: int = 2
     use_alignment: bool = True
+    use_closest_pairs: bool = True
     use_common_frame_filter: bool = True
     use_quality_filter: bool = True
     use_early_accept: bool = True
@@ -139,17 +144,27 @@ class Matcher:
         return self._match_rows(query, facts, searched, neighbours, query_step, query_duration)
 
     def _search(
-        self, query: VideoHashes, facts: _QueryRows, rows: npt.NDArray[np.intp]
+        self,
+        query: VideoHashes,
+        facts: _QueryRows,
+        rows: npt.NDArray[np.intp],
+        known: frozenset[str] = frozenset(),
     ) -> tuple[npt.NDArray[np.intp], Neighbours]:
         """The pairs of `rows`, and the rows in the order the pairs index them: views that
-        show only whole pictures come last, searched against whole-picture rows alone."""
+        show only whole pictures come last, searched against whole-picture rows alone. The
+        references `known` (found by earlier searches of the query), and those each search
+        finds, are candidates of the next: an index that retrieves before it verifies then
+        gives every row of the query the pairs of every reference any row found."""
         distance = self.signal.match_distance
         whole = np.isin(facts.views[rows], _WHOLE_PICTURE_QUERY_CODES)
         if not whole.any():
-            return rows, self.index.search(query.hashes[rows], distance)
+            return rows, self.index.search(query.hashes[rows], distance, candidates=known)
         some, rest = rows[~whole], rows[whole]
-        found = self.index.search(query.hashes[some], distance).followed_by(
-            self.index.search(query.hashes[rest], distance, whole_pictures=True), len(some)
+        first = self.index.search(query.hashes[some], distance, candidates=known)
+        known = known | _found(first)
+        found = first.followed_by(
+            self.index.search(query.hashes[rest], distance, whole_pictures=True, candidates=known),
+            len(some),
         )
         return np.concatenate([some, rest]), found
 
@@ -174,7 +189,8 @@ class Matcher:
             in_stage = stage_of == stage
             if not in_stage.any():
                 continue
-            stage_rows, found = self._search(query, facts, rows[in_stage])
+            known = _found(neighbours) if neighbours is not None else frozenset()
+            stage_rows, found = self._search(query, facts, rows[in_stage], known)
             neighbours = (
                 found if neighbours is None else neighbours.followed_by(found, len(searched))
             )
@@ -198,6 +214,8 @@ class Matcher:
         """Matches from the pairs found for `rows` of the query (`neighbours.query_rows`
         index into `rows`)."""
         p = self.params
+        if p.use_closest_pairs:
+            neighbours = neighbours.where(_near_the_closest(neighbours, p.closest_pair_margin_bits))
         if len(neighbours) == 0:
             return []
         times = query.timestamps[rows][neighbours.query_rows]
@@ -427,6 +445,21 @@ def _balanced(hashes: npt.NDArray[np.uint8], signal: FrameSignal) -> npt.NDArray
     """Hashes with half their bits set, as a median threshold gives when values are distinct."""
     ones = np.unpackbits(hashes, axis=1).sum(axis=1, dtype=np.int64)
     return np.asarray(np.abs(ones - signal.hash_bits // 2) <= BALANCE_TOLERANCE_BITS)
+
+
+def _found(neighbours: Neighbours) -> frozenset[str]:
+    """The references `neighbours` holds pairs of."""
+    return frozenset(neighbours.reference_ids[int(c)] for c in np.unique(neighbours.references))
+
+
+def _near_the_closest(neighbours: Neighbours, margin_bits: int) -> npt.NDArray[np.bool_]:
+    """The pairs within `margin_bits` of the closest pair of their query row."""
+    rows = neighbours.query_rows
+    if len(rows) == 0:
+        return np.zeros(0, dtype=bool)
+    closest = np.full(int(rows.max()) + 1, np.iinfo(np.int32).max, dtype=np.int64)
+    np.minimum.at(closest, rows, neighbours.distances.astype(np.int64))
+    return np.asarray(neighbours.distances <= closest[rows] + margin_bits)
 
 
 def _max_frames(duration: float, step: float) -> int:

@@ -22,13 +22,12 @@ from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 
-from hashes.index import ExactIndex
-from hashes.index_multihash import MultiHashIndex, open_tiered_index, tiered_index
 from hashes.matcher import Matcher, MatchParams
 from hashes.types import HashError
 from triage import metrics
 from triage.config import IndexSettings
 from triage.errors import TriageError
+from triage.index_kinds import ServedIndex, open_index
 from triage.store.protocols import HashList
 from workers.live_index import (
     SNAPSHOT_INDEX_DIR,
@@ -40,26 +39,6 @@ from workers.live_index import (
 )
 
 _log = logging.getLogger(__name__)
-
-ServedIndex = ExactIndex | MultiHashIndex
-
-
-def new_index(settings: IndexSettings) -> ServedIndex:
-    """An empty index of the configured kind."""
-    if settings.kind == "multihash":
-        return MultiHashIndex(flips=settings.multihash_flips)
-    if settings.kind == "tiered":
-        return tiered_index()
-    return ExactIndex()
-
-
-def open_index(settings: IndexSettings, directory: Path) -> ServedIndex:
-    """The index of the configured kind saved in `directory`; `HashError` naming why not."""
-    if settings.kind == "multihash":
-        return MultiHashIndex.open(directory, flips=settings.multihash_flips)
-    if settings.kind == "tiered":
-        return open_tiered_index(directory)
-    return ExactIndex.open(directory)
 
 
 class LoadState(StrEnum):

@@ -14,6 +14,7 @@ from triage import metrics
 from triage.api.context import ReadinessCheck
 from triage.config import Settings
 from triage.disk import DiskSpace
+from triage.index_kinds import new_index
 from triage.models import JobKind
 from triage.store.protocol import Store
 from triage.store.protocols import HashList
@@ -23,7 +24,7 @@ from workers.delivery.webhook import WebhookRelay
 from workers.fetch.download import fetch_media
 from workers.fetch.resolve import resolve_post_page
 from workers.hashing.pool import HashingPool, StepReport
-from workers.index_snapshots import IndexSnapshots, new_index
+from workers.index_snapshots import IndexSnapshots
 from workers.live_index import LiveIndex
 from workers.pipeline import MediaTools, Pipeline, fetch_limits
 from workers.retro_match import RetroMatcher

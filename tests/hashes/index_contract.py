@@ -118,8 +118,11 @@ def answers(
     max_distance: int,
     *,
     whole_pictures: bool = False,
+    candidates: tuple[str, ...] = (),
 ) -> Counter[Pair]:
-    found = index.search(queries, max_distance, whole_pictures=whole_pictures)
+    found = index.search(
+        queries, max_distance, whole_pictures=whole_pictures, candidates=candidates
+    )
     return Counter(
         (int(q), found.reference_ids[int(ref)], float(t), int(quality), int(d))
         for q, ref, t, quality, d in zip(
@@ -170,6 +173,16 @@ class HashIndexContract:
         queries = queries_near(list(live.values()), rng)
         for radius in self.radii:
             assert answers(index, queries, radius) == oracle(live, queries, radius), radius
+
+    def test_naming_candidates_neither_drops_nor_repeats_a_pair(
+        self, rng: np.random.Generator
+    ) -> None:
+        index, live = self._filled(rng)
+        queries = queries_near(list(live.values()), rng)
+        named = (*sorted(live)[:3], "never-added")
+        for radius in self.radii:
+            found = answers(index, queries, radius, candidates=named)
+            assert found == oracle(live, queries, radius), radius
 
     def test_whole_pictures_search_sees_only_whole_picture_rows(
         self, rng: np.random.Generator

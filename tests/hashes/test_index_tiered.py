@@ -101,6 +101,24 @@ def test_every_pair_of_each_retrieved_reference_is_found_at_any_radius(
     assert answers(index, queries, 76) == _only(oracle(live, queries, 76), retrieved)
 
 
+def test_a_reference_named_as_a_candidate_is_searched_whole_though_not_retrieved() -> None:
+    rng = np.random.default_rng(22)
+    live = {f"ref-{i}": _reference(rng, seconds=30.0, fps=4.0, places=8) for i in range(4)}
+    index = tiered_index()
+    for reference_id, hashes in live.items():
+        index.add(reference_id, hashes)
+    index.rebuild()
+    # Rows 48-60 bits from ref-0's: beyond the retrieval radius of every sampled row.
+    queries = flipped(live["ref-0"].hashes[::7][:20], np.full(20, 52), rng)
+    assert _retrieved(live, queries) == set()
+    assert answers(index, queries, 76) == Counter()
+    named = answers(index, queries, 76, candidates=("ref-0",))
+    assert named == _only(oracle(live, queries, 76), {"ref-0"}) and named
+    # The same after the list changed (the named reference among the added ones).
+    index.add("ref-0", live["ref-0"])
+    assert answers(index, queries, 76, candidates=("ref-0",)) == named
+
+
 def test_the_sample_keeps_each_slot_at_its_own_rate_whatever_the_frame_rate() -> None:
     places = 120  # about as many crops, strips, bands and reframed parts as a reference has
     reference = _reference(np.random.default_rng(3), seconds=64.0, fps=4.0, places=places)

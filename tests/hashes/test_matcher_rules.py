@@ -6,6 +6,8 @@ re-encoded copy at distance k. Nothing is decoded, so each rule is tested on its
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import numpy.typing as npt
 
@@ -110,8 +112,32 @@ def test_look_alikes_tens_of_bits_away_leave_the_copy_its_evidence() -> None:
     matches = matcher.match(_query_of(rng, reference, 1.0, 4.0, bits=10))
     assert matches[0].reference_id == "ref" and matches[0].score >= 1.0
     # The rule before: every frame meets four references, so every frame was dropped.
-    counted = Matcher(matcher.index, MatchParams(common_frame_margin_bits=PDQ_BITS))
+    counted = Matcher(
+        matcher.index, MatchParams(common_frame_margin_bits=PDQ_BITS, use_closest_pairs=False)
+    )
     assert not counted.match(_query_of(rng, reference, 1.0, 4.0, bits=10))
+
+
+def test_a_look_alike_is_no_match_beside_the_reference_it_resembles() -> None:
+    """A near copy of a reference in a long list (another cut of the scene, a noisy
+    re-encode 32-48 bits from it frame by frame, in order) lies within the search radius of
+    the reference's copies too: on its own it would be confirmed as another listed video."""
+    for look_alike_bits in (32, 40, 48):
+        for copy_bits in (10, 24):
+            rng = np.random.default_rng(look_alike_bits + copy_bits)
+            reference = _reference(rng, 6.0, quality=90)
+            near = _flipped(rng, reference.hashes, look_alike_bits)
+            listed = {"ref": reference, "look-alike": _video(near, reference.timestamps, 90)}
+            query = _query_of(rng, reference, 1.0, 4.0, bits=copy_bits)
+            matches = _listed(listed).match(query)
+            assert [m.reference_id for m in matches] == ["ref"]
+            assert matches[0].score >= 1.0
+            # Without the rule the look-alike is matched as well.
+            loose = Matcher(_listed(listed).index, MatchParams(use_closest_pairs=False))
+            assert [m.reference_id for m in loose.match(query)] == ["ref", "look-alike"]
+    # Alone in the list, the look-alike is what the copy is closest to: a match, as before.
+    alone = _listed({"look-alike": _video(near, reference.timestamps, 90)}).match(query)
+    assert alone and alone[0].score >= 1.0
 
 
 def test_a_sequence_that_many_references_share_is_no_evidence_for_any() -> None:
@@ -227,7 +253,12 @@ class _CountingIndex(ExactIndex):
         self.whole_picture_searches: list[int] = []
 
     def search(
-        self, queries: npt.NDArray[np.uint8], max_distance: int, *, whole_pictures: bool = False
+        self,
+        queries: npt.NDArray[np.uint8],
+        max_distance: int,
+        *,
+        whole_pictures: bool = False,
+        candidates: Collection[str] = (),
     ) -> Neighbours:
         (self.whole_picture_searches if whole_pictures else self.searched).append(len(queries))
         return super().search(queries, max_distance, whole_pictures=whole_pictures)

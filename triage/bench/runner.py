@@ -8,14 +8,14 @@ compare like with like even while the machine's speed drifts. Nothing is cached 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from hashes.cascade import match_query
-from hashes.index import ExactIndex
+from hashes.index import ExactIndex, HashIndex
 from hashes.matcher import Matcher, MatchParams
 from hashes.types import HashError
 from hashes.video.params import QueryParams, ReferenceParams
@@ -37,11 +37,13 @@ class Settings:
     reference_params: ReferenceParams = field(default_factory=ReferenceParams)
     query_params: QueryParams = field(default_factory=QueryParams)
     match_params: MatchParams = field(default_factory=MatchParams)
+    # The kind of index the service is configured with (`index.kind`).
+    make_index: Callable[[], HashIndex] = ExactIndex
 
 
 @dataclass(frozen=True, slots=True)
 class ReferenceSide:
-    index: ExactIndex
+    index: HashIndex
     cost: Cost
     failures: tuple[InputFailure, ...]
 
@@ -60,9 +62,13 @@ def _bar(total: int, description: str, show: bool) -> tqdm:  # type: ignore[type
 
 
 def hash_references(
-    manifest: Manifest, params: ReferenceParams, *, progress: bool = True
+    manifest: Manifest,
+    params: ReferenceParams,
+    *,
+    progress: bool = True,
+    make_index: Callable[[], HashIndex] = ExactIndex,
 ) -> ReferenceSide:
-    index = ExactIndex()
+    index = make_index()
     watch = Stopwatch()
     failures: list[InputFailure] = []
     with _bar(len(manifest.references), "references", progress) as bar:
@@ -78,7 +84,7 @@ def hash_references(
 
 def match_queries(
     manifest: Manifest,
-    index: ExactIndex,
+    index: HashIndex,
     query_params: QueryParams,
     match_params: MatchParams,
     verdicts: VerdictStep,
@@ -121,7 +127,9 @@ def _floor(paths: Sequence[Path], description: str, progress: bool) -> Cost:
 def run_bench(
     manifest: Manifest, settings: Settings, *, ablate: bool = False, progress: bool = True
 ) -> BenchResult:
-    references = hash_references(manifest, settings.reference_params, progress=progress)
+    references = hash_references(
+        manifest, settings.reference_params, progress=progress, make_index=settings.make_index
+    )
     reference_floor = _floor([r.path for r in manifest.references], "decode floor (refs)", progress)
     queries = match_queries(
         manifest, references.index, settings.query_params, settings.match_params,
@@ -168,7 +176,10 @@ def _ablation(
         else:
             index = default_references.index
             if variant.reference_params != settings.reference_params:
-                index = hash_references(manifest, variant.reference_params, progress=progress).index
+                index = hash_references(
+                    manifest, variant.reference_params, progress=progress,
+                    make_index=settings.make_index,
+                ).index  # fmt: skip
             side = match_queries(
                 manifest, index, variant.query_params, variant.match_params, settings.verdicts,
                 progress=progress, description=variant.name,

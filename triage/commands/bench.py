@@ -23,6 +23,7 @@ from triage.commands.progress import add_progress, show_progress
 from triage.config import Settings as ServiceSettings
 from triage.config import load_settings
 from triage.errors import TriageError
+from triage.index_kinds import new_index
 from triage.verdicts import VerdictPolicy, VerdictStep
 
 if TYPE_CHECKING:
@@ -225,7 +226,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     """Thresholds and query sampling from the config; flags override the thresholds."""
     from triage.bench.runner import Settings
 
-    config = load_settings(args.config).match
+    loaded = load_settings(args.config)
+    config = loaded.match
     confirm_at = config.confirm_at if args.confirm_at is None else args.confirm_at
     review_at = config.review_at if args.review_at is None else args.review_at
     return Settings(
@@ -233,6 +235,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         reference_params=config.reference_params(),
         query_params=config.query_params(),
         match_params=config.match_params(),
+        make_index=functools.partial(new_index, loaded.index),
     )
 
 

@@ -13,6 +13,7 @@ from hashes.formats.atomic import write_text_atomically
 from hashes.formats.jsonl import HashListEntry, read_list, write_list
 from hashes.formats.vpdq import read_vpdq, write_vpdq
 from hashes.types import HashError
+from triage.commands import hashlist_load
 from triage.commands.exit_codes import EXIT_OK, EXIT_USAGE, input_failed
 from triage.commands.records import RecordWriter, add_json
 from triage.config import load_settings
@@ -40,7 +41,8 @@ examples:
   triage hashlist import meta-shared/attack-1.txt --format vpdq -o references.jsonl
   triage hashlist import partner.jsonl --format jsonl -o references.jsonl
   triage hashlist export references.jsonl --format vpdq -o shared-vpdq/
-  triage hashlist list references.jsonl --json"""
+  triage hashlist list references.jsonl --json
+  triage hashlist load shared-vpdq/*.txt --format vpdq --config /etc/triage/config.yaml"""
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -50,12 +52,12 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `hashlist import` and `hashlist export` to the `triage` command line."""
+    """Add `hashlist import`, `export`, `list` and `load` to the `triage` command line."""
     parser = subparsers.add_parser(
         "hashlist",
         help="import, export or list hash lists (vPDQ text, JSONL)",
-        description="Import hash files into a JSONL hash list, export a list to share it, or "
-        "list what a list holds.",
+        description="Import hash files into a JSONL hash list, export a list to share it, "
+        "list what a list holds, or load hash files into the service's store.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -124,6 +126,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_json(lister)
     _add_config(lister)
     lister.set_defaults(handler=list_command)
+
+    hashlist_load.register(actions)
 
 
 def list_command(args: argparse.Namespace) -> int:

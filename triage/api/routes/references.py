@@ -25,7 +25,8 @@ from triage.api.schemas import (
     ReferenceView,
 )
 from triage.api.uploads import FormLimits, Upload, receive_upload
-from triage.models import JobKind, JobState, Reference, ReferenceImport, ReferenceStatus, Scope
+from triage.models import JobKind, JobState, Reference, ReferenceStatus, Scope
+from triage.reference_imports import check_design, check_distinct_ids, import_record
 from triage.retro_scheduling import schedule_retro_match
 
 MAX_HASH_FILE_BYTES = 64 * 1024 * 1024
@@ -96,40 +97,6 @@ def _entries_from_upload(upload: Upload, form: ReferenceUploadFields) -> list[Ha
     return entries
 
 
-def _import_record(entry: HashListEntry, fmt: str) -> ReferenceImport:
-    full = entry.hashes.full_frame()
-    return ReferenceImport(
-        reference_id=entry.reference_id,
-        label=entry.label or entry.reference_id,
-        source=entry.source or f"{fmt} import",
-        # Every view the record carries (a JSONL list made by `triage hash` has the derived
-        # views): what the matcher uses, kept.
-        hash_record=dumps_record(entry, derived=True),
-        frame_count=full.frame_count or len(full),
-        duration_seconds=full.duration_seconds,
-    )
-
-
-def _check_design(entries: list[HashListEntry], design: str) -> None:
-    """Refuse records whose derived views were made with another design than this service's:
-    mixed into the index they would match by other rules than the rest of the list."""
-    for entry in entries:
-        if not entry.hashes.made_with(design):
-            raise Problem(
-                422,
-                f"reference {entry.reference_id!r}: its derived views were made with "
-                f"{entry.hashes.view_design!r}, this service makes {design!r}; hash the video "
-                "with this service's settings (triage hash --config), or import its full frames "
-                "alone (a vPDQ file, or the list exported as JSONL)",
-            )
-
-
-def _check_distinct_ids(entries: list[HashListEntry]) -> None:
-    ids = [e.reference_id for e in entries]
-    if len(set(ids)) != len(ids):
-        raise Problem(422, "the file names a reference id twice")
-
-
 async def add_reference(request: web.Request) -> web.Response:
     ctx = context(request)
     key = current_key(request)
@@ -155,9 +122,11 @@ async def add_reference(request: web.Request) -> web.Response:
         if upload.size_bytes > MAX_HASH_FILE_BYTES:
             raise Problem(413, f"a hash file may not exceed {MAX_HASH_FILE_BYTES} bytes")
         entries = _entries_from_upload(upload, form)
-        _check_distinct_ids(entries)
-        _check_design(entries, ctx.settings.match.reference_params().design)
-        records = [_import_record(entry, fmt) for entry in entries]
+        check_distinct_ids(entries)
+        design = ctx.settings.match.reference_params().design
+        for entry in entries:
+            check_design(entry, design)
+        records = [import_record(entry, fmt) for entry in entries]
         # One transaction: a clash or a store failure leaves none of the file stored.
         added = await ctx.store.import_references(records, added_by=key.id)
         for reference in added:
