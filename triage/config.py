@@ -33,6 +33,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from hashes.index_multihash import TIERED_RETRIEVAL_BITS
 from hashes.matcher import MatchParams
 from hashes.video.params import QueryParams, ReferenceParams
 from triage.errors import ConfigError
@@ -156,6 +157,9 @@ class IndexSettings(Section):
     # radius are validated (it can miss a reference with no row within that radius).
     kind: IndexKind = "exact"
     multihash_flips: int = Field(default=1, ge=0, le=3)
+    # tiered only: how far a query row may lie from a sampled row of a reference for the
+    # reference to be searched whole (docs/scale.md, "The tiered index").
+    tiered_retrieval_bits: int = Field(default=TIERED_RETRIEVAL_BITS, ge=0, le=128)
     snapshots: bool = True
     # None: `<data_dir>/index` (`Settings.index_snapshot_dir`).
     snapshot_dir: Path | None = None

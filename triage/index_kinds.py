@@ -17,7 +17,7 @@ def new_index(settings: IndexSettings) -> ServedIndex:
     if settings.kind == "multihash":
         return MultiHashIndex(flips=settings.multihash_flips)
     if settings.kind == "tiered":
-        return tiered_index()
+        return tiered_index(settings.tiered_retrieval_bits)
     return ExactIndex()
 
 
@@ -26,5 +26,5 @@ def open_index(settings: IndexSettings, directory: Path) -> ServedIndex:
     if settings.kind == "multihash":
         return MultiHashIndex.open(directory, flips=settings.multihash_flips)
     if settings.kind == "tiered":
-        return open_tiered_index(directory)
+        return open_tiered_index(directory, settings.tiered_retrieval_bits)
     return ExactIndex.open(directory)

@@ -108,8 +108,8 @@ def test_a_reference_named_as_a_candidate_is_searched_whole_though_not_retrieved
     for reference_id, hashes in live.items():
         index.add(reference_id, hashes)
     index.rebuild()
-    # Rows 48-60 bits from ref-0's: beyond the retrieval radius of every sampled row.
-    queries = flipped(live["ref-0"].hashes[::7][:20], np.full(20, 52), rng)
+    # Rows 64 bits from some of ref-0's: beyond the retrieval radius of every sampled row.
+    queries = flipped(live["ref-0"].hashes[::7][:20], np.full(20, 64), rng)
     assert _retrieved(live, queries) == set()
     assert answers(index, queries, 76) == Counter()
     named = answers(index, queries, 76, candidates=("ref-0",))
