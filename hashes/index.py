@@ -10,6 +10,7 @@ and pass the same contract tests.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -59,6 +60,10 @@ class Neighbours:
             reference_ids=self.reference_ids,
         )
 
+    def at_rows(self, rows: npt.NDArray[np.intp]) -> Neighbours:
+        """These pairs, their query row `i` renamed `rows[i]`."""
+        return dataclasses.replace(self, query_rows=np.asarray(rows)[self.query_rows])
+
     def followed_by(self, other: Neighbours, offset: int) -> Neighbours:
         """These pairs, then `other`'s, whose query rows follow `offset` rows of these."""
         return Neighbours(
@@ -79,6 +84,9 @@ class ReferenceInfo:
     duration_seconds: float
     frame_count: int
     full_frame_qualities: npt.NDArray[np.int16]  # PDQ quality of each full-frame row
+    # The full-frame rows themselves: what tells two listed versions of one video apart from
+    # two videos that share a moment (`hashes.versions`).
+    full_frame_hashes: HashArray
 
     def informative_fraction(self, min_quality: int) -> float:
         """Share of the reference's frames with enough detail to be matched."""
@@ -101,11 +109,17 @@ class HashIndex(Protocol):
         *,
         whole_pictures: bool = False,
         candidates: Collection[str] = (),
+        retrieve: bool = True,
     ) -> Neighbours:
         """All entries within `max_distance` bits of each query hash; with `whole_pictures`,
         only the rows of `WHOLE_PICTURE_VIEWS` (a few percent of the index). An index that
-        searches only the references it retrieves searches `candidates` too (references an
-        earlier search of the same query found)."""
+        searches only the references it retrieves (not `exhaustive`) searches `candidates`
+        too (references an earlier search of the same query found); without `retrieve`,
+        every index answers for `candidates` alone."""
+
+    @property
+    def exhaustive(self) -> bool:
+        """Whether a search answers for every reference (else for those it retrieves)."""
 
     def info(self, reference_id: str) -> ReferenceInfo: ...
 
@@ -205,11 +219,13 @@ class ExactIndex:
             if whole.any():
                 self._whole.add_with_ids(np.ascontiguousarray(rows[whole]), ids[whole])
         self._ids[reference_id] = ids
+        full = hashes.full_frame()
         self._info[reference_id] = ReferenceInfo(
             reference_id,
             hashes.duration_seconds,
             hashes.frame_count,
-            hashes.full_frame().qualities.copy(),
+            full.qualities.copy(),
+            np.ascontiguousarray(full.hashes, dtype=np.uint8),
         )
 
     def remove(self, reference_id: str) -> None:
@@ -234,7 +250,10 @@ class ExactIndex:
             a.nbytes for a in (self._entry_reference, self._entry_time, self._entry_quality)
         )
         metadata += sum(a.nbytes for a in self._ids.values())
-        metadata += sum(info.full_frame_qualities.nbytes for info in self._info.values())
+        metadata += sum(
+            info.full_frame_qualities.nbytes + info.full_frame_hashes.nbytes
+            for info in self._info.values()
+        )
         names = sum(sys.getsizeof(name) + 8 for name in self._names) + 16 * len(self._codes)
         return int(faiss_bytes + metadata + names)
 
@@ -327,8 +346,9 @@ class ExactIndex:
         for code, (name, info) in enumerate(zip(files.names, files.infos, strict=True)):
             index._ids[name] = ids[starts[code] : starts[code + 1]]
             index._info[name] = ReferenceInfo(
-                name, info.duration_seconds, info.frame_count, info.full_frame_qualities
-            )
+                name, info.duration_seconds, info.frame_count, info.full_frame_qualities,
+                info.full_frame_hashes,
+            )  # fmt: skip
         return index
 
     def search(
@@ -338,8 +358,23 @@ class ExactIndex:
         *,
         whole_pictures: bool = False,
         candidates: Collection[str] = (),
+        retrieve: bool = True,
     ) -> Neighbours:
-        """Exact: every reference is searched (`candidates` changes nothing)."""
+        """Exact: every reference is searched (`candidates` adds nothing; without
+        `retrieve`, the answers are cut to them)."""
+        found = self._search_all(queries, max_distance, whole_pictures)
+        if retrieve:
+            return found
+        codes = [self._codes[name] for name in candidates if name in self._ids]
+        return found.where(np.isin(found.references, codes))
+
+    @property
+    def exhaustive(self) -> bool:
+        return True
+
+    def _search_all(
+        self, queries: HashArray, max_distance: int, whole_pictures: bool
+    ) -> Neighbours:
         queries = np.ascontiguousarray(queries, dtype=np.uint8)
         width = self.hash_bits // 8
         if queries.ndim != 2 or queries.shape[1] != width:
@@ -373,7 +408,8 @@ class ExactIndex:
 
 
 _EXACT_KIND = "exact"
-_EXACT_FORMAT_VERSION = 1
+# 2: the full-frame hashes of each reference beside its rows.
+_EXACT_FORMAT_VERSION = 2
 _EXACT_ARRAYS = ("codes", "times", "qualities", "whole", "starts")
 
 
@@ -407,7 +443,9 @@ class _FrozenExact:
             "starts": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
         }
         infos = [
-            InfoRecord(i.duration_seconds, i.frame_count, i.full_frame_qualities)
+            InfoRecord(
+                i.duration_seconds, i.frame_count, i.full_frame_qualities, i.full_frame_hashes
+            )
             for i in (self.infos[n] for n in names)
         ]
         write_index_files(

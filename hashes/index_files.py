@@ -25,6 +25,7 @@ class InfoRecord:
     duration_seconds: float
     frame_count: int
     full_frame_qualities: npt.NDArray[np.int16]
+    full_frame_hashes: npt.NDArray[np.uint8]  # one per quality
 
 
 def write_index_files(
@@ -43,7 +44,11 @@ def write_index_files(
     qualities = np.concatenate(
         [i.full_frame_qualities for i in infos] or [np.zeros(0, np.int16)]
     ).astype(np.int16)
-    for name, array in {**arrays, "info_qualities": qualities}.items():
+    hashes = np.concatenate(
+        [i.full_frame_hashes for i in infos] or [np.zeros((0, 32), np.uint8)]
+    ).astype(np.uint8)
+    infos_arrays = {"info_qualities": qualities, "info_hashes": hashes}
+    for name, array in {**arrays, **infos_arrays}.items():
         np.save(directory / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
     described = {
         "kind": kind,
@@ -90,7 +95,7 @@ def read_index_files(
         mode: Literal["r"] | None = "r" if mmap else None
         arrays = {
             name: np.load(directory / f"{name}.npy", mmap_mode=mode, allow_pickle=False)
-            for name in (*array_names, "info_qualities")
+            for name in (*array_names, "info_qualities", "info_hashes")
         }
         names = tuple(str(n) for n in meta["names"])
         lengths = [int(n) for n in meta["info_lengths"]]
@@ -99,13 +104,17 @@ def read_index_files(
         if not len(names) == len(lengths) == len(durations) == len(frame_counts):
             raise ValueError("the references' lists differ in length")
         ends = np.cumsum(lengths, dtype=np.int64)
-        qualities = arrays["info_qualities"]
-        if len(qualities) != (int(ends[-1]) if len(ends) else 0):
-            raise ValueError("info_qualities does not hold the references' frames")
+        qualities, hashes = arrays["info_qualities"], arrays["info_hashes"]
+        total = int(ends[-1]) if len(ends) else 0
+        if len(qualities) != total or len(hashes) != total:
+            raise ValueError("info_qualities and info_hashes do not hold the references' frames")
         infos = tuple(
-            InfoRecord(durations[c], frame_counts[c], np.asarray(qualities[end - length : end]))
+            InfoRecord(
+                durations[c], frame_counts[c], np.asarray(qualities[end - length : end]),
+                hashes[end - length : end],
+            )
             for c, (length, end) in enumerate(zip(lengths, ends, strict=True))
-        )
+        )  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise HashError(f"{directory}: cannot open the index: {exc}") from exc
     return IndexFiles(meta, arrays, names, infos)

@@ -60,8 +60,9 @@ _WHOLE_CODES = [code_of_view(v) for v in WHOLE_PICTURE_VIEWS]
 # every row, or by a flat scan of a sample of rows (`tiered_index`).
 _KIND = "multihash"
 TIERED_KIND = "tiered"
-# 2: the kind of index named in meta.json. 3: which rows are retrieval rows.
-_FORMAT_VERSION = 3
+# 2: the kind of index named in meta.json. 3: which rows are retrieval rows. 4: the
+# references' full-frame hashes.
+_FORMAT_VERSION = 4
 _ARRAYS = (
     "codes", "references", "times", "qualities", "whole", "retrieval", "starts", "order",
     "bounds",
@@ -219,9 +220,10 @@ class MultiHashIndex:
         self._added[reference_id] = rows
         self._added_rows += len(rows)
         self._added_flat = None
+        full = hashes.full_frame()
         self._info[reference_id] = ReferenceInfo(
-            reference_id, hashes.duration_seconds, hashes.frame_count,
-            hashes.full_frame().qualities.copy(),
+            reference_id, hashes.duration_seconds, hashes.frame_count, full.qualities.copy(),
+            np.ascontiguousarray(full.hashes, dtype=np.uint8),
         )  # fmt: skip
         # A list loading reference by reference rebuilds only as it doubles; searches fold
         # in smaller additions (`_REBUILD_SHARE`) before they search.
@@ -247,7 +249,10 @@ class MultiHashIndex:
         added = sum(r.nbytes() for r in self._added.values())
         # The FAISS copy of the added rows, when built.
         added += self._added_rows * (PDQ_BYTES + 8) if self._added_flat is not None else 0
-        info = sum(i.full_frame_qualities.nbytes + 100 for i in self._info.values())
+        info = sum(
+            i.full_frame_qualities.nbytes + i.full_frame_hashes.nbytes + 100
+            for i in self._info.values()
+        )
         # The flat retrieval's copy of the retrieval rows' codes, and their row ids.
         flat = len(self._flat_rows) * (PDQ_BYTES + 8)
         base = self._base.nbytes() + self._tables.nbytes() + flat
@@ -260,16 +265,24 @@ class MultiHashIndex:
         *,
         whole_pictures: bool = False,
         candidates: Collection[str] = (),
+        retrieve: bool = True,
     ) -> Neighbours:
         queries = np.ascontiguousarray(queries, dtype=np.uint8)
         if queries.ndim != 2 or queries.shape[1] != PDQ_BYTES:
             raise HashError(f"query hashes must have shape (n, {PDQ_BYTES})")
         if self._added_rows > _REBUILD_SHARE * len(self._base) + _REBUILD_SLACK:
             self.rebuild()
-        base = self._search_base(queries, max_distance, whole_pictures, candidates)
+        if retrieve:
+            base = self._search_base(queries, max_distance, whole_pictures, candidates)
+        else:
+            base = self._search_named(queries, max_distance, whole_pictures, candidates)
         added = _no_pairs()
         if self._added_rows and len(queries):
             added = self._search_added(queries, max_distance, whole_pictures)
+            if not retrieve:
+                names = list(self._added)
+                keep = np.isin(added[1], [names.index(n) for n in candidates if n in names])
+                added = tuple(part[keep] for part in added)
         parts = (base, added)
         # The added references' codes follow the base's names.
         references = np.concatenate([base[1], added[1] + len(self._base.names)])
@@ -281,6 +294,12 @@ class MultiHashIndex:
             distances=np.concatenate([p[4] for p in parts]).astype(np.int32),
             reference_ids=self._base.names + tuple(self._added),
         )
+
+    @property
+    def exhaustive(self) -> bool:
+        """Searches beyond the retrieval radius (or past a sample of the rows) answer for the
+        references retrieved alone."""
+        return False
 
     # --- persistence -----------------------------------------------------------------------
 
@@ -341,8 +360,9 @@ class MultiHashIndex:
         index._base_code = {name: code for code, name in enumerate(names)}
         for name, info in zip(names, files.infos, strict=True):
             index._info[name] = ReferenceInfo(
-                name, info.duration_seconds, info.frame_count, info.full_frame_qualities
-            )
+                name, info.duration_seconds, info.frame_count, info.full_frame_qualities,
+                info.full_frame_hashes,
+            )  # fmt: skip
         return index
 
     # --- building --------------------------------------------------------------------------
@@ -405,6 +425,26 @@ class MultiHashIndex:
             query_rows, rows, distances = self._verify(
                 queries, max_distance, codes.astype(np.int32), whole_pictures
             )
+        return (
+            query_rows, base.references[rows], np.asarray(base.times[rows]),
+            np.asarray(base.qualities[rows]), distances,
+        )  # fmt: skip
+
+    def _search_named(
+        self,
+        queries: HashArray,
+        max_distance: int,
+        whole_pictures: bool,
+        names: Collection[str],
+    ) -> tuple[npt.NDArray[Any], ...]:
+        """Every pair of the base references `names`, exactly, nothing retrieved."""
+        base = self._base
+        codes = [self._base_code[name] for name in names if name in self._base_code]
+        if len(queries) == 0 or not codes:
+            return _no_pairs()
+        query_rows, rows, distances = self._verify(
+            queries, max_distance, np.array(sorted(codes), dtype=np.int32), whole_pictures
+        )
         return (
             query_rows, base.references[rows], np.asarray(base.times[rows]),
             np.asarray(base.qualities[rows]), distances,
@@ -594,7 +634,9 @@ class _FrozenMultiHash:
             "starts": base.starts, "order": tables.order, "bounds": tables.bounds,
         }  # fmt: skip
         infos = [
-            InfoRecord(i.duration_seconds, i.frame_count, i.full_frame_qualities)
+            InfoRecord(
+                i.duration_seconds, i.frame_count, i.full_frame_qualities, i.full_frame_hashes
+            )
             for i in (self.infos[name] for name in base.names)
         ]
         write_index_files(

@@ -35,6 +35,7 @@ from hashes.alignment import (
 from hashes.index import HashIndex, Neighbours, code_of_view, view_codes, view_of_code
 from hashes.signal import PDQ, FrameSignal
 from hashes.types import Segment, VideoHashes, VideoMatch, View
+from hashes.versions import Versions
 
 # The order rows are searched in when the early accept is on: the full frames, which settle
 # most copies; the derived views; and last the tilted views, which only a filmed screen needs.
@@ -94,6 +95,8 @@ class MatchParams:
     use_alignment: bool = True
     use_closest_pairs: bool = True
     use_common_frame_filter: bool = True
+    # Listed versions of one video (re-encodes, trims) count as one video in that filter.
+    use_versions: bool = True
     use_quality_filter: bool = True
     use_early_accept: bool = True
     use_still_moments: bool = True
@@ -117,6 +120,7 @@ class Matcher:
         self.index = index
         self.params = params or MatchParams()
         self.signal = signal
+        self._versions = Versions(signal.min_quality)
 
     def match(self, query: VideoHashes) -> list[VideoMatch]:
         """Matches on every reference with any aligned evidence, strongest first."""
@@ -151,22 +155,57 @@ class Matcher:
         known: frozenset[str] = frozenset(),
     ) -> tuple[npt.NDArray[np.intp], Neighbours]:
         """The pairs of `rows`, and the rows in the order the pairs index them: views that
-        show only whole pictures come last, searched against whole-picture rows alone. The
-        references `known` (found by earlier searches of the query), and those each search
-        finds, are candidates of the next: an index that retrieves before it verifies then
-        gives every row of the query the pairs of every reference any row found."""
+        show only whole pictures come last, searched against whole-picture rows alone.
+
+        The references `known` (found by earlier searches of the query) are candidates of
+        each search, and a reference a search finds is searched for the rows searched before
+        (`_backfill`): an index that retrieves before it verifies then gives every row the
+        pairs of every reference any row of the query found, as the exact index does."""
         distance = self.signal.match_distance
         whole = np.isin(facts.views[rows], _WHOLE_PICTURE_QUERY_CODES)
-        if not whole.any():
-            return rows, self.index.search(query.hashes[rows], distance, candidates=known)
-        some, rest = rows[~whole], rows[whole]
-        first = self.index.search(query.hashes[some], distance, candidates=known)
-        known = known | _found(first)
-        found = first.followed_by(
-            self.index.search(query.hashes[rest], distance, whole_pictures=True, candidates=known),
-            len(some),
-        )
-        return np.concatenate([some, rest]), found
+        done = rows[:0]
+        neighbours: Neighbours | None = None
+        for part, whole_pictures in ((rows[~whole], False), (rows[whole], True)):
+            if len(part) == 0:
+                continue
+            found = self.index.search(
+                query.hashes[part], distance, whole_pictures=whole_pictures, candidates=known
+            )
+            if neighbours is None:
+                neighbours = found
+            else:
+                neighbours = self._backfill(query, facts, done, neighbours, _found(found) - known)
+                neighbours = neighbours.followed_by(found, len(done))
+            known = known | _found(found)
+            done = np.concatenate([done, part])
+        if neighbours is None:
+            return rows, self.index.search(query.hashes[rows], distance)
+        return done, neighbours
+
+    def _backfill(
+        self,
+        query: VideoHashes,
+        facts: _QueryRows,
+        rows: npt.NDArray[np.intp],
+        neighbours: Neighbours,
+        new: frozenset[str],
+    ) -> Neighbours:
+        """`neighbours` of `rows` with the pairs of those rows with the references `new`
+        (found since those rows were searched), when the index answers for the references
+        it retrieves alone."""
+        if self.index.exhaustive or not new or len(rows) == 0:
+            return neighbours
+        whole = np.isin(facts.views[rows], _WHOLE_PICTURE_QUERY_CODES)
+        for positions, whole_pictures in ((np.flatnonzero(~whole), False),
+                                          (np.flatnonzero(whole), True)):  # fmt: skip
+            if len(positions) == 0:
+                continue
+            found = self.index.search(
+                query.hashes[rows[positions]], self.signal.match_distance,
+                whole_pictures=whole_pictures, candidates=new, retrieve=False,
+            )  # fmt: skip
+            neighbours = neighbours.followed_by(found.at_rows(positions), 0)
+        return neighbours
 
     def _match_in_stages(
         self,
@@ -191,9 +230,12 @@ class Matcher:
                 continue
             known = _found(neighbours) if neighbours is not None else frozenset()
             stage_rows, found = self._search(query, facts, rows[in_stage], known)
-            neighbours = (
-                found if neighbours is None else neighbours.followed_by(found, len(searched))
-            )
+            if neighbours is None:
+                neighbours = found
+            else:
+                new = _found(found) - known
+                neighbours = self._backfill(query, facts, searched, neighbours, new)
+                neighbours = neighbours.followed_by(found, len(searched))
             searched = np.concatenate([searched, stage_rows])
             matches = self._match_rows(
                 query, facts, searched, neighbours, query_step, query_duration
@@ -282,13 +324,40 @@ class Matcher:
         at, reference, distance = at[order], reference[order], distance[order]
         first = np.ones(len(at), dtype=bool)
         first[1:] = (np.diff(at) != 0) | (np.diff(reference) != 0)
-        at, distance = at[first], distance[first]
+        at, distance, reference = at[first], distance[first], reference[first]
         unique_times, slot = np.unique(at, return_inverse=True)
         closest = np.full(len(unique_times), np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(closest, slot, distance.astype(np.int64))
         near = distance <= closest[slot] + self.params.common_frame_margin_bits
         counts = np.bincount(slot[near], minlength=len(unique_times))
-        return unique_times[counts >= self.params.common_frame_references]
+        common = counts >= self.params.common_frame_references
+        if self.params.use_versions and common.any():
+            common &= self._different_videos(slot[near], reference[near], common, neighbours)
+        return unique_times[common]
+
+    def _different_videos(
+        self,
+        slot: npt.NDArray[np.intp],
+        reference: npt.NDArray[np.int32],
+        common: npt.NDArray[np.bool_],
+        neighbours: Neighbours,
+    ) -> npt.NDArray[np.bool_]:
+        """Of the times `common` marks, those whose references are that many different
+        videos, not versions of fewer (`hashes.versions`)."""
+        result = common.copy()
+        decided: dict[frozenset[int], bool] = {}
+        for time_slot in np.flatnonzero(common):
+            codes = frozenset(int(c) for c in reference[slot == time_slot])
+            if codes not in decided:
+                infos = [
+                    self.index.info(name)
+                    for name in (neighbours.reference_ids[c] for c in sorted(codes))
+                    if name in self.index
+                ]
+                videos = self._versions.videos(infos)
+                decided[codes] = videos >= self.params.common_frame_references
+            result[time_slot] = decided[codes]
+        return result
 
     def _weights(
         self, distances: npt.NDArray[np.int32], qualities: npt.NDArray[np.int16]

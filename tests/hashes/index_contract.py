@@ -119,10 +119,12 @@ def answers(
     *,
     whole_pictures: bool = False,
     candidates: tuple[str, ...] = (),
+    retrieve: bool = True,
 ) -> Counter[Pair]:
     found = index.search(
-        queries, max_distance, whole_pictures=whole_pictures, candidates=candidates
-    )
+        queries, max_distance, whole_pictures=whole_pictures, candidates=candidates,
+        retrieve=retrieve,
+    )  # fmt: skip
     return Counter(
         (int(q), found.reference_ids[int(ref)], float(t), int(quality), int(d))
         for q, ref, t, quality, d in zip(
@@ -183,6 +185,23 @@ class HashIndexContract:
         for radius in self.radii:
             found = answers(index, queries, radius, candidates=named)
             assert found == oracle(live, queries, radius), radius
+
+    def test_without_retrieval_a_search_answers_for_the_named_references_alone(
+        self, rng: np.random.Generator
+    ) -> None:
+        index, live = self._filled(rng)
+        queries = queries_near(list(live.values()), rng)
+        named = sorted(live)[2:5]
+        index.add("late", late := clustered_reference(rng))  # not yet in any table
+        named_live = {name: live[name] for name in named} | {"late": late}
+        for radius in self.radii:
+            for whole in (False, True):
+                named_too = (*named, "late", "never-added")
+                found = answers(index, queries, radius, whole_pictures=whole,
+                                candidates=named_too, retrieve=False)  # fmt: skip
+                expected = oracle(named_live, queries, radius, whole_pictures=whole)
+                assert found == expected, (radius, whole)
+        assert answers(index, queries, self.radii[-1], retrieve=False) == Counter()
 
     def test_whole_pictures_search_sees_only_whole_picture_rows(
         self, rng: np.random.Generator

@@ -201,6 +201,40 @@ def test_the_matcher_finds_the_same_matches_as_with_the_exact_index() -> None:
     assert confirmed >= 4
 
 
+def test_a_reference_a_later_stage_finds_gets_the_pairs_of_the_rows_searched_before() -> None:
+    """A cropped copy: its full frames lie beyond the retrieval radius of every sampled row,
+    its crop view close to one of the reference's crops. The exact index pairs the full
+    frames too; the tiered index, retrieving the reference on the crop view, searches the
+    full frames again for it alone."""
+    rng = np.random.default_rng(8)
+    reference = _reference(rng, seconds=20.0, fps=4.0, places=30)
+    exact, tiered = ExactIndex(), tiered_index()
+    exact.add("ref", reference)
+    tiered.add("ref", reference)
+    tiered.rebuild()
+    region = np.array([reference.view_of(i) is View.REGION for i in range(len(reference))])
+    full = np.array([reference.view_of(i) is View.FULL for i in range(len(reference))])
+    # 10 s of full frames; the crop view shows in the last 5 s only.
+    full_rows = np.flatnonzero(full)[8:48]
+    crop_rows = np.flatnonzero(region)[7::30][28:48]
+    hashes = np.concatenate(
+        [flipped(reference.hashes[full_rows], np.full(40, 62), rng),
+         flipped(reference.hashes[crop_rows], np.full(20, 12), rng)]
+    )  # fmt: skip
+    times = np.r_[np.arange(40) * 0.25, 5.0 + np.arange(20) * 0.25]
+    order = np.argsort(times, kind="stable")
+    query = VideoHashes(
+        hashes=hashes[order], timestamps=times[order],
+        qualities=np.full(60, 80, dtype=np.int16),
+        views=tuple(([View.FULL] * 40 + [View.REGION] * 20)[i] for i in order),
+        duration_seconds=10.0, frame_count=40,
+    )  # fmt: skip
+    assert answers(tiered, hashes[:40], 76) == Counter()  # the full frames retrieve nothing
+    expected = Matcher(exact).match(query)
+    assert expected and "full" in expected[0].views
+    assert Matcher(tiered).match(query) == expected
+
+
 def _reference(rng: np.random.Generator, *, seconds: float, fps: float, places: int) -> VideoHashes:
     """Rows laid out as the reference hasher writes them: per sampled frame the full frame,
     then (with `places`) the picture inside its borders and `places` derived rows; frames

@@ -155,6 +155,30 @@ def test_a_sequence_that_many_references_share_is_no_evidence_for_any() -> None:
     assert _listed(listed).match(_query_of(rng, intro, 0.0, 3.0, bits=8)) == []
 
 
+def test_a_copy_of_a_video_listed_in_several_versions_is_matched_on_each() -> None:
+    """A list holds many versions of one attack video (re-encodes a few bits apart, a trim): a
+    copy meets every version at every frame, and must not be taken for a moment that many
+    different videos share."""
+    rng = np.random.default_rng(23)
+    original = _reference(rng, 6.0, quality=90)
+    versions = {
+        "original": original,
+        "re-encode": _video(_flipped(rng, original.hashes, 6), original.timestamps, 90),
+        "resized": _video(_flipped(rng, original.hashes, 10), original.timestamps, 90),
+        "trimmed": _video(
+            _flipped(rng, original.hashes[15:], 4), original.timestamps[15:] - 0.5, 90
+        ),
+    }
+    matcher = _listed(versions)
+    query = _query_of(rng, original, 1.0, 4.0, bits=10)
+    matches = matcher.match(query)
+    assert sorted(m.reference_id for m in matches) == sorted(versions)
+    assert all(m.score >= 1.0 for m in matches)
+    # Counted as four videos, every frame of the copy was common: nothing matched.
+    apart = Matcher(matcher.index, MatchParams(use_versions=False))
+    assert apart.match(query) == []
+
+
 def test_a_flat_frame_never_vouches_for_a_detailed_one() -> None:
     """A plain wall's hash is its shading's, and a detailed picture (a test pattern's colour
     bar edge) can land a few bits from it: a copy does not turn detail into flatness, so such
@@ -259,6 +283,7 @@ class _CountingIndex(ExactIndex):
         *,
         whole_pictures: bool = False,
         candidates: Collection[str] = (),
+        retrieve: bool = True,
     ) -> Neighbours:
         (self.whole_picture_searches if whole_pictures else self.searched).append(len(queries))
         return super().search(queries, max_distance, whole_pictures=whole_pictures)
