@@ -93,7 +93,9 @@ def test_vpdq_and_jsonl_files_are_stored_audited_and_queued_for_retro_matching(
 ) -> None:
     config = _config(tmp_path)
     listing = _jsonl(tmp_path / "partner.jsonl", [_entry("p-1", 1), _entry("p-2", 2)])
-    argv = ["hashlist", "load", *map(str, vpdq_files), "--format", "vpdq", "--config",
+    # A folder stands for its .txt files.
+    (vpdq_files[0].parent / "notes.md").write_text("not a hash file")
+    argv = ["hashlist", "load", str(vpdq_files[0].parent), "--format", "vpdq", "--config",
             str(config), "--create", "--batch", "2"]  # fmt: skip
     assert main(argv) == EXIT_OK
     argv = ["hashlist", "load", str(listing), "--format", "jsonl", "--config", str(config)]

@@ -42,7 +42,7 @@ examples:
   triage hashlist import partner.jsonl --format jsonl -o references.jsonl
   triage hashlist export references.jsonl --format vpdq -o shared-vpdq/
   triage hashlist list references.jsonl --json
-  triage hashlist load shared-vpdq/*.txt --format vpdq --config /etc/triage/config.yaml"""
+  triage hashlist load shared-vpdq/ --format vpdq --config /etc/triage/config.yaml"""
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:

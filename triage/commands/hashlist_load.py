@@ -31,6 +31,7 @@ from triage.retro_scheduling import schedule_retro_match
 from triage.store.protocol import Store
 
 FORMATS = ("vpdq", "jsonl")
+_SUFFIXES = {"vpdq": ".txt", "jsonl": ".jsonl"}
 
 DESCRIPTION = """\
 Add the references of hash files to the service's store (the one --config names), as the API
@@ -44,7 +45,7 @@ which also resumes a load that stopped."""
 
 EXAMPLES = """\
 examples:
-  triage hashlist load shared-vpdq/*.txt --format vpdq --config /etc/triage/config.yaml
+  triage hashlist load shared-vpdq/ --format vpdq --config /etc/triage/config.yaml
   triage hashlist load partner.jsonl --format jsonl --skip-existing"""
 
 
@@ -56,7 +57,10 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    loader.add_argument("files", metavar="FILE", type=Path, nargs="+", help="hash files")
+    loader.add_argument(
+        "files", metavar="FILE", type=Path, nargs="+",
+        help="hash files, or folders: every .txt (vpdq) or .jsonl file in one, by name",
+    )  # fmt: skip
     loader.add_argument("--format", required=True, choices=FORMATS, help="the files' format")
     loader.add_argument(
         "--skip-existing",
@@ -124,7 +128,7 @@ async def load(
     stored = {reference.id for reference in await store.list_references()}
     seen: set[str] = set()
     pending: list[ReferenceImport] = []
-    for path in files:
+    for path in _expanded(files, fmt):
         for entry in _entries(path, fmt):
             where = f"{path}: reference {entry.reference_id!r}"
             if entry.reference_id in seen:
@@ -148,6 +152,16 @@ async def load(
                 await _store(store, pending, fmt, summary)
         summary.files += 1
     await _store(store, pending, fmt, summary)
+
+
+def _expanded(files: list[Path], fmt: str) -> Iterator[Path]:
+    """`files`, a folder standing for its files of the format (a list of thousands of videos
+    is more files than a command line holds)."""
+    for path in files:
+        if path.is_dir():
+            yield from sorted(path.glob(f"*{_SUFFIXES[fmt]}"))
+        else:
+            yield path
 
 
 def _entries(path: Path, fmt: str) -> Iterator[HashListEntry]:
