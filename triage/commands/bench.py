@@ -313,7 +313,9 @@ def _index_factories(args: argparse.Namespace) -> dict[str, IndexFactory]:
     factories: dict[str, IndexFactory] = {
         "exact": ExactIndex,
         "multihash": functools.partial(MultiHashIndex, flips=args.flips),
-        "tiered": tiered_index,
+        "tiered": functools.partial(
+            tiered_index, load_settings(args.config).index.tiered_retrieval_bits
+        ),
     }
     return {name: factories[name] for name in args.index}
 
