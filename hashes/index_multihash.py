@@ -70,8 +70,9 @@ _ARRAYS = (
 # The tiered index's retrieval radius: below 47 bits some confirmed copies of the development
 # sets have no row of their reference at all; with a sample of the rows, 47 still left 3 of
 # 200 copies of a development set unretrieved (a filmed screen, a combination, a reframing),
-# which 55 found (docs/scale.md, "The tiered index").
-TIERED_RETRIEVAL_BITS = 55
+# which 55 found, and 55 a crop of fine texture on another set, which 63 found at the same
+# cost (docs/scale.md, "The tiered index").
+TIERED_RETRIEVAL_BITS = 63
 
 
 def retrieval_radius(flips: int) -> int:

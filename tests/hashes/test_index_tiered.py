@@ -108,8 +108,8 @@ def test_a_reference_named_as_a_candidate_is_searched_whole_though_not_retrieved
     for reference_id, hashes in live.items():
         index.add(reference_id, hashes)
     index.rebuild()
-    # Rows 64 bits from some of ref-0's: beyond the retrieval radius of every sampled row.
-    queries = flipped(live["ref-0"].hashes[::7][:20], np.full(20, 64), rng)
+    # Rows 72 bits from some of ref-0's: beyond the retrieval radius of every sampled row.
+    queries = flipped(live["ref-0"].hashes[::7][:20], np.full(20, 72), rng)
     assert _retrieved(live, queries) == set()
     assert answers(index, queries, 76) == Counter()
     named = answers(index, queries, 76, candidates=("ref-0",))
@@ -218,7 +218,7 @@ def test_a_reference_a_later_stage_finds_gets_the_pairs_of_the_rows_searched_bef
     full_rows = np.flatnonzero(full)[8:48]
     crop_rows = np.flatnonzero(region)[7::30][28:48]
     hashes = np.concatenate(
-        [flipped(reference.hashes[full_rows], np.full(40, 62), rng),
+        [flipped(reference.hashes[full_rows], np.full(40, 70), rng),
          flipped(reference.hashes[crop_rows], np.full(20, 12), rng)]
     )  # fmt: skip
     times = np.r_[np.arange(40) * 0.25, 5.0 + np.arange(20) * 0.25]
