@@ -1,6 +1,7 @@
 """The bench through the service: a real `triage serve`, fed the way its users feed it.
 
-A temporary store and the shipped `config.yaml` with two changes, both printed: the store URL
+A temporary store and the bench's settings file (`--config`; the shipped `config.yaml` when
+none) with two changes, both printed: the store URL
 (a SQLite file in a temporary folder) and `fetch.allow_hosts` (the loopback server that serves
 the queries). References go in through `POST /v1/references`, as video uploads or as the JSONL
 list that `triage hash` makes; every query is submitted as a link; the verdicts and evidence
@@ -63,9 +64,13 @@ def _environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.upper().startswith("TRIAGE_")}
 
 
-def service_config(store_url: str, allow_hosts: Sequence[str]) -> dict[str, Any]:
-    """The shipped settings with the store URL and `fetch.allow_hosts` changed."""
-    config: dict[str, Any] = yaml.safe_load(SHIPPED_CONFIG.read_text()) or {}
+def service_config(
+    store_url: str, allow_hosts: Sequence[str], settings_file: Path | None = None
+) -> dict[str, Any]:
+    """The settings of `settings_file` (the bench's `--config`; the shipped `config.yaml` when
+    none) with the store URL and `fetch.allow_hosts` changed."""
+    source = settings_file or SHIPPED_CONFIG
+    config: dict[str, Any] = yaml.safe_load(source.read_text()) or {}
     config.setdefault("store", {})["url"] = store_url
     config.setdefault("fetch", {})["allow_hosts"] = list(allow_hosts)
     return config
@@ -149,13 +154,19 @@ async def _listening(log: Path, process: asyncio.subprocess.Process) -> str:
 
 @contextlib.asynccontextmanager
 async def running_service(
-    workdir: Path, allow_hosts: Sequence[str], say: Callable[[str], None]
+    workdir: Path,
+    allow_hosts: Sequence[str],
+    say: Callable[[str], None],
+    settings_file: Path | None = None,
 ) -> AsyncIterator[RunningService]:
-    """`triage serve` on a new SQLite store in `workdir` with the shipped settings."""
+    """`triage serve` on a new SQLite store in `workdir` with the settings of `settings_file`
+    (the shipped ones when None)."""
     store_url = f"sqlite:///{workdir / 'triage.sqlite3'}"
     config_path = workdir / "config.yaml"
-    config_path.write_text(yaml.safe_dump(service_config(store_url, allow_hosts)))
-    say(f"service settings: shipped config.yaml with store.url={store_url} "
+    config = service_config(store_url, allow_hosts, settings_file)
+    config_path.write_text(yaml.safe_dump(config))
+    named = str(settings_file) if settings_file else "shipped config.yaml"
+    say(f"service settings: {named} with store.url={store_url} "
         f"fetch.allow_hosts={list(allow_hosts)}")  # fmt: skip
     conf = ["--config", str(config_path)]
     await _run("migrate", *conf, "--create", cwd=workdir)
@@ -290,13 +301,15 @@ async def run_through_service(
     how: ReferenceInput,
     say: Callable[[str], None],
     progress: Callable[[], None] | None = None,
+    settings_file: Path | None = None,
 ) -> tuple[QueryOutcome, ...]:
-    """The outcome of every query of `manifest` through a real `triage serve`."""
+    """The outcome of every query of `manifest` through a real `triage serve` running with
+    the settings of `settings_file` (the shipped ones when None)."""
     with tempfile.TemporaryDirectory(prefix="triage-bench-") as folder:
         workdir = Path(folder)
         async with (
             QueryServer(manifest.queries) as server,
-            running_service(workdir, [server.host_port], say) as service,
+            running_service(workdir, [server.host_port], say, settings_file) as service,
         ):
             await add_references(service, manifest, how, workdir)
             return await match_queries(service, manifest, server, progress)

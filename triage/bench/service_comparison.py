@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -51,9 +52,14 @@ def _say(text: str) -> None:
 
 
 def compare_with_service(
-    manifest: Manifest, offline: BenchResult, *, progress: bool = True
+    manifest: Manifest,
+    offline: BenchResult,
+    *,
+    progress: bool = True,
+    settings_file: Path | None = None,
 ) -> ServiceComparison:
-    """Every query through a real `triage serve`, once per way references go in, compared
+    """Every query through a real `triage serve` (with the settings the offline run read from
+    `settings_file`, the shipped ones when None), once per way references go in, compared
     query by query with the offline run: verdict, best reference, score within 1%."""
     outcomes: dict[ReferenceInput, tuple[QueryOutcome, ...]] = {}
     found: dict[ReferenceInput, list[Disagreement]] = {}
@@ -61,7 +67,9 @@ def compare_with_service(
         with tqdm(total=len(manifest.queries), desc=PATH_NAMES[how], unit="query",
                   file=sys.stderr, disable=not progress, leave=False) as bar:  # fmt: skip
             outcomes[how] = asyncio.run(
-                run_through_service(manifest, how, _say, lambda: bar.update())
+                run_through_service(
+                    manifest, how, _say, lambda: bar.update(), settings_file=settings_file
+                )
             )
         found[how] = disagreements(offline.outcomes, outcomes[how], offline.review_at)
     runs = [("offline (`triage bench`)", offline.scores)]

@@ -112,7 +112,8 @@ def register(
         "--through-service",
         action="store_true",
         help="also run every query through a real `triage serve` (references uploaded as "
-        "videos, then imported as the JSONL `triage hash` makes) and compare query by query",
+        "videos, then imported as the JSONL `triage hash` makes), with the --config settings "
+        "(default: the shipped config.yaml; not TRIAGE_* variables), and compare query by query",
     )
     bench.add_argument(
         "--record",
@@ -265,7 +266,9 @@ def bench_command(args: argparse.Namespace) -> int:
     text = markdown(result)
     comparison = None
     if args.through_service:
-        comparison = compare_with_service(manifest, result, progress=show_progress(args))
+        comparison = compare_with_service(
+            manifest, result, progress=show_progress(args), settings_file=args.config
+        )
         text += "\n" + comparison.markdown
     disagreeing = comparison.disagreeing if comparison is not None else 0
     if args.json:
