@@ -28,10 +28,11 @@ from hashes.views.layouts import sub_regions, template_bands
 from hashes.views.pane_grids import side_pane_grids
 from hashes.views.tilt import tilted_grids
 
-# Dihedral variants re-uploads use (order of `pdq.dihedral_dct`): the three quarter turns of a
-# phone held the wrong way, and the mirror image. Upside-down mirrors and transposes are rare
-# and each costs a search row per frame.
-REUPLOAD_TURNS = (1, 2, 3, 5)
+# Dihedral variants re-uploads use (order of `pdq.dihedral_dct`): every one but the picture
+# itself: the three quarter turns of a phone held the wrong way, the mirror image, and the
+# upside-down mirror and the two transposes (a mirrored copy turned), which evade a matcher
+# that hashes only the first four (decision 0006).
+REUPLOAD_TURNS = (1, 2, 3, 4, 5, 6, 7)
 
 
 def hash_query(path: Path, params: QueryParams | None = None) -> VideoHashes:

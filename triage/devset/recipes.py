@@ -199,6 +199,18 @@ def speed(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[St
     return g.apply(s, filters, duration=s.duration / factor), f"speed {factor:.2f}x"
 
 
+def vflip(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[Stream, str]:
+    """The picture upside down (mirrored about the horizontal axis)."""
+    return g.apply(s, "vflip"), "vflip"
+
+
+def transpose(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[Stream, str]:
+    """A mirrored copy turned a quarter: the picture transposed about one of its diagonals."""
+    diagonal = int(rng.choice([0, 3]))  # 0: the main diagonal, 3: the other one
+    out = g.apply(s, f"transpose={diagonal}", s.height, s.width)
+    return out, "transpose " + ("main diagonal" if diagonal == 0 else "anti-diagonal")
+
+
 def rotate90(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[Stream, str]:
     direction = int(rng.integers(1, 3))  # 1: clockwise, 2: counter-clockwise
     out = g.apply(s, f"transpose={direction}", s.height, s.width)
@@ -351,7 +363,9 @@ def combo(g: Graph, s: Stream, rng: np.random.Generator, c: Context) -> tuple[St
 FAMILIES["combo"] = combo
 FAMILIES["stacked"] = stacked
 FAMILIES["reframe"] = reframe
+FAMILIES["vflip"] = vflip
+FAMILIES["transpose"] = transpose
 # Families added after development sets were built and measured: planned after everything
 # else (see `plan.plan_later_edits`), so an old seed builds the same queries as before, and
 # these after them.
-LATER_FAMILIES = ("stacked", "reframe")
+LATER_FAMILIES = ("stacked", "reframe", "vflip", "transpose")
