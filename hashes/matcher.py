@@ -354,8 +354,8 @@ class Matcher:
                     for name in (neighbours.reference_ids[c] for c in sorted(codes))
                     if name in self.index
                 ]
-                videos = self._versions.videos(infos)
-                decided[codes] = videos >= self.params.common_frame_references
+                enough = self.params.common_frame_references
+                decided[codes] = self._versions.videos(infos, enough) >= enough
             result[time_slot] = decided[codes]
         return result
 

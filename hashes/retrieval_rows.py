@@ -53,7 +53,7 @@ class RetrievalRows:
 
     full_seconds: float = 1.0
     # A reference without derived rows (a hash-only import) has nothing but its full frames.
-    full_alone_seconds: float = 0.25
+    full_alone_seconds: float = 1.0
     active_seconds: float = 0.5
     centred_crop_seconds: float = 1.0
     # Every other derived place once in this long, places staggered across it.

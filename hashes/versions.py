@@ -65,10 +65,14 @@ class Versions:
             self._pairs.move_to_end(key)
         return known
 
-    def videos(self, infos: Sequence[ReferenceInfo]) -> int:
-        """How many distinct videos `infos` are (versions of one video count once)."""
+    def videos(self, infos: Sequence[ReferenceInfo], enough: int | None = None) -> int:
+        """How many distinct videos `infos` are (versions of one video count once), counting
+        no further than `enough`: a frame hundreds of listed videos share (a title card in a
+        long list) is settled by its first few, not by comparing every pair."""
         groups: list[ReferenceInfo] = []  # one info per video found so far
         for info in infos:
+            if enough is not None and len(groups) >= enough:
+                break
             if not any(self.same_video(info, first) for first in groups):
                 groups.append(info)
         return len(groups)

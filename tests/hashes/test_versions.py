@@ -36,6 +36,12 @@ def test_re_encodes_and_trims_are_versions_and_videos_sharing_an_intro_are_not()
     assert not versions.same_video(original, half)  # half of it: a version of a part
     assert not versions.same_video(original, other)  # a shared intro
     assert versions.videos([original, re_encode, trimmed, other]) == 2
+    # Counting stops once it has enough: the rest are never compared.
+    many = [_info(f"v{i}", _frames(rng, 20)) for i in range(50)]
+    counting = Versions(MIN_QUALITY)
+    assert counting.videos(many, enough=3) == 3
+    assert len(counting._pairs) <= 3
+    assert counting.videos(many) == 50
     # Frames just beyond the distance do not count.
     far = _info("far", flipped(video, np.full(200, VERSION_BITS + 8), rng))
     assert near_share(original, far, MIN_QUALITY) < 0.05
