@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hashes.formats.jsonl import HashListEntry, loads_record
+from hashes.formats.jsonl import HashListEntry, iter_list
 from hashes.formats.vpdq import read_vpdq
 from hashes.types import HashError
 from triage.actors import CLI_ACTOR
@@ -171,11 +171,8 @@ def _entries(path: Path, fmt: str) -> Iterator[HashListEntry]:
             hashes = read_vpdq(path)
             yield HashListEntry(path.stem, hashes, label=path.stem, source=path.name)
             return
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if line.strip():
-                    yield loads_record(line, line_number=number)
-    except (HashError, OSError, UnicodeDecodeError) as exc:
+        yield from iter_list(path)
+    except (HashError, OSError) as exc:
         problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if not problem.startswith(str(path)):
             problem = f"{path}: {problem}"
