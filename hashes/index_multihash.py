@@ -59,7 +59,7 @@ _WHOLE_CODES = [code_of_view(v) for v in WHOLE_PICTURE_VIEWS]
 # The kinds of index this module builds (named in meta.json): probed through the tables over
 # every row, or by a flat scan of a sample of rows (`tiered_index`).
 _KIND = "multihash"
-TIERED_KIND = "tiered"
+_TIERED_KIND = "tiered"
 # 2: the kind of index named in meta.json. 3: which rows are retrieval rows. 4: the
 # references' full-frame hashes.
 _FORMAT_VERSION = 4
@@ -173,7 +173,7 @@ class MultiHashIndex:
         self.flips = flips
         self.retrieval_rows = retrieval_rows
         self._flat_bits = flat_bits
-        self.kind = _KIND if flat_bits is None else TIERED_KIND
+        self.kind = _KIND if flat_bits is None else _TIERED_KIND
         self.retrieval_bits = retrieval_radius(flips) if flat_bits is None else flat_bits
         self._masks = _flip_masks(flips)
         self._base = _Rows.empty()
@@ -281,8 +281,8 @@ class MultiHashIndex:
         if self._added_rows and len(queries):
             added = self._search_added(queries, max_distance, whole_pictures)
             if not retrieve:
-                names = list(self._added)
-                keep = np.isin(added[1], [names.index(n) for n in candidates if n in names])
+                position = {name: code for code, name in enumerate(self._added)}
+                keep = np.isin(added[1], [position[n] for n in candidates if n in position])
                 added = tuple(part[keep] for part in added)
         parts = (base, added)
         # The added references' codes follow the base's names.
@@ -309,7 +309,7 @@ class MultiHashIndex:
         it replaces, never changes in place) and copies of the small parts; no row is copied."""
         return _FrozenMultiHash(
             self._base, self._tables, self._dead.copy(), dict(self._added), dict(self._info),
-            self.kind, self.retrieval_rows, self._flat_bits is None,
+            self.kind, self.retrieval_rows,
         )  # fmt: skip
 
     def save(self, directory: Path) -> None:
@@ -365,6 +365,14 @@ class MultiHashIndex:
                 info.full_frame_hashes,
             )  # fmt: skip
         return index
+
+    def reopen(self, directory: Path) -> MultiHashIndex:
+        """The index an index like this one saved in `directory`, opened to probe as this one
+        does."""
+        return MultiHashIndex.open(
+            directory, flips=self.flips, retrieval_rows=self.retrieval_rows,
+            flat_bits=self._flat_bits,
+        )  # fmt: skip
 
     # --- building --------------------------------------------------------------------------
 
@@ -426,10 +434,7 @@ class MultiHashIndex:
             query_rows, rows, distances = self._verify(
                 queries, max_distance, codes.astype(np.int32), whole_pictures
             )
-        return (
-            query_rows, base.references[rows], np.asarray(base.times[rows]),
-            np.asarray(base.qualities[rows]), distances,
-        )  # fmt: skip
+        return self._base_pairs(query_rows, rows, distances)
 
     def _search_named(
         self,
@@ -439,13 +444,22 @@ class MultiHashIndex:
         names: Collection[str],
     ) -> tuple[npt.NDArray[Any], ...]:
         """Every pair of the base references `names`, exactly, nothing retrieved."""
-        base = self._base
         codes = [self._base_code[name] for name in names if name in self._base_code]
         if len(queries) == 0 or not codes:
             return _no_pairs()
         query_rows, rows, distances = self._verify(
             queries, max_distance, np.array(sorted(codes), dtype=np.int32), whole_pictures
         )
+        return self._base_pairs(query_rows, rows, distances)
+
+    def _base_pairs(
+        self,
+        query_rows: npt.NDArray[np.int64],
+        rows: npt.NDArray[np.int64],
+        distances: npt.NDArray[np.int32],
+    ) -> tuple[npt.NDArray[Any], ...]:
+        """(query row, reference code, time, quality, distance) of pairs with base `rows`."""
+        base = self._base
         return (
             query_rows, base.references[rows], np.asarray(base.times[rows]),
             np.asarray(base.qualities[rows]), distances,
@@ -617,9 +631,8 @@ class _FrozenMultiHash:
     dead: npt.NDArray[np.bool_]
     added: dict[str, _Rows]
     infos: dict[str, ReferenceInfo]
-    kind: str
+    kind: str  # `_KIND`: probed through the tables; else by a flat scan, built when opened
     retrieval_rows: RetrievalRows
-    tabled: bool  # probed through the tables (else by a flat scan, built when opened)
 
     def write(self, directory: Path) -> None:
         """Write the rows and tables, rebuilt when references changed since the last build
@@ -627,7 +640,7 @@ class _FrozenMultiHash:
         base, tables = self.base, self.tables
         if self.added or self.dead.any():
             base = _merged(base, self.dead, self.added)
-            if self.tabled:
+            if self.kind == _KIND:
                 tables = _Tables.build(base.codes, np.flatnonzero(base.retrieval))
         arrays: dict[str, npt.NDArray[Any]] = {
             "codes": base.codes, "references": base.references, "times": base.times,

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from hashes.cascade import match_query
 from hashes.formats.jsonl import HashListEntry, dumps_record
 from hashes.index import ExactIndex, HashIndex
-from hashes.index_multihash import TIERED_KIND, MultiHashIndex
+from hashes.index_multihash import MultiHashIndex
 from hashes.matcher import Matcher, MatchParams
 from hashes.types import HashError, VideoHashes, VideoMatch
 from hashes.video.reference import hash_reference
@@ -337,10 +337,7 @@ def _saved_index_directory(snapshot: Path) -> Path:
 def _open_saved(index: HashIndex, directory: Path) -> HashIndex:
     """The index saved in `directory`, opened as the kind `index` is."""
     if isinstance(index, MultiHashIndex):
-        return MultiHashIndex.open(
-            directory, flips=index.flips, retrieval_rows=index.retrieval_rows,
-            flat_bits=index.retrieval_bits if index.kind == TIERED_KIND else None,
-        )  # fmt: skip
+        return index.reopen(directory)
     return ExactIndex.open(directory)
 
 

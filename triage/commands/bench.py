@@ -15,8 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hashes.index import ExactIndex
-from hashes.index_multihash import MultiHashIndex, tiered_index
 from hashes.types import HashError
 from triage.commands.exit_codes import EXIT_INPUT_FAILED, EXIT_OK, EXIT_USAGE
 from triage.commands.progress import add_progress, show_progress
@@ -313,14 +311,15 @@ def scale_command(args: argparse.Namespace, *, live_list: LiveListFactory) -> in
 
 
 def _index_factories(args: argparse.Namespace) -> dict[str, IndexFactory]:
-    factories: dict[str, IndexFactory] = {
-        "exact": ExactIndex,
-        "multihash": functools.partial(MultiHashIndex, flips=args.flips),
-        "tiered": functools.partial(
-            tiered_index, load_settings(args.config).index.tiered_retrieval_bits
-        ),
+    """Each named kind made as the service makes it (`new_index`), from the settings file's
+    `index` section with that kind and `--flips`."""
+    index = load_settings(args.config).index
+    return {
+        name: functools.partial(
+            new_index, index.model_copy(update={"kind": name, "multihash_flips": args.flips})
+        )
+        for name in args.index
     }
-    return {name: factories[name] for name in args.index}
 
 
 def devset_build_command(args: argparse.Namespace) -> int:
