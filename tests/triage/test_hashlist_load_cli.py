@@ -165,6 +165,11 @@ def test_an_id_twice_in_one_load_and_a_broken_file_are_refused(
         capsys.readouterr().err
     )
     assert _stored(config)[0] == {}  # nothing reached a batch
+    empty = tmp_path / "jsonl-lists"
+    empty.mkdir()
+    argv = ["hashlist", "load", str(empty), "--format", "jsonl", "--config", str(config)]
+    assert main(argv) == EXIT_INPUT_FAILED
+    assert f"{empty}: holds no .jsonl files (--format jsonl)" in capsys.readouterr().err
     broken = tmp_path / "broken.txt"
     broken.write_text("0,100,not-a-hash,0.0\n")
     argv = ["hashlist", "load", str(broken), "--format", "vpdq", "--config", str(config)]

@@ -158,10 +158,14 @@ def _expanded(files: list[Path], fmt: str) -> Iterator[Path]:
     """`files`, a folder standing for its files of the format (a list of thousands of videos
     is more files than a command line holds)."""
     for path in files:
-        if path.is_dir():
-            yield from sorted(path.glob(f"*{_SUFFIXES[fmt]}"))
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        found = sorted(path.glob(f"*{_SUFFIXES[fmt]}"))
+        if not found:
+            # A folder of another format, or the wrong folder: nothing loaded must say so.
+            raise InvalidInput(f"{path}: holds no {_SUFFIXES[fmt]} files (--format {fmt})")
+        yield from found
 
 
 def _entries(path: Path, fmt: str) -> Iterator[HashListEntry]:
